@@ -1,0 +1,363 @@
+"""Image fitting, comparison and rendering: the workflow behind ``inrkit fit/compare/render``.
+
+Everything here composes the nouns (signals, ``config.build_field``, ``Reconstruction``,
+``train.fit``, ``ops``) and writes run folders; no maths lives here.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, field as dc_field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import __version__, coords as C
+from ..config import ARCH_LABELS, ARCHS, FieldConfig, TrainConfig, build_field, check_arch, learning_rate, replace
+from ..errors import InrkitError
+from ..fields import num_parameters
+from ..metrics import psnr, ssim
+from ..objectives import Reconstruction
+from ..ops import evaluate, finite
+from ..ops.chunked import DEFAULT_CHUNK
+from ..report import html as H, plots
+from ..report.rundir import RunDir, default_run_dir, write_json
+from ..signals import DEFAULT_MAX_PIXELS, ImageSignal, load_image, to_uint8, values_to_pixels, write_png
+from ..train import checkpoint, fit
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InrkitError("--device cuda asked for, but no CUDA device is available")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise InrkitError(f"unknown device {device!r}; use auto, cpu or cuda")
+    return torch.device(device)
+
+
+@dataclass
+class ImageFit:
+    """A fitted image: the field, its signal, measurements and derivative maps."""
+
+    field: nn.Module
+    signal: ImageSignal
+    field_cfg: FieldConfig
+    train_cfg: TrainConfig
+    lr: float
+    device: str
+    metrics: dict
+    history: list[dict]
+    maps: dict[str, np.ndarray] = dc_field(default_factory=dict)
+
+    @property
+    def arch(self) -> str:
+        return self.field_cfg.arch
+
+    def meta(self) -> dict:
+        """The checkpoint's JSON body (besides the architecture, which ``checkpoint.save`` adds)."""
+        h, w = self.signal.shape
+        return {
+            "arch": self.arch,
+            "signal": {"kind": "image", "name": self.signal.name, "shape": [h, w],
+                       "channels": self.signal.channels, **self.signal.info},
+            "coords": {"convention": "cell centres, x_i = -1 + (2i+1)/N", "order": ["x", "y"],
+                       "bounds": [[-1.0, 1.0], [-1.0, 1.0]], "y_axis": "down (image rows)"},
+            "value_range": list(ImageSignal.VALUE_RANGE),
+            "pixels_from_values": "pixels = (values + 1) / 2, clipped to [0, 1]",
+            "training": {"field": asdict(self.field_cfg), "train": asdict(self.train_cfg), "lr": self.lr,
+                         "device": self.device, "torch_version": torch.__version__,
+                         "seconds": self.metrics["seconds"], "final_psnr": self.metrics["psnr"],
+                         "history": self.history},
+        }
+
+
+class _Tracker:
+    """Callback: full-image PSNR/SSIM every ``every`` steps and a progress bar."""
+
+    def __init__(self, signal: ImageSignal, targets: torch.Tensor, steps: int, every: int, label: str,
+                 progress: bool):
+        from tqdm import tqdm
+
+        self.signal, self.targets, self.steps, self.every = signal, targets, steps, max(1, every)
+        self.history: list[dict] = []
+        self.eval_seconds = 0.0
+        self.t0 = time.perf_counter()
+        self.bar = tqdm(total=steps, desc=label, disable=not progress, file=sys.stderr, leave=True,
+                        dynamic_ncols=True)
+        self.last_psnr = float("nan")
+
+    def __call__(self, step: int, terms: dict[str, float], field: nn.Module) -> None:
+        if step % self.every == 0 or step == self.steps or step == 1:
+            t = time.perf_counter()
+            pred = evaluate(field, self.signal.coords(), "value", out_device="cpu")  # (H, W, C)
+            self.last_psnr = psnr(pred, self.targets)
+            s = ssim(values_to_pixels(pred), self.signal.pixels)
+            self.eval_seconds += time.perf_counter() - t
+            self.history.append({"step": step, "loss": terms["loss"], "psnr": self.last_psnr, "ssim": s,
+                                 "seconds": time.perf_counter() - self.t0 - self.eval_seconds})
+        self.bar.update(1)
+        if step % 5 == 0 or step == self.steps:
+            self.bar.set_postfix(loss=f"{terms['loss']:.2e}", psnr=f"{self.last_psnr:.2f}", refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), train_cfg: TrainConfig = TrainConfig(),
+               device: str = "auto", progress: bool = False, derivative_maps: bool = True) -> ImageFit:
+    """Fit ``field_cfg``'s architecture to ``signal`` with the one loop; measure it."""
+    check_arch(field_cfg.arch)
+    if train_cfg.steps < 1:
+        raise InrkitError(f"--steps must be at least 1, not {train_cfg.steps}")
+    if train_cfg.batch_size < 0:
+        raise InrkitError(f"--batch-size must be 0 (whole image) or positive, not {train_cfg.batch_size}")
+    dev = resolve_device(device)
+    h, w = signal.shape
+    init_gen = torch.Generator().manual_seed(train_cfg.seed)
+    field = build_field(field_cfg, 2, signal.channels, max(h, w), generator=init_gen).to(dev)
+    coords = signal.coords(dev).reshape(-1, 2)  # (H*W, 2)
+    targets = signal.targets(dev).reshape(-1, signal.channels)  # (H*W, C)
+    lr = learning_rate(field_cfg, train_cfg)
+    tracker = _Tracker(signal, signal.targets(), train_cfg.steps, train_cfg.log_every,
+                       ARCH_LABELS[field_cfg.arch], progress)
+    batch_gen = torch.Generator().manual_seed(train_cfg.seed + 1)
+    try:
+        result = fit(field, Reconstruction(), coords, targets, train_cfg.steps, lr, train_cfg.batch_size,
+                     generator=batch_gen, callbacks=[tracker])
+    finally:
+        tracker.close()
+    field.eval()
+    pred = evaluate(field, signal.coords(), "value")  # (H, W, C)
+    pred_pixels = values_to_pixels(pred)
+    n_params = num_parameters(field)
+    model_bytes = sum(t.numel() * t.element_size() for t in field.state_dict().values())
+    image_bytes = h * w * signal.channels * (2 if signal.info.get("bit_depth", 8) > 8 else 1)
+    metrics = {
+        "arch": field_cfg.arch, "psnr": psnr(pred, signal.targets()), "ssim": ssim(pred_pixels, signal.pixels),
+        "parameters": n_params, "model_bytes": model_bytes, "image_bytes": image_bytes,
+        "model_to_image_ratio": model_bytes / image_bytes, "seconds": result.seconds - tracker.eval_seconds,
+        "steps": train_cfg.steps, "image_shape": [h, w, signal.channels],
+    }
+    fit_ = ImageFit(field, signal, field_cfg, train_cfg, lr, str(dev), metrics, tracker.history)
+    fit_.maps["reconstruction"] = pred_pixels
+    if derivative_maps:
+        fit_.maps.update(derivative_maps_of(field, signal))
+    return fit_
+
+
+def derivative_maps_of(field: nn.Module, signal: ImageSignal) -> dict[str, np.ndarray]:
+    """Autodiff gradient/Laplacian of the field, finite differences of the target (same units)."""
+    grid = signal.coords()
+    step = C.pixel_step(signal.shape)
+    scalar_target = signal.targets().mean(-1).double().numpy()  # (H, W), channel mean
+    return {
+        "gradient": evaluate(field, grid, "gradient").numpy(),  # (H, W, 2)
+        "laplacian": evaluate(field, grid, "laplacian").numpy()[..., 0],  # (H, W)
+        "target_gradient": finite.central_gradient(scalar_target, step),
+        "target_laplacian": finite.laplacian_5point(scalar_target, step),
+    }
+
+
+# ---- run folders -------------------------------------------------------------------------
+
+def _fit_files(fit_: ImageFit, folder: Path, prefix: str = "") -> dict[str, np.ndarray]:
+    """Write a fit's checkpoint and PNGs into ``folder``; return the images written."""
+    checkpoint.save(folder / f"{prefix}model", fit_.field, fit_.meta())
+    imgs = {
+        "target": to_uint8(fit_.signal.pixels),
+        "reconstruction": to_uint8(fit_.maps["reconstruction"]),
+        "error": plots.colorize(np.abs(fit_.maps["reconstruction"] - fit_.signal.pixels).mean(-1), "magma", 0, 0.1),
+    }
+    if "gradient" in fit_.maps:
+        imgs["gradient"] = plots.gradient_image(fit_.maps["gradient"])
+        imgs["laplacian"] = plots.laplacian_image(fit_.maps["laplacian"])
+        imgs["target_gradient"] = plots.gradient_image(fit_.maps["target_gradient"])
+        imgs["target_laplacian"] = plots.laplacian_image(fit_.maps["target_laplacian"])
+    for name, img in imgs.items():
+        write_png(folder / f"{prefix}{name}.png", img)
+    return imgs
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def write_fit_run(fit_: ImageFit, out: Path, command: str = "", overwrite: bool = False) -> Path:
+    """Write the run folder of one fit atomically; return its path."""
+    with RunDir(out, overwrite) as tmp:
+        imgs = _fit_files(fit_, tmp)
+        curves = plots.training_curves({ARCH_LABELS[fit_.arch]: fit_.history})
+        (tmp / "training.png").write_bytes(curves)
+        m = dict(fit_.metrics, command=command, inrkit_version=__version__, device=fit_.device,
+                 history=fit_.history)
+        write_json(tmp / "metrics.json", m)
+        (tmp / "report.html").write_text(_fit_report(fit_, imgs, curves, command))
+    return out
+
+
+def _fit_report(fit_: ImageFit, imgs: dict, curves: bytes, command: str) -> str:
+    m = fit_.metrics
+    h, w, c = m["image_shape"]
+    zoom = max(1, 256 // max(h, w))
+    disp = w * zoom if zoom > 1 else None
+    summary = H.cards([("PSNR", f"{m['psnr']:.2f} dB"), ("SSIM", f"{m['ssim']:.4f}"),
+                       ("parameters", f"{m['parameters']:,}"),
+                       ("model / image", f"{_fmt_bytes(m['model_bytes'])} / {_fmt_bytes(m['image_bytes'])}"),
+                       ("training time", f"{m['seconds']:.1f} s"), ("steps", str(m["steps"]))])
+    pics = "".join(H.figure(imgs[k], cap, disp) for k, cap in
+                   [("target", "target"), ("reconstruction", "f(x), the fitted field"),
+                    ("error", "|error| (0 to 0.1)")])
+    deriv = ""
+    if "gradient" in imgs:
+        deriv = ("<p class='note'>Left: the fitted function's derivatives by automatic differentiation. "
+                 "Right: finite differences of the target pixels (central differences; 5-point Laplacian), "
+                 "in the same coordinate units. Each map is scaled by its own 99th percentile.</p>" +
+                 "".join(H.figure(imgs[k], cap, disp) for k, cap in
+                         [("gradient", "|grad f| (autodiff)"), ("target_gradient", "|grad| of target (finite diff.)"),
+                          ("laplacian", "Laplacian of f (autodiff)"),
+                          ("target_laplacian", "Laplacian of target (finite diff.)")]))
+    cfg = H.table(["setting", "value"], [[k, v] for k, v in
+                                         {**asdict(fit_.field_cfg), **asdict(fit_.train_cfg), "lr": fit_.lr,
+                                          "device": fit_.device}.items()])
+    src = H.table(["", ""], [["source", fit_.signal.info.get("source", fit_.signal.name)],
+                             ["shape fitted", f"{w} x {h} x {c}"],
+                             ["original shape", fit_.signal.info.get("original_shape", "")],
+                             ["bit depth", fit_.signal.info.get("bit_depth", "")],
+                             ["alpha", fit_.signal.info.get("alpha", "")]])
+    sections = [("Summary", summary + pics), ("Derivatives", deriv),
+                ("Training", H.figure(curves, "PSNR and SSIM on the whole image during training")),
+                ("Image", src), ("Configuration", cfg + f"<pre>{command}</pre>")]
+    return H.page(f"inrkit fit: {fit_.signal.name} with {ARCH_LABELS[fit_.arch]}",
+                  f"inrkit {__version__}, torch {torch.__version__}, {time.strftime('%Y-%m-%d %H:%M')}", sections)
+
+
+# ---- public API --------------------------------------------------------------------------
+
+def fit_image(source: str | ImageSignal, arch: str = "siren", *, size: int | None = None,
+              field_cfg: FieldConfig | None = None, train_cfg: TrainConfig | None = None,
+              steps: int | None = None, lr: float | None = None, seed: int | None = None,
+              device: str = "auto", out: str | Path | None = None, overwrite: bool = False,
+              max_pixels: int = DEFAULT_MAX_PIXELS, alpha: str = "keep", progress: bool = False,
+              command: str = "") -> ImageFit:
+    """Fit an image (path, built-in name or :class:`ImageSignal`); write a run folder if ``out`` is given."""
+    signal = source if isinstance(source, ImageSignal) else load_image(source, size, max_pixels, alpha)
+    fcfg = replace(field_cfg or FieldConfig(), arch=check_arch(arch))
+    tcfg = replace(train_cfg or TrainConfig(), steps=steps, lr=lr, seed=seed)
+    fit_ = fit_signal(signal, fcfg, tcfg, device, progress)
+    if out is not None:
+        write_fit_run(fit_, Path(out), command, overwrite)
+    return fit_
+
+
+def compare_images(source: str | ImageSignal, archs: tuple[str, ...] = ARCHS, *, size: int | None = None,
+                   field_cfg: FieldConfig | None = None, train_cfg: TrainConfig | None = None,
+                   device: str = "auto", out: str | Path | None = None, overwrite: bool = False,
+                   max_pixels: int = DEFAULT_MAX_PIXELS, alpha: str = "keep", progress: bool = False,
+                   command: str = "") -> list[ImageFit]:
+    """Fit every architecture in ``archs`` with the same steps and seed; write one comparison run."""
+    for a in archs:
+        check_arch(a)
+    signal = source if isinstance(source, ImageSignal) else load_image(source, size, max_pixels, alpha)
+    base = field_cfg or FieldConfig()
+    fits = [fit_signal(signal, replace(base, arch=a), train_cfg or TrainConfig(), device, progress) for a in archs]
+    if out is not None:
+        write_compare_run(fits, Path(out), command, overwrite)
+    return fits
+
+
+def write_compare_run(fits: list[ImageFit], out: Path, command: str = "", overwrite: bool = False) -> Path:
+    signal = fits[0].signal
+    with RunDir(out, overwrite) as tmp:
+        per_arch = {}
+        for f in fits:
+            (tmp / f.arch).mkdir()
+            per_arch[f.arch] = _fit_files(f, tmp / f.arch)
+        gt = per_arch[fits[0].arch]
+        cols = ["ground truth"] + [ARCH_LABELS[f.arch] for f in fits]
+        rows = [[gt["target"]] + [per_arch[f.arch]["reconstruction"] for f in fits],
+                [gt["target_gradient"]] + [per_arch[f.arch]["gradient"] for f in fits],
+                [gt["target_laplacian"]] + [per_arch[f.arch]["laplacian"] for f in fits]]
+        grid_png = plots.image_grid(rows, ["image", "gradient", "Laplacian"], cols)
+        (tmp / "comparison.png").write_bytes(grid_png)
+        target_scalar = signal.pixels.mean(-1)
+        spectra = {ARCH_LABELS[f.arch]: plots.band_snr(f.maps["reconstruction"].mean(-1), target_scalar) for f in fits}
+        spectral_png = plots.spectral_plot(spectra)
+        (tmp / "spectral_bias.png").write_bytes(spectral_png)
+        curves = plots.training_curves({ARCH_LABELS[f.arch]: f.history for f in fits})
+        (tmp / "training.png").write_bytes(curves)
+        header = ["architecture", "PSNR (dB)", "SSIM", "parameters", "model bytes", "seconds", "lr"]
+        rows_t = [[ARCH_LABELS[f.arch], f"{f.metrics['psnr']:.2f}", f"{f.metrics['ssim']:.4f}",
+                   f"{f.metrics['parameters']:,}", f"{f.metrics['model_bytes']:,}", f"{f.metrics['seconds']:.1f}",
+                   f"{f.lr:g}"] for f in fits]
+        table_md = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n" + \
+            "".join("| " + " | ".join(r) + " |\n" for r in rows_t)
+        (tmp / "table.md").write_text(table_md)
+        write_json(tmp / "metrics.json", {
+            "command": command, "inrkit_version": __version__, "device": fits[0].device,
+            "image_shape": fits[0].metrics["image_shape"], "steps": fits[0].train_cfg.steps,
+            "seed": fits[0].train_cfg.seed,
+            "architectures": {f.arch: dict(f.metrics, history=f.history) for f in fits},
+            "spectral_snr_db": {k: {"frequency": v[0].tolist(), "snr_db": v[1].tolist()} for k, v in spectra.items()},
+        })
+        sections = [
+            ("Results", H.table(header, rows_t) +
+             "<p class='note'>Same steps, seed and width/depth for every architecture; each uses its paper's "
+             "learning rate (SIREN 1e-4, the ReLU/tanh networks 1e-3) unless --lr is given. "
+             "Seconds exclude evaluation.</p>"),
+            ("Images and derivatives (after SIREN, Figure 1)",
+             H.figure(grid_png, "rows: image, |gradient|, Laplacian; derivatives of each field by autodiff, "
+                                "of the ground truth by finite differences")),
+            ("Spectral bias", H.figure(spectral_png, "signal-to-error ratio per radial frequency band") +
+             "<p class='note'>Plain ReLU and tanh MLPs fit low frequencies first and miss the high ones "
+             "(Rahaman et al. 2019; Tancik et al. 2020): their curves fall towards Nyquist. Fourier features, "
+             "positional encoding and SIREN lift the high bands.</p>"),
+            ("Training", H.figure(curves, "PSNR and SSIM against step")),
+            ("Command", f"<pre>{command}</pre>"),
+        ]
+        (tmp / "report.html").write_text(H.page(f"inrkit compare: {signal.name}",
+                                                f"{len(fits)} architectures, {fits[0].train_cfg.steps} steps, "
+                                                f"seed {fits[0].train_cfg.seed}, device {fits[0].device}", sections))
+    return out
+
+
+def render(field: nn.Module, meta: dict, size: tuple[int, int], region: tuple[float, float, float, float] | None = None,
+           what: str = "image", chunk: int = DEFAULT_CHUNK) -> np.ndarray:
+    """Evaluate a fitted image field on a ``size = (W, H)`` grid as a uint8 image.
+
+    ``region = (x0, y0, x1, y1)`` picks a rectangle of the domain (default the whole
+    [-1, 1]^2). ``what`` is ``image``, ``gradient`` (magnitude) or ``laplacian``. The grid
+    is evaluated in blocks of rows holding about ``chunk`` points, so the network's
+    memory stays bounded whatever the size; the output array itself is W x H.
+    """
+    w, h = size
+    if w < 1 or h < 1:
+        raise InrkitError(f"render size must be positive, got {w}x{h}")
+    if what not in ("image", "gradient", "laplacian"):
+        raise InrkitError(f"--what must be image, gradient or laplacian, not {what!r}")
+    x0, y0, x1, y1 = region if region is not None else (-1.0, -1.0, 1.0, 1.0)
+    if not (x1 > x0 and y1 > y0):
+        raise InrkitError(f"region must have x1 > x0 and y1 > y0, got {region}")
+    rows_per_block = max(1, chunk // w)
+    step_y = (y1 - y0) / h
+    quantity = {"image": "value", "gradient": "gradient", "laplacian": "laplacian"}[what]
+    channels = field.out_dim if what == "image" else (1 if what == "laplacian" else 2)
+    out = np.empty((h, w, channels), dtype=np.uint8 if what == "image" else np.float32)
+    for r0 in range(0, h, rows_per_block):
+        r1 = min(h, r0 + rows_per_block)
+        block = C.grid((r1 - r0, w), ((x0, x1), (y0 + r0 * step_y, y0 + r1 * step_y)))  # (rows, W, 2)
+        vals = evaluate(field, block, quantity, chunk=chunk).numpy()
+        out[r0:r1] = to_uint8(values_to_pixels(vals)).reshape(r1 - r0, w, -1) if what == "image" else vals
+    if what == "image":
+        return out[..., 0] if channels == 1 else out
+    if what == "gradient":
+        return plots.gradient_image(out)
+    return plots.laplacian_image(out[..., 0])

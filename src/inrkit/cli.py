@@ -1,0 +1,168 @@
+"""The command line: ``inrkit fit | compare | render``, over ``config.py`` and ``apps/``.
+
+Bad input exits with code 2 and one line on stderr (``inrkit: error: ...``), never a
+traceback; argparse's own usage errors use the same code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import ARCHS, FieldConfig, TrainConfig, replace
+from .errors import InrkitError
+from .signals import DEFAULT_MAX_PIXELS
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints usage first by default)
+        raise InrkitError(message)
+
+
+def _add_image_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", help="image file (PNG, JPEG, TIFF, ...) or a built-in name such as camera, astronaut, coffee")
+    p.add_argument("--size", type=int, help="resize so the longer side has SIZE pixels before fitting")
+    p.add_argument("--alpha", choices=("keep", "drop"), default="keep",
+                   help="alpha channel: fit it as a fourth channel (keep, default) or discard it (drop)")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                   help=f"refuse images above this many pixels before decoding (default {DEFAULT_MAX_PIXELS:,})")
+    p.add_argument("--width", type=int, help="hidden width (default 256)")
+    p.add_argument("--depth", type=int, help="hidden layers of width x width (default 3; SIREN's convention)")
+    p.add_argument("--w0", type=float, help="SIREN frequency omega_0 (default 30)")
+    p.add_argument("--pe-frequencies", type=int, help="NeRF PE octaves (default: Nyquist rule of the image)")
+    p.add_argument("--ffn-features", type=int, help="Fourier features m (default 256)")
+    p.add_argument("--ffn-sigma", type=float, help="Fourier feature scale in [-1,1] units (default 5 = Tancik's 10)")
+    p.add_argument("--steps", type=int, help="optimisation steps (default 500)")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default: the architecture's paper value)")
+    p.add_argument("--batch-size", type=int, help="random pixels per step; 0 = whole image (default)")
+    p.add_argument("--log-every", type=int, help="evaluate PSNR/SSIM every N steps (default 25)")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
+    p.add_argument("--out", type=Path, help="run folder (default runs/<image>-<arch>-<time>)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _configs(a: argparse.Namespace, arch: str) -> tuple[FieldConfig, TrainConfig]:
+    for name in ("width", "depth", "steps", "ffn_features", "pe_frequencies"):
+        v = getattr(a, name)
+        if v is not None and v < 1:
+            raise InrkitError(f"--{name.replace('_', '-')} must be at least 1, not {v}")
+    if a.lr is not None and not a.lr > 0:
+        raise InrkitError(f"--lr must be positive, not {a.lr}")
+    fcfg = replace(FieldConfig(), arch=arch, width=a.width, hidden_layers=a.depth, w0=a.w0,
+                   pe_frequencies=a.pe_frequencies, ffn_features=a.ffn_features, ffn_sigma=a.ffn_sigma)
+    tcfg = replace(TrainConfig(), steps=a.steps, lr=a.lr, batch_size=a.batch_size, log_every=a.log_every, seed=a.seed)
+    return fcfg, tcfg
+
+
+def _image_name(src: str) -> str:
+    return Path(src).stem or "image"
+
+
+def cmd_fit(a: argparse.Namespace, command: str) -> None:
+    from .apps.image import fit_image
+    from .report.rundir import default_run_dir
+
+    fcfg, tcfg = _configs(a, a.arch)
+    out = a.out or default_run_dir(_image_name(a.image), a.arch)
+    fit_ = fit_image(a.image, a.arch, size=a.size, field_cfg=fcfg, train_cfg=tcfg, device=a.device, out=out,
+                     overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha, progress=not a.quiet,
+                     command=command)
+    m = fit_.metrics
+    print(f"{a.arch}: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f}, {m['parameters']:,} parameters, "
+          f"{m['seconds']:.1f} s -> {out}/report.html")
+
+
+def cmd_compare(a: argparse.Namespace, command: str) -> None:
+    from .apps.image import compare_images
+    from .report.rundir import default_run_dir
+
+    archs = tuple(a.archs.split(",")) if a.archs else ARCHS
+    fcfg, tcfg = _configs(a, archs[0] if archs[0] in ARCHS else "siren")
+    out = a.out or default_run_dir("compare", _image_name(a.image))
+    fits = compare_images(a.image, archs, size=a.size, field_cfg=fcfg, train_cfg=tcfg, device=a.device, out=out,
+                          overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha, progress=not a.quiet,
+                          command=command)
+    print(f"{'architecture':<10} {'PSNR':>8} {'SSIM':>7} {'params':>9} {'seconds':>8}")
+    for f in fits:
+        m = f.metrics
+        print(f"{f.arch:<10} {m['psnr']:8.2f} {m['ssim']:7.4f} {m['parameters']:9,d} {m['seconds']:8.1f}")
+    print(f"-> {out}/report.html")
+
+
+def cmd_render(a: argparse.Namespace, command: str) -> None:
+    from .apps.image import render, resolve_device
+    from .signals.io import write_png
+    from .train import checkpoint
+
+    field, meta = checkpoint.load(a.checkpoint, device=resolve_device(a.device))
+    if meta.get("signal", {}).get("kind") != "image":
+        raise InrkitError(f"{a.checkpoint} is not an image field")
+    if a.size is None:
+        h, w = meta["signal"]["shape"]
+        size = (w * a.scale, h * a.scale)
+    else:
+        size = tuple(a.size)
+    if size[0] * size[1] > a.max_pixels:
+        raise InrkitError(f"render size {size[0]}x{size[1]} is above the limit of {a.max_pixels} pixels (--max-pixels)")
+    img = render(field, meta, size, tuple(a.region) if a.region else None, a.what, a.chunk)
+    out = a.out or Path(f"{Path(a.checkpoint).with_suffix('')}-{a.what}-{size[0]}x{size[1]}.png")
+    if out.parent and not out.parent.exists():
+        raise InrkitError(f"output folder {out.parent} does not exist")
+    write_png(out, img)
+    print(f"wrote {out} ({size[0]}x{size[1]}, {a.what})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="inrkit", description="Implicit neural representations: fit, compare, render.")
+    p.add_argument("--version", action="version", version=f"inrkit {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    f = sub.add_parser("fit", help="fit one architecture to an image and write a run folder with a report")
+    _add_image_args(f)
+    f.add_argument("--arch", default="siren", help=f"architecture: {', '.join(ARCHS)} (default siren)")
+    f.set_defaults(func=cmd_fit)
+
+    c = sub.add_parser("compare", help="fit every architecture with the same steps and seed; one figure and table")
+    _add_image_args(c)
+    c.add_argument("--archs", help=f"comma-separated subset of {','.join(ARCHS)} (default all)")
+    c.set_defaults(func=cmd_compare)
+
+    r = sub.add_parser("render", help="evaluate a fitted image field at any resolution")
+    r.add_argument("checkpoint", help="run folder, or model.safetensors / model.json")
+    r.add_argument("--size", type=int, nargs=2, metavar=("W", "H"), help="output size (default: training size x --scale)")
+    r.add_argument("--scale", type=int, default=1, help="multiple of the training size when --size is not given")
+    r.add_argument("--region", type=float, nargs=4, metavar=("X0", "Y0", "X1", "Y1"),
+                   help="rectangle of the domain [-1,1]^2 to render (x right, y down)")
+    r.add_argument("--what", choices=("image", "gradient", "laplacian"), default="image")
+    r.add_argument("--chunk", type=int, default=65536, help="points per evaluation block (bounds memory)")
+    r.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS * 4, help="refuse larger renders")
+    r.add_argument("--device", default="auto")
+    r.add_argument("--out", type=Path, help="output PNG (default beside the checkpoint)")
+    r.set_defaults(func=cmd_render)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = "inrkit " + " ".join(shlex.quote(x) for x in argv)
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "chunk", 1) is not None and getattr(args, "chunk", 1) < 1:
+            raise InrkitError("--chunk must be at least 1")
+        args.func(args, command)
+    except InrkitError as exc:
+        print(f"inrkit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("inrkit: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

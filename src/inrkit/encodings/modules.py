@@ -1,0 +1,79 @@
+"""Encoding modules: thin shells around ``encodings.functional``.
+
+Every encoding has ``in_dim``, ``out_dim`` and ``spec()`` (a JSON-able dict from which
+``inrkit.config.build_encoding`` rebuilds it).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from . import functional as F
+
+
+class Encoding(nn.Module):
+    """A pointwise map ``(*, in_dim) -> (*, out_dim)``."""
+
+    in_dim: int
+    out_dim: int
+
+    def spec(self) -> dict:
+        raise NotImplementedError
+
+
+class Identity(Encoding):
+    """No encoding: the network sees raw coordinates."""
+
+    def __init__(self, in_dim: int):
+        super().__init__()
+        self.in_dim = self.out_dim = in_dim
+
+    def forward(self, coords: Tensor) -> Tensor:
+        return coords
+
+    def spec(self) -> dict:
+        return {"type": "identity", "in_dim": self.in_dim}
+
+
+class PositionalEncoding(Encoding):
+    """NeRF positional encoding with ``num_frequencies`` octaves (Mildenhall 2020, eq. 4)."""
+
+    def __init__(self, in_dim: int, num_frequencies: int = 10, include_input: bool = True):
+        super().__init__()
+        self.in_dim = in_dim
+        self.num_frequencies = num_frequencies
+        self.include_input = include_input
+        self.out_dim = in_dim * (2 * num_frequencies + int(include_input))
+
+    def forward(self, coords: Tensor) -> Tensor:
+        return F.positional_encoding(coords, self.num_frequencies, self.include_input)
+
+    def spec(self) -> dict:
+        return {"type": "pe", "in_dim": self.in_dim, "num_frequencies": self.num_frequencies,
+                "include_input": self.include_input}
+
+
+class GaussianFourierFeatures(Encoding):
+    """Gaussian random Fourier features, B ~ N(0, sigma^2) (Tancik et al. 2020, sec. 5).
+
+    ``sigma`` is in cycles per unit of inrkit's coordinates, which span 2 units per image
+    side; Tancik et al. use [0, 1], so their sigma = 10 for natural images is
+    ``sigma = 5`` here. ``B`` is a fixed buffer (saved in checkpoints, not trained).
+    """
+
+    def __init__(self, in_dim: int, num_features: int = 256, sigma: float = 5.0,
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        self.in_dim = in_dim
+        self.num_features = num_features
+        self.sigma = float(sigma)
+        self.out_dim = 2 * num_features
+        B = torch.randn(num_features, in_dim, generator=generator) * self.sigma
+        self.register_buffer("B", B)
+
+    def forward(self, coords: Tensor) -> Tensor:
+        return F.fourier_features(coords, self.B.to(coords.dtype))
+
+    def spec(self) -> dict:
+        return {"type": "ffn", "in_dim": self.in_dim, "num_features": self.num_features, "sigma": self.sigma}

@@ -1,0 +1,96 @@
+"""Networks: the MLPs that read encoded coordinates."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from . import init
+from .layers import SineLayer
+
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+class Network(nn.Module):
+    """An MLP over features: ``(*, in_dim) -> (*, out_dim)``, pointwise."""
+
+    in_dim: int
+    out_dim: int
+
+    def spec(self) -> dict:
+        raise NotImplementedError
+
+
+class MLP(Network):
+    """Plain MLP: ``hidden_layers + 1`` hidden blocks of ``width`` with ReLU or tanh, linear output.
+
+    Layer count follows SIREN's convention: one input layer, ``hidden_layers`` layers of
+    ``width -> width``, one linear output layer. PyTorch's default initialisation,
+    drawn from ``generator``.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, width: int = 256, hidden_layers: int = 3,
+                 activation: str = "relu", generator: torch.Generator | None = None):
+        super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(_ACTIVATIONS)}")
+        self.in_dim, self.out_dim = in_dim, out_dim
+        self.width, self.hidden_layers, self.activation = width, hidden_layers, activation
+        dims = [in_dim] + [width] * (hidden_layers + 1)
+        layers: list[nn.Module] = []
+        for a, b in zip(dims[:-1], dims[1:]):
+            layers += [nn.Linear(a, b), _ACTIVATIONS[activation]()]
+        layers.append(nn.Linear(width, out_dim))
+        self.layers = nn.Sequential(*layers)
+        for m in self.layers:
+            if isinstance(m, nn.Linear):
+                init.torch_default_linear_(m.weight, m.bias, generator)
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.layers(features)
+
+    def spec(self) -> dict:
+        return {"type": "mlp", "in_dim": self.in_dim, "out_dim": self.out_dim, "width": self.width,
+                "hidden_layers": self.hidden_layers, "activation": self.activation}
+
+
+class Siren(Network):
+    """SIREN (Sitzmann et al. 2020, sec. 3.2): sine layers, then a linear output layer.
+
+    ``w0`` multiplies every sine layer's pre-activation (30 in the paper; ``first_w0``
+    may differ, e.g. 3000 for audio, sec. 4.2). The final linear layer uses the hidden
+    initialisation U(-sqrt(6/n)/w0, sqrt(6/n)/w0), as in the authors' code.
+
+    ``forward(features, shifts)`` optionally takes per-layer shift modulations
+    ``shifts (*, hidden_layers + 1, width)`` (Dupont et al. 2022, sec. 3), one row per
+    sine layer; they are an input, never a parameter.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, width: int = 256, hidden_layers: int = 3,
+                 w0: float = 30.0, first_w0: float | None = None, generator: torch.Generator | None = None):
+        super().__init__()
+        self.in_dim, self.out_dim = in_dim, out_dim
+        self.width, self.hidden_layers = width, hidden_layers
+        self.w0 = float(w0)
+        self.first_w0 = float(first_w0 if first_w0 is not None else w0)
+        layers = [SineLayer(in_dim, width, self.first_w0, is_first=True, generator=generator)]
+        layers += [SineLayer(width, width, self.w0, generator=generator) for _ in range(hidden_layers)]
+        self.layers = nn.ModuleList(layers)
+        self.last = nn.Linear(width, out_dim)
+        init.torch_default_linear_(self.last.weight, self.last.bias, generator)
+        init.siren_hidden_(self.last.weight, self.w0, generator)
+
+    @property
+    def num_modulated(self) -> int:
+        """Number of sine layers, i.e. rows of ``shifts``."""
+        return len(self.layers)
+
+    def forward(self, features: Tensor, shifts: Tensor | None = None) -> Tensor:
+        h = features
+        for k, layer in enumerate(self.layers):
+            h = layer(h, None if shifts is None else shifts[..., k, :])
+        return self.last(h)
+
+    def spec(self) -> dict:
+        return {"type": "siren", "in_dim": self.in_dim, "out_dim": self.out_dim, "width": self.width,
+                "hidden_layers": self.hidden_layers, "w0": self.w0, "first_w0": self.first_w0}

@@ -1,0 +1,55 @@
+"""Evaluate a field, or a derivative of it, over many points in bounded memory."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from . import diff
+
+Quantity = Literal["value", "gradient", "laplacian"]
+
+DEFAULT_CHUNK = 65_536
+"""Points per forward/backward pass. Peak memory grows linearly with it (see docs/render.md)."""
+
+
+def _scalar(values: Tensor) -> Tensor:
+    """Channels -> one scalar per point (their mean), the quantity derivative maps show."""
+    return values.mean(dim=-1, keepdim=True)
+
+
+def evaluate(field: nn.Module, coords: Tensor, what: Quantity = "value", chunk: int = DEFAULT_CHUNK,
+             out_device: torch.device | str = "cpu") -> Tensor:
+    """Evaluate ``what`` at ``coords (*, d)`` in chunks of ``chunk`` points.
+
+    - ``"value"``: ``(*, out_dim)``
+    - ``"gradient"``: ``(*, d)`` gradient of the channel mean
+    - ``"laplacian"``: ``(*, 1)`` Laplacian of the channel mean
+
+    Each chunk's graph is freed before the next, so memory is bounded by ``chunk``
+    whatever the number of points. Results go to ``out_device``.
+    """
+    if what not in ("value", "gradient", "laplacian"):
+        raise ValueError(f"unknown quantity {what!r}")
+    param = next(iter(field.parameters()), None)
+    device = param.device if param is not None else coords.device
+    dtype = param.dtype if param is not None else coords.dtype
+    lead = coords.shape[:-1]
+    flat = coords.reshape(-1, coords.shape[-1])  # (N, d)
+    pieces = []
+    for start in range(0, flat.shape[0], chunk):
+        x = flat[start:start + chunk].to(device=device, dtype=dtype)
+        if what == "value":
+            with torch.no_grad():
+                y = field(x)
+        else:
+            x.requires_grad_(True)
+            with torch.enable_grad():
+                s = _scalar(field(x))
+                y = diff.gradient(s, x) if what == "gradient" else diff.laplacian(s, x)
+            y = y.detach()
+        pieces.append(y.to(out_device))
+    out = torch.cat(pieces, dim=0)  # (N, k)
+    return out.reshape(*lead, out.shape[-1])

@@ -1,0 +1,1 @@
+"""Run folders, figures and HTML reports."""

@@ -1,0 +1,167 @@
+"""Reading and writing files: images from disk or scikit-image's bundled data.
+
+Everything that reads a user's file checks it before decoding and raises
+:class:`~inrkit.errors.InrkitError` with one line on failure.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InrkitError
+from .image import ImageSignal
+
+DEFAULT_MAX_PIXELS = 50_000_000
+"""Images above this many pixels are refused before decoding (``--max-pixels``)."""
+
+BUILTIN_IMAGES = (
+    "camera", "astronaut", "coffee", "chelsea", "rocket", "brick", "text", "moon", "page",
+    "coins", "grass", "gravel", "horse", "cat", "retina", "shepp_logan_phantom", "logo",
+    "immunohistochemistry", "hubble_deep_field", "colorwheel", "clock", "motorcycle_left",
+)
+"""Names accepted in place of a path: images bundled with scikit-image (``skimage.data``)."""
+
+
+def _builtin(name: str) -> np.ndarray:
+    import skimage.data
+
+    return np.asarray(getattr(skimage.data, name)())
+
+
+def _read_file(path: Path, max_pixels: int) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.exists():
+        raise InrkitError(f"no such file: {path}")
+    if path.is_dir():
+        raise InrkitError(f"{path} is a folder, not an image file")
+    try:
+        with Image.open(path) as im:  # reads the header only
+            w, h = im.size
+    except UnidentifiedImageError:
+        raise InrkitError(f"{path} is not an image file that can be read") from None
+    except Image.DecompressionBombError:
+        raise InrkitError(f"{path} is too large to open safely") from None
+    except OSError as exc:
+        raise InrkitError(f"cannot read {path}: {exc}") from None
+    if w <= 0 or h <= 0:
+        raise InrkitError(f"{path} has zero size ({w}x{h})")
+    if w * h > max_pixels:
+        raise InrkitError(f"{path} has {w}x{h} = {w * h} pixels, above the limit of {max_pixels} "
+                          f"(raise it with --max-pixels)")
+    try:
+        import imageio.v3 as iio  # decodes 16-bit RGB PNG and TIFF, which Pillow truncates
+
+        arr = np.asarray(iio.imread(path))
+    except Exception as exc:  # any decoder failure on a user's file is bad input
+        raise InrkitError(f"cannot decode {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    return arr
+
+
+def _to_unit(arr: np.ndarray, source: str) -> tuple[np.ndarray, int]:
+    """Integer or float image -> float32 in [0, 1], plus its bit depth."""
+    if arr.dtype == np.bool_:
+        return arr.astype(np.float32), 1
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0, 8
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float32) / 65535.0, 16
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise InrkitError(f"{source} contains NaN or infinite values")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 0 or hi > 1:  # float images outside [0, 1]: rescale, say so in the record
+            arr = (arr - lo) / (hi - lo if hi > lo else 1.0)
+        return arr.astype(np.float32), 32
+    if np.issubdtype(arr.dtype, np.integer):
+        info = np.iinfo(arr.dtype)
+        return (arr.astype(np.float64) - info.min) / (info.max - info.min), info.bits
+    raise InrkitError(f"{source} has unsupported pixel type {arr.dtype}")
+
+
+def load_image(source: str | os.PathLike, size: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+               alpha: str = "keep") -> ImageSignal:
+    """Load an image file or a built-in name (see ``BUILTIN_IMAGES``) as an :class:`ImageSignal`.
+
+    Grayscale stays one channel, RGB three. An alpha channel is fitted as a fourth
+    channel with ``alpha="keep"`` (the default: the field reproduces transparency) or
+    discarded with ``alpha="drop"``. 8- and 16-bit integers map to [0, 1] by their full
+    range. ``size`` resizes so that the longer side has ``size`` pixels (anti-aliased).
+    """
+    if alpha not in ("keep", "drop"):
+        raise InrkitError(f"alpha must be 'keep' or 'drop', not {alpha!r}")
+    src = str(source)
+    if src in BUILTIN_IMAGES and not Path(src).exists():
+        arr, name, origin = _builtin(src), src, f"skimage.data.{src}"
+    else:
+        path = Path(src)
+        if not path.exists() and os.sep not in src and "." not in src:
+            raise InrkitError(f"no such file or built-in image: {src!r} (built-ins: {', '.join(BUILTIN_IMAGES[:8])}, ...)")
+        arr, name, origin = _read_file(path, max_pixels), path.stem, str(path)
+    if arr.size == 0 or arr.ndim < 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InrkitError(f"{origin} has zero size")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 3 and arr.shape[2] == 2:  # gray + alpha
+        arr = arr if alpha == "keep" else arr[..., :1]
+    if arr.ndim == 3 and arr.shape[2] > 4:
+        raise InrkitError(f"{origin} has {arr.shape[2]} channels; expected 1 to 4 (or an animated file)")
+    if arr.ndim > 3:
+        raise InrkitError(f"{origin} has {arr.ndim} axes; expected a single 2D image")
+    orig_shape = tuple(int(s) for s in arr.shape)
+    pixels, bits = _to_unit(arr, origin)
+    had_alpha = pixels.ndim == 3 and pixels.shape[2] in (2, 4)
+    if had_alpha and alpha == "drop":
+        pixels = pixels[..., :-1]
+    if size is not None:
+        pixels = resize_longer_side(pixels, size)
+    info = {"source": origin, "original_shape": list(orig_shape), "bit_depth": bits,
+            "alpha": ("kept as a channel" if alpha == "keep" else "dropped") if had_alpha else "none"}
+    return ImageSignal(pixels, name=name, info=info)
+
+
+def resize_longer_side(pixels: np.ndarray, size: int) -> np.ndarray:
+    """Resize so that max(H, W) == size, keeping the aspect ratio (anti-aliased, bilinear)."""
+    from skimage.transform import resize
+
+    if size < 1:
+        raise InrkitError(f"--size must be at least 1, not {size}")
+    h, w = pixels.shape[:2]
+    scale = size / max(h, w)
+    new = (max(1, round(h * scale)), max(1, round(w * scale)))
+    if new == (h, w):
+        return pixels
+    out = resize(pixels, new + pixels.shape[2:], order=1, anti_aliasing=scale < 1, preserve_range=True)
+    return np.clip(out, 0, 1).astype(np.float32)
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write a uint8 (H, W[, C]) array as PNG, atomically (temporary file, then rename)."""
+    from PIL import Image
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    try:
+        Image.fromarray(image).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
