@@ -39,6 +39,7 @@ def _read_file(path: Path, max_pixels: int) -> np.ndarray:
         raise InrkitError(f"no such file: {path}")
     if path.is_dir():
         raise InrkitError(f"{path} is a folder, not an image file")
+    saved_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # our own limit applies, below
     try:
         with Image.open(path) as im:  # reads the header only
             w, h = im.size
@@ -48,18 +49,38 @@ def _read_file(path: Path, max_pixels: int) -> np.ndarray:
         raise InrkitError(f"{path} is too large to open safely") from None
     except OSError as exc:
         raise InrkitError(f"cannot read {path}: {exc}") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved_limit
     if w <= 0 or h <= 0:
         raise InrkitError(f"{path} has zero size ({w}x{h})")
     if w * h > max_pixels:
         raise InrkitError(f"{path} has {w}x{h} = {w * h} pixels, above the limit of {max_pixels} "
                           f"(raise it with --max-pixels)")
     try:
-        import imageio.v3 as iio  # decodes 16-bit RGB PNG and TIFF, which Pillow truncates
+        if _is_png_16bit_color(path):
+            arr = _read_png_16bit(path)  # Pillow would truncate these to 8 bits
+        else:
+            import imageio.v3 as iio  # Pillow for most formats, tifffile for 16-bit and float TIFF
 
-        arr = np.asarray(iio.imread(path))
+            arr = np.asarray(iio.imread(path))
     except Exception as exc:  # any decoder failure on a user's file is bad input
         raise InrkitError(f"cannot decode {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
     return arr
+
+
+def _is_png_16bit_color(path: Path) -> bool:
+    """A PNG whose IHDR says 16 bits per sample and colour type RGB (2) or RGBA (6)."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 and head[24] == 16 and head[25] in (2, 6)
+
+
+def _read_png_16bit(path: Path) -> np.ndarray:
+    import png  # pypng: pure Python, keeps all 16 bits
+
+    w, h, rows, info = png.Reader(filename=str(path)).asDirect()
+    arr = np.vstack([np.asarray(r, dtype=np.uint16) for r in rows])  # (H, W * planes)
+    return arr.reshape(h, w, info["planes"])
 
 
 def _to_unit(arr: np.ndarray, source: str) -> tuple[np.ndarray, int]:

@@ -1,0 +1,77 @@
+"""Every bad input through the command line: exit code 2, one line on stderr, no traceback,
+and no run folder left behind."""
+
+import json
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run_cli
+
+
+def _png_header(w, h):
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk)) \
+        + struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    (d / "notes.txt").write_text("hello")
+    (d / "huge.png").write_bytes(_png_header(30000, 30000))
+    (d / "zero.png").write_bytes(_png_header(0, 10))
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(d / "ok.png")
+    # a tiny valid checkpoint to damage
+    code, out, err = run_cli(["fit", d / "ok.png", "--steps", "2", "--width", "8", "--depth", "1",
+                              "--out", d / "run", "--quiet"])
+    assert code == 0, err
+    st = (d / "run" / "model.safetensors").read_bytes()
+    (d / "trunc").mkdir()
+    (d / "trunc" / "model.safetensors").write_bytes(st[: len(st) - 10])
+    (d / "trunc" / "model.json").write_bytes((d / "run" / "model.json").read_bytes())
+    (d / "nojson").mkdir()
+    (d / "nojson" / "model.safetensors").write_bytes(st)
+    (d / "mismatch").mkdir()
+    (d / "mismatch" / "model.safetensors").write_bytes(st)
+    meta = json.loads((d / "run" / "model.json").read_text())
+    meta["architecture"]["network"]["width"] = 9
+    (d / "mismatch" / "model.json").write_text(json.dumps(meta))
+    return d
+
+
+CASES = {
+    "missing file": (["fit", "{d}/nope.png"], "no such file"),
+    "not an image": (["fit", "{d}/notes.txt"], "not an image"),
+    "above pixel limit": (["fit", "{d}/huge.png"], "above the limit"),
+    "pixel limit option": (["fit", "{d}/ok.png", "--max-pixels", "100"], "above the limit"),
+    "zero size": (["fit", "{d}/zero.png"], ""),
+    "unknown arch": (["fit", "{d}/ok.png", "--arch", "resnet"], "unknown architecture"),
+    "unknown arch in compare": (["compare", "{d}/ok.png", "--archs", "siren,foo"], "unknown architecture"),
+    "bad option value": (["fit", "{d}/ok.png", "--steps", "abc"], "invalid int"),
+    "truncated checkpoint": (["render", "{d}/trunc"], "corrupt or truncated"),
+    "checkpoint without json": (["render", "{d}/nojson"], "missing"),
+    "json does not match tensors": (["render", "{d}/mismatch"], "does not match"),
+    "absurd render size": (["render", "{d}/run", "--size", "100000", "100000"], "above the limit"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_input_exits_2_with_one_line(files, name):
+    args, needle = CASES[name]
+    out_dir = files / f"out-{name.replace(' ', '_')}"
+    args = [a.format(d=files) for a in args]
+    if args[0] in ("fit", "compare"):
+        args += ["--out", str(out_dir), "--quiet"]
+    code, out, err = run_cli(args)
+    assert code == 2, (code, err)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("inrkit: error: ") and needle in lines[0]
+    assert "Traceback" not in err
+    assert not out_dir.exists()
+    assert not any(p.name.startswith(f".{out_dir.name}") for p in files.iterdir())  # no temp folder left

@@ -1,0 +1,115 @@
+"""Differential operators against closed forms, torch.func and finite differences."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from inrkit import coords as C
+from inrkit import ops
+from inrkit.config import FieldConfig, build_field
+
+
+class Analytic(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+        self.dummy = nn.Parameter(torch.zeros((), dtype=torch.float64))
+
+    def forward(self, x):
+        return self.fn(x)[..., None]
+
+
+def _x(n, d, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(n, d, generator=g, dtype=torch.float64) * 2 - 1).requires_grad_(True)
+
+
+def test_sin_1d():
+    x = _x(50, 1)
+    y = torch.sin(3 * x)
+    assert torch.allclose(ops.gradient(y, x), 3 * torch.cos(3 * x))
+    assert torch.allclose(ops.laplacian(y, x), -9 * torch.sin(3 * x))
+
+
+def test_gaussian_2d():
+    x = _x(64, 2)
+    r2 = (x**2).sum(-1, keepdim=True)
+    y = torch.exp(-r2)
+    assert torch.allclose(ops.gradient(y, x), -2 * x * y)
+    # Laplacian of exp(-|x|^2) in d dims: (4|x|^2 - 2d) exp(-|x|^2)
+    assert torch.allclose(ops.laplacian(y, x), (4 * r2 - 4) * y)
+
+
+def test_polynomial_3d_hessian():
+    x = _x(20, 3)
+    a, b, c = x[:, 0], x[:, 1], x[:, 2]
+    y = (a**2 * b + b * c**3)[:, None]
+    H = ops.hessian(y, x)
+    expected = torch.stack([
+        torch.stack([2 * b, 2 * a, torch.zeros_like(a)], -1),
+        torch.stack([2 * a, torch.zeros_like(a), 3 * c**2], -1),
+        torch.stack([torch.zeros_like(a), 3 * c**2, 6 * b * c], -1)], -2)
+    assert torch.allclose(H, expected)
+    assert torch.allclose(ops.laplacian(y, x)[:, 0], 2 * b + 6 * b * c)
+
+
+def test_divergence_and_jacobian():
+    x = _x(30, 2)
+    v = torch.stack([x[:, 0] ** 2 * x[:, 1], torch.sin(x[:, 1])], -1)
+    assert torch.allclose(ops.divergence(v, x)[:, 0], 2 * x[:, 0] * x[:, 1] + torch.cos(x[:, 1]))
+    J = ops.jacobian(v, x)
+    assert J.shape == (30, 2, 2)
+    assert torch.allclose(J[:, 0, 1], x[:, 0] ** 2)
+
+
+@pytest.mark.parametrize("arch", ["siren", "tanh", "ffn"])
+def test_against_torch_func(arch):
+    field = build_field(FieldConfig(arch=arch, width=32, hidden_layers=2), 3, 1,
+                        generator=torch.Generator().manual_seed(0)).double()
+    x = _x(10, 3)
+    single = lambda p: field(p[None])[0, 0]  # noqa: E731
+    H_ref = torch.vmap(torch.func.hessian(single))(x.detach())
+    g_ref = torch.vmap(torch.func.grad(single))(x.detach())
+    y = field(x)
+    assert torch.allclose(ops.gradient(y, x), g_ref, atol=1e-10)
+    assert torch.allclose(ops.hessian(y, x), H_ref, atol=1e-8)
+    assert torch.allclose(ops.laplacian(y, x)[:, 0], H_ref.diagonal(dim1=-2, dim2=-1).sum(-1), atol=1e-8)
+
+
+def test_chunked_evaluation_matches_one_shot():
+    field = build_field(FieldConfig(arch="siren", width=32, hidden_layers=2), 2, 3,
+                        generator=torch.Generator().manual_seed(0))
+    grid = C.grid((17, 23))
+    one = ops.evaluate(field, grid, "laplacian", chunk=10**6)
+    chunked = ops.evaluate(field, grid, "laplacian", chunk=37)
+    assert one.shape == (17, 23, 1)
+    assert torch.allclose(one, chunked, atol=1e-4, rtol=1e-5)
+    assert torch.equal(ops.evaluate(field, grid, "value", chunk=50), ops.evaluate(field, grid, "value"))
+
+
+def test_finite_differences_of_arrays_match_closed_form():
+    shape = (128, 96)
+    step = C.pixel_step(shape)
+    g = C.grid(shape, dtype=torch.float64).numpy()
+    f = np.sin(2 * g[..., 0]) * np.cos(g[..., 1])
+    gx = 2 * np.cos(2 * g[..., 0]) * np.cos(g[..., 1])
+    lap = -5 * f
+    cg = ops.finite.central_gradient(f, step)
+    assert np.abs(cg[2:-2, 2:-2, 0] - gx[2:-2, 2:-2]).max() < 1e-3
+    assert np.abs(ops.finite.sobel_gradient(f, step)[2:-2, 2:-2, 0] - gx[2:-2, 2:-2]).max() < 2e-3
+    assert np.abs(ops.finite.laplacian_5point(f, step)[2:-2, 2:-2] - lap[2:-2, 2:-2]).max() < 1e-3
+
+
+def test_field_finite_differences_agree_with_autodiff_on_analytic_field():
+    field = Analytic(lambda x: torch.sin(2 * x[..., 0]) * torch.exp(x[..., 1]))
+    x = _x(40, 2)
+    y = field(x)
+    fd_g = ops.finite.field_gradient(field, x.detach())
+    fd_l = ops.finite.field_laplacian(field, x.detach())
+    assert torch.allclose(ops.gradient(y, x), fd_g, atol=1e-8)
+    closed = (-4 + 1) * torch.sin(2 * x[:, 0]) * torch.exp(x[:, 1])
+    assert torch.allclose(ops.laplacian(y, x)[:, 0], closed.detach())
+    assert torch.allclose(fd_l[:, 0], closed.detach(), atol=1e-5)
