@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import ARCHS, FieldConfig, TrainConfig, replace
+from .config import ALL_ARCHS, ARCHS, PRESETS, preset, replace
 from .errors import InrkitError
 from .signals import DEFAULT_MAX_PIXELS
 
@@ -35,6 +35,14 @@ def _add_image_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pe-frequencies", type=int, help="NeRF PE octaves (default: Nyquist rule of the image)")
     p.add_argument("--ffn-features", type=int, help="Fourier features m (default 256)")
     p.add_argument("--ffn-sigma", type=float, help="Fourier feature scale in [-1,1] units (default 5 = Tancik's 10)")
+    p.add_argument("--hash-levels", type=int, help="hash grid levels L (default 16)")
+    p.add_argument("--hash-log2-table", type=int, help="hash grid log2 of entries per level T (default 18)")
+    p.add_argument("--hash-max-res", type=int, help="hash grid finest resolution N_max (default 2x the longer side)")
+    p.add_argument("--preset", default="reference",
+                   help=f"starting recipe, overridden by other options: {', '.join(PRESETS)} (default reference)")
+    p.add_argument("--schedule", choices=("constant", "cosine"), help="learning-rate schedule")
+    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the training step")
+    p.add_argument("--amp", action="store_true", default=None, help="bfloat16 autocast on CUDA")
     p.add_argument("--steps", type=int, help="optimisation steps (default 500)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default: the architecture's paper value)")
     p.add_argument("--batch-size", type=int, help="random pixels per step; 0 = whole image (default)")
@@ -46,16 +54,22 @@ def _add_image_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _configs(a: argparse.Namespace, arch: str) -> tuple[FieldConfig, TrainConfig]:
-    for name in ("width", "depth", "steps", "ffn_features", "pe_frequencies"):
+def _configs(a: argparse.Namespace, arch: str | None):
+    for name in ("width", "depth", "steps", "ffn_features", "pe_frequencies", "hash_levels", "hash_log2_table",
+                 "hash_max_res"):
         v = getattr(a, name)
         if v is not None and v < 1:
             raise InrkitError(f"--{name.replace('_', '-')} must be at least 1, not {v}")
     if a.lr is not None and not a.lr > 0:
         raise InrkitError(f"--lr must be positive, not {a.lr}")
-    fcfg = replace(FieldConfig(), arch=arch, width=a.width, hidden_layers=a.depth, w0=a.w0,
-                   pe_frequencies=a.pe_frequencies, ffn_features=a.ffn_features, ffn_sigma=a.ffn_sigma)
-    tcfg = replace(TrainConfig(), steps=a.steps, lr=a.lr, batch_size=a.batch_size, log_every=a.log_every, seed=a.seed)
+    if a.hash_log2_table is not None and a.hash_log2_table > 26:
+        raise InrkitError(f"--hash-log2-table {a.hash_log2_table} is too large (at most 26)")
+    base_f, base_t = preset(a.preset)
+    fcfg = replace(base_f, arch=arch, width=a.width, hidden_layers=a.depth, w0=a.w0,
+                   pe_frequencies=a.pe_frequencies, ffn_features=a.ffn_features, ffn_sigma=a.ffn_sigma,
+                   hash_levels=a.hash_levels, hash_log2_table=a.hash_log2_table, hash_max_res=a.hash_max_res)
+    tcfg = replace(base_t, steps=a.steps, lr=a.lr, batch_size=a.batch_size, log_every=a.log_every, seed=a.seed,
+                   schedule=a.schedule, compile=a.compile, amp=a.amp)
     return fcfg, tcfg
 
 
@@ -68,12 +82,12 @@ def cmd_fit(a: argparse.Namespace, command: str) -> None:
     from .report.rundir import default_run_dir
 
     fcfg, tcfg = _configs(a, a.arch)
-    out = a.out or default_run_dir(_image_name(a.image), a.arch)
-    fit_ = fit_image(a.image, a.arch, size=a.size, field_cfg=fcfg, train_cfg=tcfg, device=a.device, out=out,
+    out = a.out or default_run_dir(_image_name(a.image), fcfg.arch)
+    fit_ = fit_image(a.image, fcfg.arch, size=a.size, field_cfg=fcfg, train_cfg=tcfg, device=a.device, out=out,
                      overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha, progress=not a.quiet,
                      command=command)
     m = fit_.metrics
-    print(f"{a.arch}: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f}, {m['parameters']:,} parameters, "
+    print(f"{fcfg.arch}: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f}, {m['parameters']:,} parameters, "
           f"{m['seconds']:.1f} s -> {out}/report.html")
 
 
@@ -82,7 +96,7 @@ def cmd_compare(a: argparse.Namespace, command: str) -> None:
     from .report.rundir import default_run_dir
 
     archs = tuple(a.archs.split(",")) if a.archs else ARCHS
-    fcfg, tcfg = _configs(a, archs[0] if archs[0] in ARCHS else "siren")
+    fcfg, tcfg = _configs(a, None)
     out = a.out or default_run_dir("compare", _image_name(a.image))
     fits = compare_images(a.image, archs, size=a.size, field_cfg=fcfg, train_cfg=tcfg, device=a.device, out=out,
                           overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha, progress=not a.quiet,
@@ -124,12 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("fit", help="fit one architecture to an image and write a run folder with a report")
     _add_image_args(f)
-    f.add_argument("--arch", default="siren", help=f"architecture: {', '.join(ARCHS)} (default siren)")
+    f.add_argument("--arch", help=f"architecture: {', '.join(ALL_ARCHS)} (default: the preset's, siren)")
     f.set_defaults(func=cmd_fit)
 
     c = sub.add_parser("compare", help="fit every architecture with the same steps and seed; one figure and table")
     _add_image_args(c)
-    c.add_argument("--archs", help=f"comma-separated subset of {','.join(ARCHS)} (default all)")
+    c.add_argument("--archs", help=f"comma-separated list from {','.join(ALL_ARCHS)} (default {','.join(ARCHS)})")
     c.set_defaults(func=cmd_compare)
 
     r = sub.add_parser("render", help="evaluate a fitted image field at any resolution")

@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from .. import __version__, coords as C
-from ..config import ARCH_LABELS, ARCHS, FieldConfig, TrainConfig, build_field, check_arch, learning_rate, replace
+from ..config import (ARCH_LABELS, ARCHS, FieldConfig, TrainConfig, build_field, check_arch, learning_rate,
+                      make_optimizer, replace)
 from ..errors import InrkitError
 from ..fields import num_parameters
 from ..metrics import psnr, ssim
@@ -38,6 +39,28 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device != "cpu" and not device.startswith("cuda"):
         raise InrkitError(f"unknown device {device!r}; use auto, cpu or cuda")
     return torch.device(device)
+
+
+class CompiledOrEager(nn.Module):
+    """``torch.compile`` of a field for training, falling back to eager on the first failure.
+
+    Compilation fails on some platforms (no C++ compiler, unsupported ops); the run then
+    continues eagerly with the same parameters, and ``self.compiled`` says which ran.
+    """
+
+    def __init__(self, field: nn.Module):
+        super().__init__()
+        self.field = field
+        self._compiled = torch.compile(field, dynamic=False)
+        self.compiled = True
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        if self.compiled:
+            try:
+                return self._compiled(coords)
+            except Exception:  # backend failures vary by platform; eager is always correct
+                self.compiled = False
+        return self.field(coords)
 
 
 @dataclass
@@ -79,10 +102,11 @@ class ImageFit:
 class _Tracker:
     """Callback: full-image PSNR/SSIM every ``every`` steps and a progress bar."""
 
-    def __init__(self, signal: ImageSignal, targets: torch.Tensor, steps: int, every: int, label: str,
-                 progress: bool):
+    def __init__(self, field: nn.Module, signal: ImageSignal, targets: torch.Tensor, steps: int, every: int,
+                 label: str, progress: bool):
         from tqdm import tqdm
 
+        self.field = field
         self.signal, self.targets, self.steps, self.every = signal, targets, steps, max(1, every)
         self.history: list[dict] = []
         self.eval_seconds = 0.0
@@ -94,7 +118,7 @@ class _Tracker:
     def __call__(self, step: int, terms: dict[str, float], field: nn.Module) -> None:
         if step % self.every == 0 or step == self.steps or step == 1:
             t = time.perf_counter()
-            pred = evaluate(field, self.signal.coords(), "value", out_device="cpu")  # (H, W, C)
+            pred = evaluate(self.field, self.signal.coords(), "value", out_device="cpu")  # (H, W, C), eager field
             self.last_psnr = psnr(pred, self.targets)
             s = ssim(values_to_pixels(pred), self.signal.pixels)
             self.eval_seconds += time.perf_counter() - t
@@ -123,12 +147,14 @@ def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), trai
     coords = signal.coords(dev).reshape(-1, 2)  # (H*W, 2)
     targets = signal.targets(dev).reshape(-1, signal.channels)  # (H*W, C)
     lr = learning_rate(field_cfg, train_cfg)
-    tracker = _Tracker(signal, signal.targets(), train_cfg.steps, train_cfg.log_every,
+    tracker = _Tracker(field, signal, signal.targets(), train_cfg.steps, train_cfg.log_every,
                        ARCH_LABELS[field_cfg.arch], progress)
     batch_gen = torch.Generator().manual_seed(train_cfg.seed + 1)
+    train_field = CompiledOrEager(field) if train_cfg.compile else field
     try:
-        result = fit(field, Reconstruction(), coords, targets, train_cfg.steps, lr, train_cfg.batch_size,
-                     generator=batch_gen, callbacks=[tracker])
+        result = fit(train_field, Reconstruction(), coords, targets, train_cfg.steps, lr, train_cfg.batch_size,
+                     generator=batch_gen, callbacks=[tracker], optimizer=make_optimizer(field, field_cfg.arch, lr),
+                     schedule=train_cfg.schedule, amp=train_cfg.amp)
     finally:
         tracker.close()
     field.eval()
@@ -249,6 +275,7 @@ def fit_image(source: str | ImageSignal, arch: str = "siren", *, size: int | Non
               max_pixels: int = DEFAULT_MAX_PIXELS, alpha: str = "keep", progress: bool = False,
               command: str = "") -> ImageFit:
     """Fit an image (path, built-in name or :class:`ImageSignal`); write a run folder if ``out`` is given."""
+    check_arch(arch)
     signal = source if isinstance(source, ImageSignal) else load_image(source, size, max_pixels, alpha)
     fcfg = replace(field_cfg or FieldConfig(), arch=check_arch(arch))
     tcfg = replace(train_cfg or TrainConfig(), steps=steps, lr=lr, seed=seed)

@@ -1,0 +1,144 @@
+"""Grid encodings: multiresolution hash grid (Mueller et al. 2022) and a dense grid.
+
+The maths lives in :func:`grid_encode`, vectorised over points, levels and corners (no
+Python loop over levels). Tables for all levels are one flat parameter; level l owns the
+rows ``offsets[l] : offsets[l] + sizes[l]``.
+
+Coordinates in inrkit's [-1, 1] are mapped to u = (x + 1) / 2 in [0, 1]; at level l with
+resolution N_l the grid has vertices 0 .. N_l on every axis and the point sits at
+u * N_l. Points outside the domain are clamped to its boundary.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+from torch import Tensor, nn
+
+from .modules import Encoding
+
+PRIMES = (1, 2654435761, 805459861, 3674653429)
+"""pi_i of the spatial hash (Mueller et al. 2022, eq. 4; the 4th from instant-ngp's code for 4D)."""
+
+
+def corner_offsets(d: int, device=None) -> Tensor:
+    """The 2^d corners of a unit cell: ``(2^d, d)`` of 0/1, first axis fastest."""
+    return torch.tensor(list(itertools.product((0, 1), repeat=d)), device=device, dtype=torch.long).flip(-1)
+
+
+def level_indices(corners: Tensor, resolution: Tensor, dense: Tensor, size: Tensor) -> Tensor:
+    """Table row of each corner within its level.
+
+    ``corners (..., L, K, d)`` integer vertex coordinates; ``resolution, dense, size (L,)``.
+    Dense levels (where (N_l + 1)^d <= T) index row-major, stride N_l + 1; hashed levels
+    use h(x) = (XOR_i x_i pi_i) mod T (Mueller et al. 2022, eq. 4).
+    """
+    d = corners.shape[-1]
+    stride = (resolution + 1)[:, None] ** torch.arange(d, device=corners.device)  # (L, d)
+    dense_idx = (corners * stride[:, None, :]).sum(-1)  # (..., L, K)
+    primes = torch.tensor(PRIMES[:d], device=corners.device, dtype=torch.long)
+    h = corners * primes  # (..., L, K, d)
+    hashed = h[..., 0]
+    for i in range(1, d):  # loop over input dimensions (1-4), not levels
+        hashed = torch.bitwise_xor(hashed, h[..., i])
+    hashed = torch.remainder(hashed, size[:, None])
+    return torch.where(dense[:, None], dense_idx, hashed)
+
+
+def grid_encode(coords: Tensor, table: Tensor, resolution: Tensor, offsets: Tensor, sizes: Tensor,
+                dense: Tensor) -> Tensor:
+    """Multiresolution grid features with d-linear interpolation (Mueller et al. 2022, sec. 3).
+
+    ``coords (*, d)`` in [-1, 1]; ``table (sum_l T_l, F)``; ``resolution, offsets, sizes,
+    dense (L,)``. Returns ``(*, L * F)``, level-major. Differentiable with respect to the
+    table and to ``coords`` (through the interpolation weights).
+    """
+    lead, d = coords.shape[:-1], coords.shape[-1]
+    x = coords.reshape(-1, d)  # (N, d)
+    u = ((x + 1.0) * 0.5).clamp(0.0, 1.0)
+    res_f = resolution.to(x.dtype)
+    pos = u[:, None, :] * res_f[None, :, None]  # (N, L, d)
+    # The cell's lower corner; at u = 1 use the last cell with weight 1 on its upper corner.
+    base = torch.minimum(pos.detach().floor().long(), (resolution - 1)[None, :, None])  # (N, L, d)
+    frac = pos - base.to(x.dtype)  # (N, L, d), carries the gradient to coords
+    offs = corner_offsets(d, x.device)  # (K, d), K = 2^d
+    corners = base[:, :, None, :] + offs  # (N, L, K, d)
+    rows = level_indices(corners, resolution, dense, sizes) + offsets[None, :, None]  # (N, L, K)
+    feats = table[rows]  # (N, L, K, F)
+    # weight of a corner = prod_i (frac_i if its offset is 1 else 1 - frac_i)
+    w = torch.where(offs.bool(), frac[:, :, None, :], 1.0 - frac[:, :, None, :]).prod(-1)  # (N, L, K)
+    out = (w[..., None] * feats).sum(2)  # (N, L, F)
+    return out.reshape(*lead, -1)
+
+
+class MultiresGrid(Encoding):
+    """Multiresolution hash encoding (Mueller et al. 2022, sec. 3), for 1 to 4 input dimensions.
+
+    Level l has resolution ``resolutions[l]`` and a table of min(T, (N_l + 1)^d) rows of
+    ``features`` values, initialised U(-1e-4, 1e-4) (sec. 4). Levels that fit in T are
+    indexed densely (one row per vertex, no collisions); the rest are hashed.
+    """
+
+    def __init__(self, in_dim: int, resolutions: list[int], log2_table_size: int = 18, features: int = 2,
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        if not 1 <= in_dim <= 4:
+            raise ValueError(f"grid encodings support 1 to 4 input dimensions, not {in_dim}")
+        self.in_dim = in_dim
+        self.features = features
+        self.log2_table_size = log2_table_size
+        self.resolutions = [int(r) for r in resolutions]
+        self.out_dim = len(self.resolutions) * features
+        T = 2**log2_table_size
+        sizes = [min(T, (r + 1) ** in_dim) for r in self.resolutions]
+        dense = [(r + 1) ** in_dim <= T for r in self.resolutions]
+        offsets = [0] + list(itertools.accumulate(sizes))[:-1]
+        self.register_buffer("resolution", torch.tensor(self.resolutions, dtype=torch.long), persistent=False)
+        self.register_buffer("sizes", torch.tensor(sizes, dtype=torch.long), persistent=False)
+        self.register_buffer("offsets", torch.tensor(offsets, dtype=torch.long), persistent=False)
+        self.register_buffer("dense", torch.tensor(dense), persistent=False)
+        table = torch.empty(sum(sizes), features).uniform_(-1e-4, 1e-4, generator=generator)
+        self.table = nn.Parameter(table)
+
+    @classmethod
+    def from_paper(cls, in_dim: int, levels: int = 16, features: int = 2, log2_table_size: int = 19,
+                   min_resolution: int = 16, max_resolution: int = 2048,
+                   generator: torch.Generator | None = None) -> "MultiresGrid":
+        """The paper's hyperparameters (Mueller et al. 2022, sec. 3, eqs. 2-3):
+
+        b = exp((ln N_max - ln N_min) / (L - 1)),   N_l = floor(N_min * b^l),  l = 0 .. L-1.
+
+        Defaults are Table 1's: L = 16, F = 2, N_min = 16; T = 2^19 and N_max = 2048 (the
+        paper uses T up to 2^24 and N_max up to 2^19 depending on the task).
+        """
+        if levels == 1:
+            res = [min_resolution]
+        else:
+            b = math.exp((math.log(max_resolution) - math.log(min_resolution)) / (levels - 1))
+            res = [int(math.floor(min_resolution * b**level + 1e-6)) for level in range(levels)]
+        return cls(in_dim, res, log2_table_size, features, generator)
+
+    def forward(self, coords: Tensor) -> Tensor:
+        return grid_encode(coords, self.table, self.resolution, self.offsets, self.sizes, self.dense)
+
+    def spec(self) -> dict:
+        return {"type": "hashgrid", "in_dim": self.in_dim, "resolutions": self.resolutions,
+                "log2_table_size": self.log2_table_size, "features": self.features}
+
+
+class DenseGrid(MultiresGrid):
+    """A single dense grid of ``resolution`` cells per axis with d-linear interpolation.
+
+    The special case of :class:`MultiresGrid` with one level that always fits (no hashing);
+    memory is (resolution + 1)^d x features.
+    """
+
+    def __init__(self, in_dim: int, resolution: int, features: int = 8, generator: torch.Generator | None = None):
+        log2 = math.ceil(math.log2((resolution + 1) ** in_dim))
+        super().__init__(in_dim, [resolution], log2, features, generator)
+
+    def spec(self) -> dict:
+        return {"type": "densegrid", "in_dim": self.in_dim, "resolution": self.resolutions[0],
+                "features": self.features}

@@ -1,0 +1,129 @@
+"""Hash and dense grid encodings against a slow, obviously-correct reference."""
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from inrkit.encodings import DenseGrid, MultiresGrid
+from inrkit.encodings.grid import PRIMES
+
+
+def reference_encode(enc: MultiresGrid, x: torch.Tensor) -> torch.Tensor:
+    """Loop over points, levels and corners with Python integers (Mueller et al. 2022, sec. 3)."""
+    d = enc.in_dim
+    T = 2**enc.log2_table_size
+    out = []
+    offset = 0
+    levels = []
+    for n in enc.resolutions:
+        size = min(T, (n + 1) ** d)
+        levels.append((n, size, offset, (n + 1) ** d <= T))
+        offset += size
+    for p in x:
+        feats = []
+        for n, size, off, dense in levels:
+            u = [((c + 1) / 2).clamp(0.0, 1.0) * n for c in p]  # tensors: keeps the coordinate gradient
+            base = [min(int(math.floor(float(v))), n - 1) for v in u]
+            acc = torch.zeros(enc.features, dtype=x.dtype)
+            for corner in itertools.product((0, 1), repeat=d):
+                v = [b + c for b, c in zip(base, corner)]
+                if dense:
+                    idx = sum(v[i] * (n + 1) ** i for i in range(d))
+                else:
+                    h = 0
+                    for i in range(d):
+                        h ^= v[i] * PRIMES[i]
+                    idx = h % size
+                w = 1.0
+                for i in range(d):
+                    t = u[i] - base[i]
+                    w *= t if corner[i] else 1 - t
+                acc = acc + w * enc.table[off + idx]
+            feats.append(acc)
+        out.append(torch.cat(feats))
+    return torch.stack(out)
+
+
+def _points(d, n=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, d, generator=g, dtype=torch.float64) * 2 - 1
+    # exact corner cases: the domain boundary, cell boundaries, and outside (clamped)
+    special = torch.tensor([[-1.0] * d, [1.0] * d, [0.0] * d, [1.0] + [-1.0] * (d - 1),
+                            [1.5] * d, [-0.5] * d], dtype=torch.float64)
+    return torch.cat([x, special])
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_values_match_reference_dense_and_hashed(d):
+    g = torch.Generator().manual_seed(d)
+    enc = MultiresGrid(d, resolutions=[2, 5, 37, 1000], log2_table_size=9, features=3, generator=g).double()
+    with torch.no_grad():
+        enc.table.normal_(generator=g)
+    dense = enc.dense.tolist()
+    assert any(dense) and not all(dense), "the test must cover both kinds of level"
+    x = _points(d)
+    assert torch.allclose(enc(x), reference_encode(enc, x), atol=1e-12)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_gradients_match_reference(d):
+    g = torch.Generator().manual_seed(10 + d)
+    enc = MultiresGrid(d, resolutions=[3, 7, 64], log2_table_size=8, features=2, generator=g).double()
+    with torch.no_grad():
+        enc.table.normal_(generator=g)
+    x = _points(d, n=6)[:-2]  # exclude clamped points, whose coordinate gradient is a convention
+    x = x.clone().requires_grad_(True)
+    w = torch.randn(enc.out_dim, dtype=torch.float64, generator=g)
+    (enc(x) @ w).sum().backward()
+    gx, gt = x.grad.clone(), enc.table.grad.clone()
+    x2 = x.detach().clone().requires_grad_(True)
+    enc.table.grad = None
+    (reference_encode(enc, x2) @ w).sum().backward()
+    assert torch.allclose(gt, enc.table.grad, atol=1e-10)
+    assert torch.allclose(gx, x2.grad, atol=1e-8)
+
+
+def test_coordinate_gradient_against_finite_differences():
+    g = torch.Generator().manual_seed(3)
+    enc = MultiresGrid(2, [4, 9], 10, 2, generator=g).double()
+    with torch.no_grad():
+        enc.table.normal_(generator=g)
+    x = torch.tensor([[0.13, -0.41], [0.7, 0.22]], dtype=torch.float64, requires_grad=True)
+    enc(x).sum().backward()
+    h = 1e-7
+    for i in range(2):
+        e = torch.zeros(2, dtype=torch.float64)
+        e[i] = h
+        fd = (enc(x.detach() + e).sum(-1) - enc(x.detach() - e).sum(-1)) / (2 * h)
+        assert torch.allclose(x.grad[:, i], fd, atol=1e-6)
+
+
+def test_from_paper_resolutions_follow_eq_2_and_3():
+    enc = MultiresGrid.from_paper(2, levels=16, features=2, log2_table_size=14, min_resolution=16,
+                                  max_resolution=512)
+    b = math.exp((math.log(512) - math.log(16)) / 15)
+    assert enc.resolutions == [int(math.floor(16 * b**level + 1e-6)) for level in range(16)]
+    assert enc.resolutions[0] == 16 and enc.resolutions[-1] == 512
+    assert enc.out_dim == 32
+    assert float(enc.table.detach().abs().max()) <= 1e-4  # U(-1e-4, 1e-4) init
+
+
+def test_four_dimensions_and_dense_grid():
+    enc = MultiresGrid(4, [2, 50], 10, 2)
+    x = torch.rand(5, 4) * 2 - 1
+    assert enc(x).shape == (5, 4)
+    dg = DenseGrid(2, 8, features=3).double()
+    with torch.no_grad():
+        dg.table.normal_()
+    x = _points(2)
+    assert bool(dg.dense.all())
+    assert torch.allclose(dg(x), reference_encode(dg, x), atol=1e-12)
+    # a dense grid reproduces any bilinear function exactly: set vertex values to a + b x + c y
+    dg1 = DenseGrid(2, 4, features=1).double()
+    with torch.no_grad():
+        for j, i in itertools.product(range(5), range(5)):
+            dg1.table[i + 5 * j, 0] = 1 + 2 * (i / 4) - 3 * (j / 4)
+    u = (x.clamp(-1, 1) + 1) / 2
+    assert torch.allclose(dg1(x)[:, 0], 1 + 2 * u[:, 0] - 3 * u[:, 1], atol=1e-12)
