@@ -75,3 +75,44 @@ def test_bad_input_exits_2_with_one_line(files, name):
     assert "Traceback" not in err
     assert not out_dir.exists()
     assert not any(p.name.startswith(f".{out_dir.name}") for p in files.iterdir())  # no temp folder left
+
+
+@pytest.fixture(scope="module")
+def edit_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("edit")
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(d / "a.png")
+    Image.fromarray(np.zeros((16, 20), np.uint8)).save(d / "b_wide.png")
+    Image.fromarray(np.zeros((16, 16), np.uint8) + 9).save(d / "b.png")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(d / "mask_small.png")
+    Image.fromarray((np.arange(256).reshape(16, 16)).astype(np.uint8)).save(d / "mask_gray.png")
+    np.save(d / "g_bad_shape.npy", np.zeros((16, 16, 3)))
+    g = np.zeros((16, 16, 2))
+    g[3, 3, 0] = np.nan
+    np.save(d / "g_nan.npy", g)
+    np.save(d / "g_pickle.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    return d
+
+
+EDIT_CASES = {
+    "different sizes": (["blend", "{d}/a.png", "{d}/b_wide.png"], "differ in size"),
+    "mask wrong size": (["blend", "{d}/a.png", "{d}/b.png", "--mask", "{d}/mask_small.png"], "mask is 8x8"),
+    "mask not binary": (["blend", "{d}/a.png", "{d}/b.png", "--mask", "{d}/mask_gray.png"], "binary"),
+    "alpha out of range": (["blend", "{d}/a.png", "{d}/b.png", "--alpha", "1.5"], "alpha"),
+    "gradient wrong shape": (["integrate", "{d}/g_bad_shape.npy"], "expected (H, W, 2)"),
+    "gradient with NaN": (["integrate", "{d}/g_nan.npy"], "NaN"),
+    "gradient is a pickle": (["integrate", "{d}/g_pickle.npy"], "not a readable .npy"),
+    "gradient missing": (["integrate", "{d}/none.npy"], "no such file"),
+    "poisson unknown arch": (["poisson", "{d}/a.png", "--archs", "siren,bogus"], "unknown architecture"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDIT_CASES))
+def test_edit_bad_input_exits_2_with_one_line(edit_files, name):
+    args, needle = EDIT_CASES[name]
+    out_dir = edit_files / f"out-{name.replace(' ', '_')}"
+    args = [a.format(d=edit_files) for a in args] + ["--out", str(out_dir), "--quiet", "--steps", "2"]
+    code, out, err = run_cli(args)
+    assert code == 2, (code, err)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("inrkit: error: ") and needle in lines[0], err
+    assert "Traceback" not in err and not out_dir.exists()

@@ -113,3 +113,18 @@ def test_field_finite_differences_agree_with_autodiff_on_analytic_field():
     closed = (-4 + 1) * torch.sin(2 * x[:, 0]) * torch.exp(x[:, 1])
     assert torch.allclose(ops.laplacian(y, x)[:, 0], closed.detach())
     assert torch.allclose(fd_l[:, 0], closed.detach(), atol=1e-5)
+
+
+def test_chunked_hessian_jacobian_divergence():
+    field = build_field(FieldConfig(arch="tanh", width=16, hidden_layers=1), 2, 2,
+                        generator=torch.Generator().manual_seed(0)).double()
+    grid = C.grid((5, 7), dtype=torch.float64)
+    x = grid.reshape(-1, 2).requires_grad_(True)
+    y = field(x)
+    J = ops.evaluate(field, grid, "jacobian", chunk=8)
+    assert J.shape == (5, 7, 4)
+    assert torch.allclose(J.reshape(-1, 2, 2), ops.jacobian(y, x).detach())
+    div = ops.evaluate(field, grid, "divergence", chunk=8)
+    assert torch.allclose(div.reshape(-1, 1), ops.divergence(y, x).detach())
+    Hs = ops.evaluate(field, grid, "hessian", chunk=8)
+    assert torch.allclose(Hs.reshape(-1, 2, 2), ops.hessian(y.mean(-1, keepdim=True), x).detach())

@@ -16,3 +16,48 @@ class Reconstruction:
         pred = field(coords)
         loss = ((pred - targets) ** 2).mean()
         return {"loss": loss}
+
+
+class GradientMatch:
+    """A = gradient: fit grad f to a target vector field, optionally anchoring values.
+
+    ``targets (N, 2C)`` holds the target gradient of each of the C channels, (d/dx, d/dy)
+    per channel, channel-major; with ``anchor_weight > 0``, ``targets (N, 3C + 1)`` also
+    holds C target values and a 0/1 anchor mask in its last column, and the loss adds
+    ``anchor_weight * mean(mask * (f - values)^2)``. Used for Poisson reconstruction
+    (Sitzmann 2020, sec. 4.1), gradient-domain blending and integrating gradient fields.
+    """
+
+    def __init__(self, channels: int, anchor_weight: float = 0.0):
+        self.channels = channels
+        self.anchor_weight = anchor_weight
+
+    def __call__(self, field: nn.Module, coords: Tensor, targets: Tensor) -> dict[str, Tensor]:
+        from .ops import jacobian
+
+        c = self.channels
+        x = coords.detach().requires_grad_(True)
+        pred = field(x)  # (N, C)
+        grads = jacobian(pred, x).reshape(x.shape[0], -1)  # (N, C * d), channel-major
+        grad_loss = ((grads - targets[:, : 2 * c]) ** 2).mean()
+        terms = {"gradient": grad_loss}
+        loss = grad_loss
+        if self.anchor_weight > 0:
+            values, mask = targets[:, 2 * c: 3 * c], targets[:, 3 * c:3 * c + 1]
+            value_loss = (mask * (pred - values) ** 2).sum() / mask.sum().clamp_min(1.0)
+            terms["anchor"] = value_loss
+            loss = loss + self.anchor_weight * value_loss
+        terms["loss"] = loss
+        return terms
+
+
+class LaplacianMatch:
+    """A = Laplacian: fit Delta f (of a one-channel field) to ``targets (N, 1)`` (Sitzmann 2020, sec. 4.1)."""
+
+    def __call__(self, field: nn.Module, coords: Tensor, targets: Tensor) -> dict[str, Tensor]:
+        from .ops import laplacian
+
+        x = coords.detach().requires_grad_(True)
+        lap = laplacian(field(x), x)  # (N, 1)
+        loss = ((lap - targets) ** 2).mean()
+        return {"loss": loss}

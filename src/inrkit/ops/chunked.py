@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from . import diff
 
-Quantity = Literal["value", "gradient", "laplacian"]
+Quantity = Literal["value", "gradient", "laplacian", "hessian", "jacobian", "divergence"]
 
 DEFAULT_CHUNK = 65_536
 """Points per forward/backward pass. Peak memory grows linearly with it (see docs/render.md)."""
@@ -27,11 +27,14 @@ def evaluate(field: nn.Module, coords: Tensor, what: Quantity = "value", chunk: 
     - ``"value"``: ``(*, out_dim)``
     - ``"gradient"``: ``(*, d)`` gradient of the channel mean
     - ``"laplacian"``: ``(*, 1)`` Laplacian of the channel mean
+    - ``"hessian"``: ``(*, d * d)`` Hessian of the channel mean, row-major
+    - ``"jacobian"``: ``(*, out_dim * d)`` Jacobian of all channels, row-major
+    - ``"divergence"``: ``(*, 1)`` divergence of a vector field (``out_dim == d``)
 
     Each chunk's graph is freed before the next, so memory is bounded by ``chunk``
     whatever the number of points. Results go to ``out_device``.
     """
-    if what not in ("value", "gradient", "laplacian"):
+    if what not in ("value", "gradient", "laplacian", "hessian", "jacobian", "divergence"):
         raise ValueError(f"unknown quantity {what!r}")
     param = next(iter(field.parameters()), None)
     device = param.device if param is not None else coords.device
@@ -47,8 +50,15 @@ def evaluate(field: nn.Module, coords: Tensor, what: Quantity = "value", chunk: 
         else:
             x.requires_grad_(True)
             with torch.enable_grad():
-                s = _scalar(field(x))
-                y = diff.gradient(s, x) if what == "gradient" else diff.laplacian(s, x)
+                out = field(x)
+                if what == "jacobian":
+                    y = diff.jacobian(out, x).flatten(-2)
+                elif what == "divergence":
+                    y = diff.divergence(out, x)
+                else:
+                    s = _scalar(out)
+                    op = {"gradient": diff.gradient, "laplacian": diff.laplacian, "hessian": diff.hessian}[what]
+                    y = op(s, x).reshape(x.shape[0], -1)
             y = y.detach()
         pieces.append(y.to(out_device))
     out = torch.cat(pieces, dim=0)  # (N, k)

@@ -1,0 +1,83 @@
+"""Gradient-domain processing with INRs: fit a field to a gradient or Laplacian target.
+
+"Find f such that A(f)(x) ~ y" with A = gradient or Laplacian. Targets are derivative maps
+in inrkit's coordinate units (one pixel = 2/W in x, 2/H in y), on the cell-centre grid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import coords as C
+from ..config import FieldConfig, TrainConfig, build_field, learning_rate, make_optimizer
+from ..objectives import GradientMatch, LaplacianMatch
+from ..ops import evaluate, finite
+from ..train import FitResult, fit
+
+
+def image_gradients(values: np.ndarray, method: str = "central") -> np.ndarray:
+    """Per-channel gradient of ``values (H, W, C)``: ``(H, W, C, 2)`` in coordinate units.
+
+    ``method`` is ``central`` (second-order central differences) or ``sobel`` (the
+    Sobel filter, as in Sitzmann et al. 2020's Poisson experiments).
+    """
+    step = C.pixel_step(values.shape[:2])
+    fn = finite.sobel_gradient if method == "sobel" else finite.central_gradient
+    return np.stack([fn(values[..., c], step) for c in range(values.shape[2])], axis=2)
+
+
+def remove_constant(pred: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Shift each channel of ``pred`` by the constant that best matches ``reference`` (mean difference).
+
+    A field fitted only to derivatives is defined up to this constant; Sitzmann et al.
+    2020 (sec. 4.1) report PSNR after removing it.
+    """
+    axes = (0, 1)
+    return pred - (pred - reference).mean(axis=axes, keepdims=True)
+
+
+def _train(field, objective, coords, targets, train_cfg, arch, progress_cb=None) -> FitResult:
+    lr = learning_rate(FieldConfig(arch=arch), train_cfg)
+    callbacks = [progress_cb] if progress_cb is not None else []
+    return fit(field, objective, coords, targets, train_cfg.steps, lr, train_cfg.batch_size,
+               generator=torch.Generator().manual_seed(train_cfg.seed + 1), callbacks=callbacks,
+               optimizer=make_optimizer(field, arch, lr), schedule=train_cfg.schedule, amp=False)
+
+
+def fit_gradient_field(grads: np.ndarray, field_cfg: FieldConfig, train_cfg: TrainConfig,
+                       device: torch.device | str = "cpu", values: np.ndarray | None = None,
+                       anchor: np.ndarray | None = None, anchor_weight: float | None = None,
+                       progress_cb=None) -> tuple[nn.Module, np.ndarray, FitResult]:
+    """Fit a field whose gradient matches ``grads (H, W, C, 2)``.
+
+    With ``values (H, W, C)`` and a 0/1 ``anchor (H, W)``, values are also matched where
+    the anchor is 1, weighted by ``anchor_weight`` (default 1 / hx^2, which makes a value
+    error of one unit cost as much as a gradient error of one unit per pixel).
+    Returns the field, its values on the grid ``(H, W, C)`` and the fit record.
+    """
+    h, w, c, _ = grads.shape
+    field = build_field(field_cfg, 2, c, max(h, w), generator=torch.Generator().manual_seed(train_cfg.seed)).to(device)
+    coords = C.grid((h, w), device=device).reshape(-1, 2)
+    cols = [grads.reshape(h * w, 2 * c)]
+    weight = 0.0
+    if values is not None and anchor is not None:
+        cols += [values.reshape(h * w, c), anchor.reshape(h * w, 1).astype(np.float64)]
+        weight = anchor_weight if anchor_weight is not None else 1.0 / C.pixel_step((h, w))[0] ** 2
+    targets = torch.as_tensor(np.concatenate(cols, axis=1), dtype=torch.float32, device=device)
+    result = _train(field, GradientMatch(c, weight), coords, targets, train_cfg, field_cfg.arch, progress_cb)
+    pred = evaluate(field, C.grid((h, w)), "value").numpy().astype(np.float64)
+    return field, pred, result
+
+
+def fit_laplacian_field(lap: np.ndarray, field_cfg: FieldConfig, train_cfg: TrainConfig,
+                        device: torch.device | str = "cpu", progress_cb=None) -> tuple[nn.Module, np.ndarray, FitResult]:
+    """Fit a one-channel field whose Laplacian matches ``lap (H, W)``."""
+    h, w = lap.shape
+    field = build_field(field_cfg, 2, 1, max(h, w), generator=torch.Generator().manual_seed(train_cfg.seed)).to(device)
+    coords = C.grid((h, w), device=device).reshape(-1, 2)
+    targets = torch.as_tensor(lap.reshape(-1, 1), dtype=torch.float32, device=device)
+    result = _train(field, LaplacianMatch(), coords, targets, train_cfg, field_cfg.arch, progress_cb)
+    pred = evaluate(field, C.grid((h, w)), "value").numpy().astype(np.float64)
+    return field, pred, result
