@@ -229,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--region", type=float, nargs=4, metavar=("X0", "Y0", "X1", "Y1"),
                    help="rectangle of the domain [-1,1]^2 to render (x right, y down)")
     r.add_argument("--what", choices=("image", "gradient", "laplacian"), default="image")
-    r.add_argument("--chunk", type=int, default=65536, help="points per evaluation block (bounds memory)")
+    r.add_argument("--chunk", type=int, help="points per evaluation block, bounds memory "
+                   "(default 65536 for images, 8192 for derivatives)")
     r.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS * 4, help="refuse larger renders")
     r.add_argument("--device", default="auto")
     r.add_argument("--out", type=Path, help="output PNG (default beside the checkpoint)")

@@ -23,7 +23,7 @@ from ..fields import num_parameters
 from ..metrics import psnr, ssim
 from ..objectives import Reconstruction
 from ..ops import evaluate, finite
-from ..ops.chunked import DEFAULT_CHUNK
+from ..ops.chunked import DEFAULT_CHUNK, DERIVATIVE_CHUNK
 from ..report import html as H, plots
 from ..report.rundir import RunDir, default_run_dir, write_json
 from ..signals import DEFAULT_MAX_PIXELS, ImageSignal, load_image, to_uint8, values_to_pixels, write_png
@@ -357,13 +357,14 @@ def write_compare_run(fits: list[ImageFit], out: Path, command: str = "", overwr
 
 
 def render(field: nn.Module, meta: dict, size: tuple[int, int], region: tuple[float, float, float, float] | None = None,
-           what: str = "image", chunk: int = DEFAULT_CHUNK) -> np.ndarray:
+           what: str = "image", chunk: int | None = None) -> np.ndarray:
     """Evaluate a fitted image field on a ``size = (W, H)`` grid as a uint8 image.
 
     ``region = (x0, y0, x1, y1)`` picks a rectangle of the domain (default the whole
     [-1, 1]^2). ``what`` is ``image``, ``gradient`` (magnitude) or ``laplacian``. The grid
     is evaluated in blocks of rows holding about ``chunk`` points, so the network's
     memory stays bounded whatever the size; the output array itself is W x H.
+    ``chunk=None`` uses 65,536 points for images and 8,192 for derivatives.
     """
     w, h = size
     if w < 1 or h < 1:
@@ -373,6 +374,8 @@ def render(field: nn.Module, meta: dict, size: tuple[int, int], region: tuple[fl
     x0, y0, x1, y1 = region if region is not None else (-1.0, -1.0, 1.0, 1.0)
     if not (x1 > x0 and y1 > y0):
         raise InrkitError(f"region must have x1 > x0 and y1 > y0, got {region}")
+    if chunk is None:
+        chunk = DEFAULT_CHUNK if what == "image" else DERIVATIVE_CHUNK
     rows_per_block = max(1, chunk // w)
     step_y = (y1 - y0) / h
     quantity = {"image": "value", "gradient": "gradient", "laplacian": "laplacian"}[what]
