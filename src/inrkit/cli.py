@@ -184,6 +184,47 @@ def cmd_integrate(a: argparse.Namespace, command: str) -> None:
           f"-> {out}/scalar.npy, scalar.png")
 
 
+def cmd_functa_train(a: argparse.Namespace, command: str) -> None:
+    from .apps.functa import train_functa, write_functa_run
+    from .report.rundir import default_run_dir
+
+    try:
+        dims = [int(d) for d in a.latent_dims.split(",")]
+    except ValueError:
+        raise InrkitError(f"--latent-dims must be comma-separated integers, not {a.latent_dims!r}") from None
+    if a.width < 1 or a.depth < 0 or any(d < 1 for d in dims):
+        raise InrkitError("--width, --depth and --latent-dims must be positive")
+    out = a.out or default_run_dir("functa", Path(a.dataset).name)
+    if out.exists() and not a.overwrite:
+        raise InrkitError(f"output folder {out} already exists (pass --overwrite or another --out)")
+    runs = [train_functa(a.dataset, d, a.steps, a.batch_size, a.width, a.depth, a.w0, a.inner_steps, a.lr,
+                         a.first_order, a.seed, a.device, a.eval_items, not a.quiet) for d in dims]
+    write_functa_run(runs, out, command, a.overwrite)
+    print(f"{'latent':>6} {'1 step':>7} {'3 steps':>8} {'10 steps':>9} {'PCA':>6}  (held-out PSNR, dB)")
+    for r in runs:
+        hp = r["heldout_psnr"]
+        print(f"{r['latent_dim']:>6} {hp[1]:7.2f} {hp[3]:8.2f} {hp[10]:9.2f} {r['pca_psnr']:6.2f}")
+    print(f"-> {out}/report.html")
+
+
+def cmd_functa_encode(a: argparse.Namespace, command: str) -> None:
+    from .apps.functa import encode_functaset
+
+    m = encode_functaset(a.checkpoint, a.dataset, a.out, a.inner_steps, a.shard_size, a.batch_size, a.device,
+                         not a.quiet)
+    print(f"functaset of {m['items']} items, latent {m['latent_dim']}, modulations {m['modulation_dim']} -> {a.out}")
+
+
+def cmd_functa_classify(a: argparse.Namespace, command: str) -> None:
+    from .apps.functa import classify
+
+    r = classify(a.functaset, a.epochs, a.seed)
+    print(f"test accuracy on {r['dataset']} ({r['train_items']} train / {r['test_items']} test), same MLP:")
+    print(f"| input | dimension | accuracy |\n|---|---|---|")
+    print(f"| modulations | {r['modulation_dim']} | {100 * r['modulations']:.1f} % |")
+    print(f"| pixels | - | {100 * r['pixels']:.1f} % |")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="inrkit", description="Implicit neural representations: fit, compare, render.")
     p.add_argument("--version", action="version", version=f"inrkit {__version__}")
@@ -221,6 +262,42 @@ def build_parser() -> argparse.ArgumentParser:
     ig.add_argument("--arch", help=f"architecture (default siren): {', '.join(ALL_ARCHS)}")
     _add_common(ig)
     ig.set_defaults(func=cmd_integrate)
+
+    fu = sub.add_parser("functa", help="functa: meta-learn a modulated SIREN, encode datasets, classify")
+    fsub = fu.add_subparsers(dest="functa_command", required=True, parser_class=_Parser)
+    ft = fsub.add_parser("train", help="meta-train on a dataset (mnist, digits or a folder) and report PSNR vs PCA")
+    ft.add_argument("dataset", help="mnist, digits, or a folder of same-size images (sub-folders = classes)")
+    ft.add_argument("--latent-dims", default="64", help="comma-separated latent sizes, one model each (default 64)")
+    ft.add_argument("--steps", type=int, default=1000, help="outer steps (default 1000)")
+    ft.add_argument("--batch-size", type=int, default=32)
+    ft.add_argument("--width", type=int, default=128)
+    ft.add_argument("--depth", type=int, default=3, help="hidden layers of the shared SIREN")
+    ft.add_argument("--w0", type=float, default=30.0)
+    ft.add_argument("--inner-steps", type=int, default=3)
+    ft.add_argument("--lr", type=float, default=3e-4, help="outer Adam learning rate")
+    ft.add_argument("--first-order", action="store_true", help="first-order meta-gradients (cheaper)")
+    ft.add_argument("--eval-items", type=int, default=500, help="test images scored in the report")
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--device", default="auto")
+    ft.add_argument("--out", type=Path)
+    ft.add_argument("--overwrite", action="store_true")
+    ft.add_argument("--quiet", action="store_true")
+    ft.set_defaults(func=cmd_functa_train)
+    fe = fsub.add_parser("encode", help="turn a dataset into a functaset (safetensors shards + manifest, resumable)")
+    fe.add_argument("checkpoint", help="a model_z*.safetensors/.json from functa train")
+    fe.add_argument("dataset")
+    fe.add_argument("--out", type=Path, required=True, help="functaset folder (an interrupted run resumes in it)")
+    fe.add_argument("--inner-steps", type=int, help="default: the training's")
+    fe.add_argument("--shard-size", type=int, default=1000)
+    fe.add_argument("--batch-size", type=int, default=256)
+    fe.add_argument("--device", default="auto")
+    fe.add_argument("--quiet", action="store_true")
+    fe.set_defaults(func=cmd_functa_encode)
+    fc = fsub.add_parser("classify", help="MLP on modulations beside the same MLP on pixels")
+    fc.add_argument("functaset")
+    fc.add_argument("--epochs", type=int, default=40)
+    fc.add_argument("--seed", type=int, default=0)
+    fc.set_defaults(func=cmd_functa_classify)
 
     r = sub.add_parser("render", help="evaluate a fitted image field at any resolution")
     r.add_argument("checkpoint", help="run folder, or model.safetensors / model.json")

@@ -168,6 +168,11 @@ def build_network(spec: dict) -> Network:
 def build_from_spec(spec: dict) -> Field:
     """Rebuild an (untrained) field from ``Field.spec()``; a checkpoint then fills its tensors."""
     try:
+        if spec.get("type") == "latent_modulated":
+            from .fields.modulated import LatentModulatedField
+
+            return LatentModulatedField(**_kwargs(spec, "in_dim", "out_dim", "latent_dim", "width", "hidden_layers",
+                                                  "w0"))
         if spec.get("type") != "neural_field":
             raise InrkitError(f"unknown field type {spec.get('type')!r} in checkpoint")
         return NeuralField(build_encoding(spec["encoding"]), build_network(spec["network"]))
