@@ -66,7 +66,9 @@ def grid_encode(coords: Tensor, table: Tensor, resolution: Tensor, offsets: Tens
     offs = corner_offsets(d, x.device)  # (K, d), K = 2^d
     corners = base[:, :, None, :] + offs  # (N, L, K, d)
     rows = level_indices(corners, resolution, dense, sizes) + offsets[None, :, None]  # (N, L, K)
-    feats = table[rows]  # (N, L, K, F)
+    # index_select, not table[rows]: its backward (index_add) sums in a fixed order on the CPU,
+    # so seeded runs are bit-for-bit reproducible; advanced indexing's backward is not.
+    feats = table.index_select(0, rows.reshape(-1)).reshape(*rows.shape, table.shape[1])  # (N, L, K, F)
     # weight of a corner = prod_i (frac_i if its offset is 1 else 1 - frac_i)
     w = torch.where(offs.bool(), frac[:, :, None, :], 1.0 - frac[:, :, None, :]).prod(-1)  # (N, L, K)
     out = (w[..., None] * feats).sum(2)  # (N, L, F)
