@@ -116,3 +116,14 @@ def test_edit_bad_input_exits_2_with_one_line(edit_files, name):
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("inrkit: error: ") and needle in lines[0], err
     assert "Traceback" not in err and not out_dir.exists()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["fit", "camera", "--size", "100000"], "above the limit"),
+    (["poisson", "camera", "--size", "100000"], "above the limit"),
+    (["functa", "train", "digits", "--eval-items", "0"], "at least 1"),
+])
+def test_absurd_sizes_exit_2(tmp_path, args, needle):
+    code, _, err = run_cli(args + ["--out", tmp_path / "o", "--quiet"])
+    assert code == 2 and err.count("\n") == 1 and needle in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()

@@ -247,8 +247,8 @@ def load_gradient_field(paths: list[str]) -> np.ndarray:
             raise InrkitError(f"no such file: {p}")
         try:
             arrays.append(np.load(p, allow_pickle=False))
-        except (ValueError, OSError) as exc:
-            raise InrkitError(f"{p} is not a readable .npy array ({str(exc).splitlines()[0]})") from None
+        except (ValueError, OSError):
+            raise InrkitError(f"{p} is not a readable .npy array of numbers (pickled files are never loaded)") from None
     if len(arrays) == 1:
         g = arrays[0]
         if g.ndim != 3 or g.shape[2] != 2:

@@ -52,8 +52,8 @@ def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: in
     te, _ = coll.split("test")
     if len(tr) == 0 or len(te) == 0:
         raise InrkitError(f"dataset {coll.name} needs images in both the training and the test split")
-    if latent_dim < 1 or steps < 1 or batch_size < 1 or inner_steps < 1:
-        raise InrkitError("latent size, steps, batch size and inner steps must all be at least 1")
+    if latent_dim < 1 or steps < 1 or batch_size < 1 or inner_steps < 1 or eval_items < 1:
+        raise InrkitError("latent size, steps, batch size, inner steps and eval items must all be at least 1")
     xy = C.grid((h, w), device=dev).reshape(-1, 2)
     T, E = _targets(tr, dev), _targets(te[:eval_items], dev)
     gen = torch.Generator().manual_seed(seed)
@@ -144,6 +144,8 @@ def encode_functaset(ckpt: str | Path, dataset: str, out: str | Path, inner_step
     """
     from safetensors.torch import save as st_save
 
+    if shard_size < 1 or batch_size < 1 or (inner_steps is not None and inner_steps < 1):
+        raise InrkitError("--shard-size, --batch-size and --inner-steps must be at least 1")
     dev = resolve_device(device)
     field, meta = load_functa(ckpt, dev)
     steps = inner_steps if inner_steps is not None else int(meta.get("training", {}).get("inner_steps", 3))

@@ -139,14 +139,16 @@ def load_image(source: str | os.PathLike, size: int | None = None, max_pixels: i
     if had_alpha and alpha == "drop":
         pixels = pixels[..., :-1]
     if size is not None:
-        pixels = resize_longer_side(pixels, size)
+        pixels = resize_longer_side(pixels, size, max_pixels)
     info = {"source": origin, "original_shape": list(orig_shape), "bit_depth": bits,
             "alpha": ("kept as a channel" if alpha == "keep" else "dropped") if had_alpha else "none"}
     return ImageSignal(pixels, name=name, info=info)
 
 
-def resize_longer_side(pixels: np.ndarray, size: int) -> np.ndarray:
-    """Resize so that max(H, W) == size, keeping the aspect ratio (anti-aliased, bilinear)."""
+def resize_longer_side(pixels: np.ndarray, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Resize so that max(H, W) == size, keeping the aspect ratio (anti-aliased, bilinear).
+
+    The resized image is held to the same pixel limit as a file."""
     from skimage.transform import resize
 
     if size < 1:
@@ -154,6 +156,9 @@ def resize_longer_side(pixels: np.ndarray, size: int) -> np.ndarray:
     h, w = pixels.shape[:2]
     scale = size / max(h, w)
     new = (max(1, round(h * scale)), max(1, round(w * scale)))
+    if new[0] * new[1] > max_pixels:
+        raise InrkitError(f"--size {size} gives {new[1]}x{new[0]} = {new[0] * new[1]} pixels, above the limit of "
+                          f"{max_pixels} (raise it with --max-pixels)")
     if new == (h, w):
         return pixels
     out = resize(pixels, new + pixels.shape[2:], order=1, anti_aliasing=scale < 1, preserve_range=True)
