@@ -103,6 +103,20 @@ def test_encode_resume_equals_uninterrupted_and_classifier_beats_chance(tmp_path
     assert a["latents"].shape == (1797, 16)
     acc = F.classify(tmp_path / "a", epochs=5)
     assert acc["modulations"] > 0.3 and acc["pixels"] > 0.3  # 10 classes: chance is 0.1
+    # generation: a flow on the latents; finite likelihood, samples decode to the image shape
+    sm = F.sample_functa(tmp_path / "a", tmp_path / "gen", samples=8, epochs=3, pairs=2, steps=3)
+    assert np.isfinite(sm["test_ll_per_dim_flow"]) and np.isfinite(sm["test_ll_per_dim_gaussian"])
+    for name in ("flow.safetensors", "flow.json", "samples.png", "interpolation.png", "report.html"):
+        assert (tmp_path / "gen" / name).is_file(), name
+    assert len(sm["interpolation_pairs"]) == 2
+    field, _ = F.load_functa(ckpt)
+    from inrkit.meta.flow import RealNVP
+    from safetensors.torch import load_file
+    flow = RealNVP(16, **{k: v for k, v in json.loads((tmp_path / "gen" / "flow.json").read_text())["architecture"].items()
+                          if k in ("couplings", "hidden")})
+    flow.load_state_dict(load_file(tmp_path / "gen" / "flow.safetensors"))
+    imgs = F._decode(field, flow.eval().sample(3), (8, 8, 1))
+    assert imgs.shape == (3, 8, 8) and imgs.dtype == np.uint8
     # a manifest that does not match its tensors
     m = json.loads((tmp_path / "a" / "manifest.json").read_text())
     m["modulation_dim"] += 1
