@@ -173,6 +173,14 @@ def build_from_spec(spec: dict) -> Field:
 
             return LatentModulatedField(**_kwargs(spec, "in_dim", "out_dim", "latent_dim", "width", "hidden_layers",
                                                   "w0"))
+        if spec.get("type") == "nerf":
+            import torch
+
+            from .render.nerf import NeRFModel
+
+            return NeRFModel(spec["recipe"], torch.tensor(spec["aabb"], dtype=torch.float32), spec["samples"],
+                             spec["importance"], spec["near"], dict(spec["field_args"]),
+                             spec["occupancy_resolution"])
         if spec.get("type") != "neural_field":
             raise InrkitError(f"unknown field type {spec.get('type')!r} in checkpoint")
         return NeuralField(build_encoding(spec["encoding"]), build_network(spec["network"]))

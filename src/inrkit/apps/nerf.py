@@ -1,0 +1,405 @@
+"""NeRF workflows: train from posed images, evaluate on held-out views, render orbits, export meshes."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field as dc_field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import __version__, metrics
+from ..errors import InrkitError
+from ..render.nerf import NeRFModel, render_image, render_rays
+from ..render.rays import camera_rays, orbit_poses
+from ..report import html as H, plots
+from ..report.rundir import RunDir, write_json
+from ..signals.io import write_bytes_atomic
+from ..signals.multiview import PosedImages, composite_on, load_posed_images
+from ..train import checkpoint
+from .image import resolve_device
+
+
+@dataclass(frozen=True)
+class NeRFRecipe:
+    """Everything that defines a NeRF training run; presets below differ by a few fields."""
+
+    recipe: str = "fast"
+    samples: int = 256
+    importance: int = 0
+    field_args: dict = dc_field(default_factory=dict)
+    occupancy_resolution: int = 64
+    occupancy_every: int = 16
+    batch_rays: int = 2048
+    lr: float = 1e-2
+    lr_final: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.99)
+    eps: float = 1e-15
+
+
+# Mueller et al. 2022 sec. 5.4, sized for a CPU: 16 levels x 2 features, 2^17 entries, up to 512 cells.
+FAST = NeRFRecipe(field_args={"levels": 16, "features": 2, "log2_table_size": 17, "min_resolution": 16,
+                              "max_resolution": 512, "width": 64, "colour_layers": 2})
+# Mildenhall et al. 2020 sec. 5.3 and appendix A: 8 x 256, 64 coarse + 128 fine samples, 4096 rays, Adam
+# 5e-4 decaying to 5e-5, default betas and eps 1e-7.
+VANILLA = NeRFRecipe(recipe="vanilla", samples=64, importance=128, field_args={"width": 256, "depth": 8},
+                     occupancy_resolution=0, batch_rays=4096, lr=5e-4, lr_final=5e-5, betas=(0.9, 0.999), eps=1e-7)
+PRESETS = {"fast": FAST, "vanilla": VANILLA,
+           # the same recipes small enough for tests and a laptop demo
+           "fast-tiny": replace(FAST, samples=128, batch_rays=1024, occupancy_resolution=32,
+                                field_args={**FAST.field_args, "levels": 8, "log2_table_size": 15,
+                                            "max_resolution": 128}),
+           "vanilla-small": replace(VANILLA, samples=32, importance=64, batch_rays=1024,
+                                    field_args={"width": 128, "depth": 8})}
+
+BUILTIN = "builtin"
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("INRKIT_CACHE", Path.home() / ".cache" / "inrkit"))
+
+
+def resolve_dataset(name: str | Path, progress: bool = False) -> Path:
+    """``builtin`` -> the built-in scene (rendered once into the cache), else the folder itself."""
+    if str(name) != BUILTIN:
+        return Path(name)
+    from ..signals.scene import write_scene
+
+    path = cache_dir() / "scenes" / "builtin-v1-100px"
+    if not (path / "transforms_test.json").is_file():
+        if progress:
+            print(f"rendering the built-in scene into {path} (once, about a minute)", file=sys.stderr)
+        write_scene(path, overwrite=True)
+    return path
+
+
+def build_model(recipe: NeRFRecipe, aabb: np.ndarray, seed: int = 0) -> NeRFModel:
+    g = torch.Generator().manual_seed(seed)
+    return NeRFModel(recipe.recipe, torch.as_tensor(aabb), recipe.samples, recipe.importance,
+                     field_args=recipe.field_args, occupancy_resolution=recipe.occupancy_resolution, generator=g)
+
+
+def _background(name: str) -> torch.Tensor:
+    named = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0)}
+    if name in named:
+        return torch.tensor(named[name])
+    raise InrkitError(f"background must be white or black, not {name!r}")
+
+
+def _views(data: PosedImages, idx: list[int]) -> list[tuple[torch.Tensor, torch.Tensor, np.ndarray]]:
+    out = []
+    for k in idx:
+        fx, fy, cx, cy = data.intrinsics[k]
+        o, d = camera_rays(data.height, data.width, float(fx), float(fy), float(cx), float(cy),
+                           torch.as_tensor(data.poses[k]))
+        out.append((o, d, data.images[k]))
+    return out
+
+
+def evaluate_views(model: NeRFModel, data: PosedImages, background: torch.Tensor, idx: list[int] | None = None,
+                   chunk: int = 4096) -> dict:
+    """PSNR and SSIM of rendered views against the frames composited on ``background``."""
+    dev = model.aabb.device
+    idx = list(range(len(data.images))) if idx is None else idx
+    rows = []
+    for o, d, img in _views(data, idx):
+        r = render_image(model, o.to(dev), d.to(dev), background.to(dev), chunk)
+        pred = r["rgb"].clamp(0, 1).cpu().numpy()
+        gt = composite_on(img, background.numpy())
+        rows.append({"psnr": metrics.psnr(pred, gt, 1.0), "ssim": metrics.ssim(pred, gt, 1.0), "pred": pred, "gt": gt,
+                     "depth": r["depth"].cpu().numpy(), "opacity": r["opacity"].cpu().numpy()})
+    return {"psnr": float(np.mean([r["psnr"] for r in rows])), "ssim": float(np.mean([r["ssim"] for r in rows])),
+            "views": rows}
+
+
+def train_nerf(dataset: str | Path, preset: str | NeRFRecipe = "fast", steps: int = 20000, minutes: float | None = 10.0,
+               eval_every: float = 30.0, eval_views: int = 3, background: str = "white", downscale: int = 1,
+               seed: int = 0, device: str = "auto", progress: bool = False, limit_train: int | None = None,
+               batch_rays: int | None = None) -> dict:
+    """Train until ``steps`` or ``minutes`` of training (evaluation excluded), whichever comes first.
+
+    Each step draws ``batch_rays`` random pixels of all training views. Frames with
+    transparency are composited on a random colour per ray during training (the model must
+    then learn the true opacity, not paint the background into space) and on
+    ``background`` for evaluation. Every ``eval_every`` training seconds the PSNR of the
+    first ``eval_views`` validation views is recorded.
+    """
+    from tqdm import tqdm
+
+    recipe = PRESETS[preset] if isinstance(preset, str) else preset
+    if isinstance(preset, str) and preset not in PRESETS:
+        raise InrkitError(f"unknown NeRF preset {preset!r}; choose from {', '.join(PRESETS)}")
+    if batch_rays is not None:
+        recipe = replace(recipe, batch_rays=batch_rays)
+    if steps < 1 or recipe.batch_rays < 1 or eval_views < 1 or (minutes is not None and minutes <= 0):
+        raise InrkitError("--steps, --batch-rays, --eval-views and --minutes must be positive")
+    bg = _background(background)
+    dev = resolve_device(device)
+    folder = resolve_dataset(dataset, progress)
+    train = load_posed_images(folder, "train", downscale, limit_train)
+    try:
+        val = load_posed_images(folder, "val", downscale, eval_views)
+    except InrkitError:
+        val = load_posed_images(folder, "test", downscale, eval_views)
+    if (val.height, val.width) != (train.height, train.width):
+        raise InrkitError("validation frames differ in size from the training frames")
+    O, D, T = train.rays()
+    O, D, T = O.reshape(-1, 3).to(dev), D.reshape(-1, 3).to(dev), T.reshape(-1, 4).to(dev)
+    has_alpha = bool((T[:, 3] < 1).any())
+    model = build_model(recipe, train.aabb, seed).to(dev)
+    hull = 1.0
+    if has_alpha and model.occupancy is not None:
+        hull = model.occupancy.carve(torch.as_tensor(train.images[..., 3]).to(dev), torch.as_tensor(train.poses).to(dev),
+                                     torch.as_tensor(train.intrinsics).to(dev))
+    params = list(model.parameters())
+    opt = torch.optim.Adam(params, lr=recipe.lr, betas=recipe.betas, eps=recipe.eps)
+    gamma = (recipe.lr_final / recipe.lr) ** (1.0 / steps)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma)
+    g = torch.Generator().manual_seed(seed)
+    history: list[dict] = []
+    t_train, next_eval, step = 0.0, eval_every, 0
+    budget = math.inf if minutes is None else 60.0 * minutes
+    bar = tqdm(total=steps, desc=f"nerf {recipe.recipe}", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    occupied = 1.0
+    while step < steps and t_train < budget:
+        t0 = time.perf_counter()
+        model.train()
+        if model.occupancy is not None and step % recipe.occupancy_every == 0:
+            occupied = model.occupancy.update(model.coarse.density, g)
+        idx = torch.randint(0, len(O), (recipe.batch_rays,), generator=g).to(dev)
+        target = T[idx]
+        if has_alpha:
+            bgr = torch.rand(len(idx), 3, generator=g).to(dev)
+            rgb_t = target[:, :3] * target[:, 3:] + (1 - target[:, 3:]) * bgr
+        else:
+            bgr = bg.to(dev)
+            rgb_t = target[:, :3]
+        out = render_rays(model, O[idx], D[idx], bgr, perturb=True, generator=g)
+        loss = torch.mean((out["rgb"] - rgb_t) ** 2)
+        if "rgb_coarse" in out:
+            loss = loss + torch.mean((out["rgb_coarse"] - rgb_t) ** 2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        t_train += time.perf_counter() - t0
+        bar.update(1)
+        if t_train >= next_eval or step == steps or t_train >= budget:
+            model.eval()
+            ev = evaluate_views(model, val, bg)
+            history.append({"step": step, "seconds": t_train, "loss": float(loss.detach()), "val_psnr": ev["psnr"],
+                            "val_ssim": ev["ssim"], "occupied": occupied,
+                            "samples_per_ray": int(out["samples_evaluated"]) / len(idx)})
+            bar.set_postfix(val_psnr=f"{ev['psnr']:.2f}", occ=f"{occupied:.2f}", refresh=False)
+            next_eval = t_train + eval_every
+    bar.close()
+    model.eval()
+    radius = float(np.linalg.norm(train.poses[:, :3, 3] - train.aabb.mean(0), axis=-1).mean())
+    fwd = -train.poses[:, :3, 2]
+    elevation = float(np.degrees(np.arcsin(np.clip(-fwd[:, 2], -1, 1))).mean())
+    return {"model": model, "recipe": recipe, "history": history, "seconds": t_train, "steps": step,
+            "dataset": str(folder), "background": background, "downscale": downscale,
+            "image_size": [train.height, train.width], "intrinsics": train.intrinsics[0].tolist(),
+            "orbit": {"radius": radius, "elevation_deg": elevation, "center": train.aabb.mean(0).tolist()},
+            "train_views": len(train.images), "device": str(dev), "visual_hull": hull}
+
+
+def _u8(a: np.ndarray) -> np.ndarray:
+    return (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
+
+
+def _depth_u8(depth: np.ndarray, opacity: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    m = opacity > 0.5
+    lo = float(depth[m].min()) if lo is None and m.any() else (lo or 0.0)
+    hi = float(depth[m].max()) if hi is None and m.any() else (hi or 1.0)
+    v = plots.colorize((depth - lo) / max(hi - lo, 1e-6), "turbo", 0.0, 1.0)
+    return np.where(m[..., None], v, 255).astype(np.uint8)
+
+
+def write_nerf_run(r: dict, out: str | Path, command: str = "", overwrite: bool = False) -> Path:
+    model = r["model"]
+    meta = {"task": "nerf", "recipe": asdict(r["recipe"]), "dataset": r["dataset"], "background": r["background"],
+            "downscale": r["downscale"], "image_size": r["image_size"], "intrinsics": r["intrinsics"],
+            "orbit": r["orbit"], "training": {"steps": r["steps"], "seconds": r["seconds"], "history": r["history"],
+                                              "device": r["device"], "train_views": r["train_views"]}}
+    with RunDir(out, overwrite) as tmp:
+        checkpoint.save(tmp / "model", model, meta)
+        hist = r["history"]
+        curve = plots.training_curves({model.recipe: [{"step": h["step"], "seconds": h["seconds"],
+                                                       "psnr": h["val_psnr"], "ssim": h["val_ssim"],
+                                                       "loss": h["loss"]} for h in hist]})
+        (tmp / "training.png").write_bytes(curve)
+        write_json(tmp / "metrics.json", {"command": command, "inrkit_version": __version__,
+                                          **{k: v for k, v in meta.items()}})
+        last = hist[-1] if hist else {}
+        cards = H.cards([(f"{last.get('val_psnr', float('nan')):.2f} dB", "validation PSNR"),
+                         (f"{r['seconds']:.0f} s", f"training, {r['steps']} steps"),
+                         (f"{last.get('samples_per_ray', 0):.1f}", "network samples per ray")])
+        rows = [[h["step"], f"{h['seconds']:.1f}", f"{h['val_psnr']:.2f}", f"{h['val_ssim']:.3f}",
+                 f"{h['occupied']:.3f}", f"{h['samples_per_ray']:.1f}"] for h in hist]
+        tbl = H.table(["step", "train s", "val PSNR", "val SSIM", "occupied", "samples/ray"], rows)
+        (tmp / "report.html").write_text(H.page(f"inrkit nerf: {model.recipe}", r["dataset"], [
+            ("Result", cards), ("Training", H.figure(curve, "held-out PSNR against training time") + tbl),
+            ("Command", f"<pre>{command}</pre>")]))
+    return Path(out)
+
+
+def load_nerf(path: str | Path, device="cpu") -> tuple[NeRFModel, dict]:
+    model, meta = checkpoint.load(path, device)
+    if meta.get("task") != "nerf" or not isinstance(model, NeRFModel):
+        raise InrkitError(f"{path} is not a NeRF checkpoint")
+    return model, meta
+
+
+def eval_nerf(ckpt: str | Path, dataset: str | Path, out: str | Path, split: str = "test", limit: int | None = None,
+              device: str = "auto", command: str = "", overwrite: bool = False, show: int = 4) -> dict:
+    """PSNR and SSIM on every view of ``split``; images side by side (truth, render, depth) in a report."""
+    dev = resolve_device(device)
+    model, meta = load_nerf(ckpt, dev)
+    folder = resolve_dataset(dataset)
+    data = load_posed_images(folder, split, int(meta.get("downscale", 1)), limit)
+    bg = _background(meta.get("background", "white"))
+    t0 = time.perf_counter()
+    ev = evaluate_views(model, data, bg)
+    seconds = time.perf_counter() - t0
+    per_view = [{"file": f, "psnr": v["psnr"], "ssim": v["ssim"]} for f, v in zip(data.files, ev["views"])]
+    res = {"command": command, "checkpoint": str(ckpt), "dataset": str(folder), "split": split,
+           "views": len(per_view), "psnr": ev["psnr"], "ssim": ev["ssim"], "render_seconds": seconds,
+           "per_view": per_view}
+    with RunDir(out, overwrite) as tmp:
+        write_json(tmp / "metrics.json", res)
+        figs = []
+        for k, v in enumerate(ev["views"][:show]):
+            side = np.concatenate([_u8(v["gt"]), _u8(v["pred"]), _depth_u8(v["depth"], v["opacity"])], 1)
+            from PIL import Image
+
+            Image.fromarray(side).save(tmp / f"view_{k:03d}.png")
+            figs.append(H.figure(side, f"{data.files[k]}: truth | render | depth, {v['psnr']:.2f} dB"))
+        rows = [[p["file"], f"{p['psnr']:.2f}", f"{p['ssim']:.4f}"] for p in per_view]
+        (tmp / "report.html").write_text(H.page("inrkit nerf eval", f"{split} split of {folder}", [
+            ("Mean", H.cards([(f"{ev['psnr']:.2f} dB", "PSNR"), (f"{ev['ssim']:.4f}", "SSIM"),
+                              (str(len(per_view)), "views")])),
+            ("Views", "".join(figs)), ("Per view", H.table(["view", "PSNR", "SSIM"], rows)),
+            ("Command", f"<pre>{command}</pre>")]))
+    return res
+
+
+def render_orbit(ckpt: str | Path, out: str | Path, frames: int = 60, size: int | None = None,
+                 elevation: float | None = None, radius: float | None = None, fmt: str = "gif",
+                 device: str = "auto", overwrite: bool = False) -> dict:
+    """An orbit around the scene: colour and depth animations (GIF, or MP4 when PyAV is installed)."""
+    if frames < 1:
+        raise InrkitError("--frames must be at least 1")
+    if fmt not in ("gif", "mp4"):
+        raise InrkitError(f"--format must be gif or mp4, not {fmt!r}")
+    dev = resolve_device(device)
+    model, meta = load_nerf(ckpt, dev)
+    h, w = meta["image_size"]
+    fx, fy, cx, cy = meta["intrinsics"]
+    if size is not None:
+        if size < 1 or size > 4096:
+            raise InrkitError("--size must be between 1 and 4096")
+        s = size / w
+        h, w, fx, fy, cx, cy = round(h * s), size, fx * s, fy * s, cx * s, cy * s
+    orb = meta["orbit"]
+    poses = orbit_poses(frames, radius or orb["radius"], orb["elevation_deg"] if elevation is None else elevation,
+                        tuple(orb["center"]))
+    bg = _background(meta.get("background", "white"))
+    rgbs, depths, opac = [], [], []
+    for c2w in poses:
+        o, d = camera_rays(h, w, fx, fy, cx, cy, c2w)
+        r = render_image(model, o.to(dev), d.to(dev), bg.to(dev))
+        rgbs.append(_u8(r["rgb"].cpu().numpy()))
+        depths.append(r["depth"].cpu().numpy())
+        opac.append(r["opacity"].cpu().numpy())
+    m = np.concatenate([o_ > 0.5 for o_ in opac])
+    alld = np.concatenate(depths)
+    lo, hi = (float(alld[m].min()), float(alld[m].max())) if m.any() else (0.0, 1.0)
+    dimgs = [_depth_u8(d_, o_, lo, hi) for d_, o_ in zip(depths, opac)]
+    out = Path(out)
+    with RunDir(out, overwrite) as tmp:
+        for name, seq in (("orbit", rgbs), ("orbit_depth", dimgs)):
+            _write_animation(tmp / f"{name}.{fmt}", seq, fmt)
+        from PIL import Image
+
+        Image.fromarray(np.concatenate([rgbs[0], dimgs[0]], 1)).save(tmp / "frame_000.png")
+        write_json(tmp / "orbit.json", {"checkpoint": str(ckpt), "frames": frames, "size": [w, h],
+                                        "depth_range": [lo, hi], "format": fmt})
+    return {"frames": frames, "size": [w, h], "out": str(out)}
+
+
+def _write_animation(path: Path, frames: list[np.ndarray], fmt: str, fps: int = 20) -> None:
+    import io
+
+    if fmt == "gif":
+        from PIL import Image
+
+        buf = io.BytesIO()
+        ims = [Image.fromarray(f) for f in frames]
+        ims[0].save(buf, format="GIF", save_all=True, append_images=ims[1:], duration=int(1000 / fps), loop=0)
+        path.write_bytes(buf.getvalue())
+        return
+    try:
+        import imageio.v3 as iio
+
+        iio.imwrite(path, np.stack(frames), plugin="pyav", codec="libx264", fps=fps)
+    except (ImportError, ModuleNotFoundError, OSError, ValueError, RuntimeError) as exc:
+        raise InrkitError(f"MP4 needs PyAV (pip install av): {str(exc).splitlines()[0]}; use --format gif") from None
+
+
+@torch.no_grad()
+def export_mesh(ckpt: str | Path, out: str | Path, resolution: int = 128, level: float = 25.0,
+                device: str = "auto") -> dict:
+    """Marching cubes on the density over the scene box; vertex colours from the field seen
+    along each vertex's inward normal. Binary PLY.
+
+    ``level`` is the density iso-value: at the default 25 (per scene unit) a slab 0.03 units
+    thick absorbs half the light.
+    """
+    from skimage.measure import marching_cubes
+
+    if not 8 <= resolution <= 512:
+        raise InrkitError("--resolution must be between 8 and 512")
+    dev = resolve_device(device)
+    model, _ = load_nerf(ckpt, dev)
+    field = model.fine or model.coarse
+    lo, hi = model.aabb[0], model.aabb[1]
+    axes = [torch.linspace(float(lo[i]), float(hi[i]), resolution, device=dev) for i in range(3)]
+    pts = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+    dens = torch.cat([field.density(pts[i:i + 65536]) for i in range(0, len(pts), 65536)])
+    vol = dens.reshape(resolution, resolution, resolution).cpu().numpy()
+    if not (vol.min() < level < vol.max()):
+        raise InrkitError(f"density never crosses --level {level} (range {vol.min():.3g}..{vol.max():.3g})")
+    spacing = tuple(float((hi[i] - lo[i]) / (resolution - 1)) for i in range(3))
+    verts, faces, normals, _ = marching_cubes(vol, level, spacing=spacing, gradient_direction="ascent")
+    verts = verts + lo.cpu().numpy()
+    v = torch.as_tensor(verts.copy(), dtype=torch.float32, device=dev)
+    n = torch.as_tensor(normals.copy(), dtype=torch.float32, device=dev)  # ascent: points into the solid
+    n = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    cols = []
+    for i in range(0, len(v), 65536):
+        _, c = field(v[i:i + 65536] - 0.01 * n[i:i + 65536] + 0.0, n[i:i + 65536])
+        cols.append(c)
+    colours = (torch.cat(cols).clamp(0, 1) * 255).round().byte().cpu().numpy()
+    write_bytes_atomic(Path(out), _ply_bytes(verts.astype(np.float32), faces.astype(np.int32), colours))
+    return {"vertices": len(verts), "faces": len(faces), "out": str(out)}
+
+
+def _ply_bytes(verts: np.ndarray, faces: np.ndarray, colours: np.ndarray) -> bytes:
+    header = ("ply\nformat binary_little_endian 1.0\ncomment made by inrkit\n"
+              f"element vertex {len(verts)}\nproperty float x\nproperty float y\nproperty float z\n"
+              "property uchar red\nproperty uchar green\nproperty uchar blue\n"
+              f"element face {len(faces)}\nproperty list uchar int vertex_indices\nend_header\n").encode()
+    vdt = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1")])
+    va = np.empty(len(verts), vdt)
+    va["x"], va["y"], va["z"] = verts[:, 0], verts[:, 1], verts[:, 2]
+    va["r"], va["g"], va["b"] = colours[:, 0], colours[:, 1], colours[:, 2]
+    fdt = np.dtype([("n", "u1"), ("i", "<i4", (3,))])
+    fa = np.empty(len(faces), fdt)
+    fa["n"], fa["i"] = 3, faces
+    return header + va.tobytes() + fa.tobytes()

@@ -1,0 +1,226 @@
+"""Posed images for NeRF: the Blender synthetic layout and the instant-ngp / nerfstudio ``transforms.json``.
+
+* Blender (Mildenhall et al. 2020): ``transforms_{train,val,test}.json``, each with
+  ``camera_angle_x`` (horizontal field of view, radians) and ``frames`` of ``file_path``
+  (relative, usually without ".png") and a 4x4 camera-to-world ``transform_matrix``.
+* instant-ngp / nerfstudio: one ``transforms.json`` with intrinsics ``fl_x``, ``fl_y``,
+  ``cx``, ``cy``, ``w``, ``h`` (or ``camera_angle_x``) at the top or per frame. It has no
+  splits: every 8th frame (0, 8, 16, ...) is held out as the test (and val) split, the
+  convention of the NeRF LLFF experiments. Lens distortion coefficients are not modelled.
+
+Both use OpenGL camera axes (looking down -z, y up). RGBA frames keep their alpha, so the
+background can be chosen when compositing; frames without alpha get alpha 1.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import InrkitError
+from .io import DEFAULT_MAX_PIXELS, _read_file
+
+BLENDER_AABB = ((-1.5, -1.5, -1.5), (1.5, 1.5, 1.5))  # the synthetic scenes fit in this box
+
+
+@dataclass
+class PosedImages:
+    """``images (N, H, W, 4)`` float32 RGBA in [0, 1]; ``poses (N, 4, 4)`` camera-to-world;
+    ``intrinsics (N, 4)`` = fx, fy, cx, cy in pixels; ``aabb (2, 3)`` scene box."""
+
+    images: np.ndarray
+    poses: np.ndarray
+    intrinsics: np.ndarray
+    aabb: np.ndarray
+    files: list[str]
+    layout: str
+
+    @property
+    def height(self) -> int:
+        return self.images.shape[1]
+
+    @property
+    def width(self) -> int:
+        return self.images.shape[2]
+
+    def rays(self, background: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """All pixels as rays: ``origins, directions (N, H, W, 3)`` and targets ``(N, H, W, 4)`` RGBA."""
+        from ..render.rays import camera_rays
+
+        os_, ds = [], []
+        for pose, (fx, fy, cx, cy) in zip(self.poses, self.intrinsics):
+            o, d = camera_rays(self.height, self.width, fx, fy, cx, cy, torch.as_tensor(pose, dtype=torch.float32))
+            os_.append(o)
+            ds.append(d)
+        return torch.stack(os_), torch.stack(ds), torch.as_tensor(self.images)
+
+
+def composite_on(rgba: np.ndarray | torch.Tensor, background) -> np.ndarray | torch.Tensor:
+    """Straight-alpha RGBA ``(..., 4)`` over a background colour ``(3,)`` -> RGB ``(..., 3)``."""
+    a = rgba[..., 3:]
+    return rgba[..., :3] * a + (1 - a) * background
+
+
+def _matrix(frame: dict, where: str) -> np.ndarray:
+    try:
+        m = np.asarray(frame["transform_matrix"], dtype=np.float64)
+    except KeyError:
+        raise InrkitError(f"{where} has no transform_matrix") from None
+    except (TypeError, ValueError):
+        raise InrkitError(f"{where}: transform_matrix is not a matrix of numbers") from None
+    if m.shape == (3, 4):
+        m = np.vstack([m, [0, 0, 0, 1]])
+    if m.shape != (4, 4):
+        raise InrkitError(f"{where}: transform_matrix has shape {m.shape}, expected 4x4")
+    if not np.isfinite(m).all():
+        raise InrkitError(f"{where}: transform_matrix contains NaN or infinity")
+    return m
+
+
+def _read_frame(folder: Path, file_path: str, max_pixels: int) -> np.ndarray:
+    p = (folder / file_path)
+    if not p.exists() and p.suffix.lower() not in (".png", ".jpg", ".jpeg", ".exr"):
+        p = p.with_name(p.name + ".png")
+    if not p.exists():
+        raise InrkitError(f"frame file missing: {p}")
+    a = _read_file(p, max_pixels)
+    scale = 65535.0 if a.dtype == np.uint16 else 255.0 if a.dtype == np.uint8 else 1.0
+    a = a.astype(np.float32) / scale
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, -1)
+    if a.shape[-1] == 2:  # gray + alpha
+        a = np.concatenate([np.repeat(a[..., :1], 3, -1), a[..., 1:]], -1)
+    if a.shape[-1] == 3:
+        a = np.concatenate([a, np.ones_like(a[..., :1])], -1)
+    return a[..., :4]
+
+
+def _downscale(img: np.ndarray, factor: int) -> np.ndarray:
+    if factor == 1:
+        return img
+    h, w = img.shape[0] // factor * factor, img.shape[1] // factor * factor
+    a = img[:h, :w]
+    # average premultiplied colour, so transparent pixels do not bleed their RGB
+    pm = np.concatenate([a[..., :3] * a[..., 3:], a[..., 3:]], -1)
+    pm = pm.reshape(h // factor, factor, w // factor, factor, 4).mean((1, 3))
+    al = pm[..., 3:]
+    return np.concatenate([np.where(al > 0, pm[..., :3] / np.maximum(al, 1e-8), 0), al], -1)
+
+
+def _intrinsics(d: dict, w: int, h: int, where: str) -> tuple[float, float, float, float]:
+    if "fl_x" in d:
+        fx = float(d["fl_x"])
+        fy = float(d.get("fl_y", fx))
+    elif "camera_angle_x" in d:
+        fx = 0.5 * w / math.tan(0.5 * float(d["camera_angle_x"]))
+        fy = 0.5 * h / math.tan(0.5 * float(d["camera_angle_y"])) if "camera_angle_y" in d else fx
+    else:
+        raise InrkitError(f"{where} gives neither fl_x nor camera_angle_x: the focal length is unknown")
+    cx, cy = float(d.get("cx", w / 2)), float(d.get("cy", h / 2))
+    vals = (fx, fy, cx, cy)
+    if not all(math.isfinite(v) for v in vals) or fx <= 0 or fy <= 0:
+        raise InrkitError(f"{where}: invalid intrinsics {vals}")
+    return vals
+
+
+def detect_layout(folder: str | Path) -> str:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InrkitError(f"no such folder: {folder}")
+    if (folder / "transforms_train.json").is_file():
+        return "blender"
+    if (folder / "transforms.json").is_file():
+        return "ngp"
+    raise InrkitError(f"{folder} has neither transforms_train.json (Blender layout) nor transforms.json "
+                      "(instant-ngp / nerfstudio)")
+
+
+def _load_json(p: Path) -> dict:
+    if not p.is_file():
+        raise InrkitError(f"missing {p}")
+    try:
+        d = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InrkitError(f"{p} is not valid JSON ({exc})") from None
+    if not isinstance(d, dict) or not isinstance(d.get("frames"), list):
+        raise InrkitError(f"{p} has no list of frames")
+    return d
+
+
+def load_posed_images(folder: str | Path, split: str = "train", downscale: int = 1, limit: int | None = None,
+                      max_pixels: int = DEFAULT_MAX_PIXELS) -> PosedImages:
+    """Read one split (``train``, ``val`` or ``test``) of a NeRF dataset folder.
+
+    ``downscale`` divides the resolution by an integer (area averaging; intrinsics follow);
+    ``limit`` keeps the first frames only. Missing files, bad matrices, NaN poses, frames of
+    different sizes and empty splits raise :class:`InrkitError` with one line.
+    """
+    folder = Path(folder)
+    if split not in ("train", "val", "test"):
+        raise InrkitError(f"split must be train, val or test, not {split!r}")
+    if downscale < 1:
+        raise InrkitError("--downscale must be at least 1")
+    layout = detect_layout(folder)
+    if layout == "blender":
+        path = folder / f"transforms_{split}.json"
+        meta = _load_json(path)
+        frames = meta["frames"]
+    else:
+        path = folder / "transforms.json"
+        meta = _load_json(path)
+        every = 8
+        frames = [f for k, f in enumerate(meta["frames"]) if (k % every == 0) == (split != "train")]
+        if any(float(meta.get(k, 0) or 0) != 0 for k in ("k1", "k2", "p1", "p2", "k3")):
+            warnings.warn(f"{path.name} has lens distortion coefficients; inrkit's pinhole model ignores them",
+                          stacklevel=2)
+    if limit is not None:
+        frames = frames[:limit]
+    if not frames:
+        raise InrkitError(f"split {split!r} of {folder} has no frames")
+    images, poses, intr, files = [], [], [], []
+    for k, fr in enumerate(frames):
+        where = f"{path.name} frame {k}"
+        if not isinstance(fr, dict) or "file_path" not in fr:
+            raise InrkitError(f"{where} has no file_path")
+        poses.append(_matrix(fr, where))
+        img = _read_frame(folder, str(fr["file_path"]), max_pixels)
+        if images and img.shape != images[0].shape:
+            raise InrkitError(f"{where} ({fr['file_path']}) is {img.shape[1]}x{img.shape[0]}, the first frame "
+                              f"{images[0].shape[1]}x{images[0].shape[0]}: frames must share one size")
+        h, w = img.shape[:2]
+        fx, fy, cx, cy = _intrinsics({**meta, **fr}, w, h, where)
+        images.append(img)
+        files.append(str(fr["file_path"]))
+        intr.append((fx / downscale, fy / downscale, cx / downscale, cy / downscale))
+    images = [_downscale(im, downscale) for im in images]
+    poses_a = np.stack(poses).astype(np.float32)
+    if layout == "blender":
+        aabb = np.array(BLENDER_AABB, np.float32)
+    elif "aabb" in meta:
+        aabb = np.asarray(meta["aabb"], np.float32).reshape(2, 3)
+    else:
+        aabb = _aabb_from_cameras(np.stack(poses))
+    return PosedImages(np.stack(images).astype(np.float32), poses_a, np.asarray(intr, np.float32), aabb, files,
+                       layout)
+
+
+def _aabb_from_cameras(poses: np.ndarray) -> np.ndarray:
+    """A cube around the point closest to every camera's optical axis, half as wide as the
+    mean camera distance from it (cameras looking inwards at an object)."""
+    o, d = poses[:, :3, 3], -poses[:, :3, 2]
+    d = d / np.linalg.norm(d, axis=-1, keepdims=True)
+    A = np.zeros((3, 3))
+    b = np.zeros(3)
+    for oi, di in zip(o, d):
+        P = np.eye(3) - np.outer(di, di)
+        A += P
+        b += P @ oi
+    c = np.linalg.lstsq(A, b, rcond=None)[0]
+    r = 0.5 * float(np.linalg.norm(o - c, axis=-1).mean())
+    return np.stack([c - r, c + r]).astype(np.float32)
