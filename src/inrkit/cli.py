@@ -239,6 +239,59 @@ def cmd_functa_sample(a: argparse.Namespace, command: str) -> None:
     print(f"-> {out}/report.html")
 
 
+def cmd_nerf_scene(a: argparse.Namespace, command: str) -> None:
+    from .signals.scene import write_scene
+
+    if a.size < 8 or a.size > 2048 or a.train < 1 or a.val < 1 or a.test < 1:
+        raise InrkitError("--size must be 8..2048 and --train/--val/--test at least 1")
+    write_scene(a.out, a.size, a.train, a.val, a.test, a.overwrite)
+    print(f"built-in scene: {a.train}/{a.val}/{a.test} views of {a.size}x{a.size} (Blender layout) -> {a.out}")
+
+
+def cmd_nerf_train(a: argparse.Namespace, command: str) -> None:
+    from .apps.nerf import train_nerf, write_nerf_run
+    from .report.rundir import default_run_dir
+
+    out = a.out or default_run_dir("nerf", Path(str(a.dataset)).name)
+    if out.exists() and not a.overwrite:
+        raise InrkitError(f"output folder {out} already exists (pass --overwrite or another --out)")
+    r = train_nerf(a.dataset, a.preset, a.steps, a.minutes, a.eval_every, a.eval_views, a.background, a.downscale,
+                   a.seed, a.device, not a.quiet, batch_rays=a.batch_rays)
+    write_nerf_run(r, out, command, a.overwrite)
+    last = r["history"][-1]
+    print(f"{r['steps']} steps in {r['seconds']:.0f} s: validation PSNR {last['val_psnr']:.2f} dB, "
+          f"SSIM {last['val_ssim']:.4f} -> {out}/report.html")
+
+
+def cmd_nerf_eval(a: argparse.Namespace, command: str) -> None:
+    from .apps.nerf import eval_nerf
+    from .report.rundir import default_run_dir
+
+    out = a.out or default_run_dir("nerf_eval", Path(str(a.dataset)).name)
+    r = eval_nerf(a.checkpoint, a.dataset, out, a.split, a.limit, a.device, command, a.overwrite)
+    print(f"{r['split']}: {r['views']} views, PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f} -> {out}/report.html")
+
+
+def cmd_nerf_render(a: argparse.Namespace, command: str) -> None:
+    from .apps.nerf import render_orbit
+
+    if not a.orbit:
+        raise InrkitError("nerf render needs --orbit (the only path it renders)")
+    ck = Path(a.checkpoint)
+    out = a.out or (ck if ck.is_dir() else ck.parent) / "orbit"
+    r = render_orbit(a.checkpoint, out, a.frames, a.size, a.elevation, a.radius, a.format, a.device, a.overwrite)
+    print(f"{r['frames']} frames of {r['size'][0]}x{r['size'][1]} -> {out}/orbit.{a.format}, orbit_depth.{a.format}")
+
+
+def cmd_nerf_mesh(a: argparse.Namespace, command: str) -> None:
+    from .apps.nerf import export_mesh
+
+    if a.out.suffix.lower() != ".ply":
+        raise InrkitError("--out must end in .ply")
+    r = export_mesh(a.checkpoint, a.out, a.resolution, a.level, a.device)
+    print(f"{r['vertices']} vertices, {r['faces']} faces -> {a.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="inrkit", description="Implicit neural representations: fit, compare, render.")
     p.add_argument("--version", action="version", version=f"inrkit {__version__}")
@@ -327,6 +380,62 @@ def build_parser() -> argparse.ArgumentParser:
     fs.add_argument("--overwrite", action="store_true")
     fs.add_argument("--quiet", action="store_true")
     fs.set_defaults(func=cmd_functa_sample)
+
+    ne = sub.add_parser("nerf", help="NeRF: train on posed images, evaluate, render orbits, export meshes")
+    nsub = ne.add_subparsers(dest="nerf_command", required=True, parser_class=_Parser)
+    ns = nsub.add_parser("scene", help="write the built-in ray-traced scene in the Blender layout")
+    ns.add_argument("--out", type=Path, required=True)
+    ns.add_argument("--size", type=int, default=100)
+    ns.add_argument("--train", type=int, default=100)
+    ns.add_argument("--val", type=int, default=10)
+    ns.add_argument("--test", type=int, default=20)
+    ns.add_argument("--overwrite", action="store_true")
+    ns.set_defaults(func=cmd_nerf_scene)
+    nt = nsub.add_parser("train", help="train a NeRF on a folder (Blender layout or transforms.json) or 'builtin'")
+    nt.add_argument("dataset", help="dataset folder, or builtin (rendered once into ~/.cache/inrkit)")
+    nt.add_argument("--preset", default="fast", help="fast (hash grid + occupancy), vanilla (the 2020 paper's), "
+                    "fast-tiny, vanilla-small")
+    nt.add_argument("--steps", type=int, default=20000, help="at most this many steps")
+    nt.add_argument("--minutes", type=float, default=10.0, help="at most this much training time (default 10)")
+    nt.add_argument("--batch-rays", type=int, help="rays per step (default: the preset's)")
+    nt.add_argument("--eval-every", type=float, default=30.0, help="seconds of training between validation renders")
+    nt.add_argument("--eval-views", type=int, default=3)
+    nt.add_argument("--background", default="white", help="white or black, for transparent frames")
+    nt.add_argument("--downscale", type=int, default=1, help="divide the image resolution by this integer")
+    nt.add_argument("--seed", type=int, default=0)
+    nt.add_argument("--device", default="auto")
+    nt.add_argument("--out", type=Path)
+    nt.add_argument("--overwrite", action="store_true")
+    nt.add_argument("--quiet", action="store_true")
+    nt.set_defaults(func=cmd_nerf_train)
+    nv = nsub.add_parser("eval", help="PSNR and SSIM on held-out views, images side by side")
+    nv.add_argument("checkpoint")
+    nv.add_argument("dataset")
+    nv.add_argument("--split", default="test")
+    nv.add_argument("--limit", type=int, help="first views only")
+    nv.add_argument("--device", default="auto")
+    nv.add_argument("--out", type=Path)
+    nv.add_argument("--overwrite", action="store_true")
+    nv.set_defaults(func=cmd_nerf_eval)
+    nr = nsub.add_parser("render", help="render an orbit video (GIF or MP4) with its depth")
+    nr.add_argument("checkpoint")
+    nr.add_argument("--orbit", action="store_true", help="circle the scene at the training cameras' mean elevation")
+    nr.add_argument("--frames", type=int, default=60)
+    nr.add_argument("--size", type=int, help="width in pixels (default: the training images')")
+    nr.add_argument("--elevation", type=float, help="degrees")
+    nr.add_argument("--radius", type=float)
+    nr.add_argument("--format", default="gif", choices=("gif", "mp4"))
+    nr.add_argument("--device", default="auto")
+    nr.add_argument("--out", type=Path)
+    nr.add_argument("--overwrite", action="store_true")
+    nr.set_defaults(func=cmd_nerf_render)
+    nm = nsub.add_parser("mesh", help="marching cubes on the density field, written as a coloured PLY")
+    nm.add_argument("checkpoint")
+    nm.add_argument("--out", type=Path, required=True)
+    nm.add_argument("--resolution", type=int, default=128)
+    nm.add_argument("--level", type=float, default=25.0, help="density iso-value")
+    nm.add_argument("--device", default="auto")
+    nm.set_defaults(func=cmd_nerf_mesh)
 
     r = sub.add_parser("render", help="evaluate a fitted image field at any resolution")
     r.add_argument("checkpoint", help="run folder, or model.safetensors / model.json")

@@ -63,14 +63,26 @@ def grid_encode(coords: Tensor, table: Tensor, resolution: Tensor, offsets: Tens
     # The cell's lower corner; at u = 1 use the last cell with weight 1 on its upper corner.
     base = torch.minimum(pos.detach().floor().long(), (resolution - 1)[None, :, None])  # (N, L, d)
     frac = pos - base.to(x.dtype)  # (N, L, d), carries the gradient to coords
-    offs = corner_offsets(d, x.device)  # (K, d), K = 2^d
-    corners = base[:, :, None, :] + offs  # (N, L, K, d)
-    rows = level_indices(corners, resolution, dense, sizes) + offsets[None, :, None]  # (N, L, K)
+    # Corner c = base + o, o in {0, 1}^d. Both the dense index sum_i c_i s_i and the hash
+    # XOR_i c_i pi_i are built from per-axis terms of the two choices, combined over the
+    # 2^d corners by broadcasting: d small tensors instead of one (N, L, 2^d, d) tensor.
+    n, n_levels = base.shape[:2]
+    stride = (resolution + 1)[:, None] ** torch.arange(d, device=x.device)  # (L, d)
+    primes = torch.tensor(PRIMES[:d], device=x.device, dtype=torch.long)
+    two = torch.arange(2, device=x.device)
+    cell = base[..., None] + two  # (N, L, d, 2): coordinate of the lower and upper vertex per axis
+    dense_terms = cell * stride[None, :, :, None]
+    hash_terms = cell * primes[:, None]
+    wts = torch.stack([1.0 - frac, frac], -1)  # (N, L, d, 2)
+    dense_idx, hashed, w = dense_terms[:, :, 0], hash_terms[:, :, 0], wts[:, :, 0]  # (N, L, 2)
+    for i in range(1, d):  # corner order: axis 0 fastest (as corner_offsets)
+        dense_idx = (dense_terms[:, :, i, :, None] + dense_idx[:, :, None, :]).reshape(n, n_levels, -1)
+        hashed = torch.bitwise_xor(hash_terms[:, :, i, :, None], hashed[:, :, None, :]).reshape(n, n_levels, -1)
+        w = (wts[:, :, i, :, None] * w[:, :, None, :]).reshape(n, n_levels, -1)
+    rows = torch.where(dense[:, None], dense_idx, torch.remainder(hashed, sizes[:, None])) + offsets[None, :, None]
     # index_select, not table[rows]: its backward (index_add) sums in a fixed order on the CPU,
     # so seeded runs are bit-for-bit reproducible; advanced indexing's backward is not.
     feats = table.index_select(0, rows.reshape(-1)).reshape(*rows.shape, table.shape[1])  # (N, L, K, F)
-    # weight of a corner = prod_i (frac_i if its offset is 1 else 1 - frac_i)
-    w = torch.where(offs.bool(), frac[:, :, None, :], 1.0 - frac[:, :, None, :]).prod(-1)  # (N, L, K)
     out = (w[..., None] * feats).sum(2)  # (N, L, F)
     return out.reshape(*lead, -1)
 
