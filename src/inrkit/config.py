@@ -176,7 +176,7 @@ def build_from_spec(spec: dict) -> Field:
         if spec.get("type") == "nerf":
             import torch
 
-            from .render.nerf import NeRFModel
+            from .rendering.nerf import NeRFModel
 
             return NeRFModel(spec["recipe"], torch.tensor(spec["aabb"], dtype=torch.float32), spec["samples"],
                              spec["importance"], spec["near"], dict(spec["field_args"]),

@@ -51,7 +51,7 @@ class PosedImages:
 
     def rays(self, background: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """All pixels as rays: ``origins, directions (N, H, W, 3)`` and targets ``(N, H, W, 4)`` RGBA."""
-        from ..render.rays import camera_rays
+        from ..rendering.rays import camera_rays
 
         os_, ds = [], []
         for pose, (fx, fy, cx, cy) in zip(self.poses, self.intrinsics):
