@@ -131,9 +131,9 @@ def train_nerf(dataset: str | Path, preset: str | NeRFRecipe = "fast", steps: in
     """
     from tqdm import tqdm
 
-    recipe = PRESETS[preset] if isinstance(preset, str) else preset
     if isinstance(preset, str) and preset not in PRESETS:
         raise InrkitError(f"unknown NeRF preset {preset!r}; choose from {', '.join(PRESETS)}")
+    recipe = PRESETS[preset] if isinstance(preset, str) else preset
     if batch_rays is not None:
         recipe = replace(recipe, batch_rays=batch_rays)
     if steps < 1 or recipe.batch_rays < 1 or eval_views < 1 or (minutes is not None and minutes <= 0):
