@@ -42,7 +42,7 @@ class NeRFRecipe:
 
 
 # Mueller et al. 2022 sec. 5.4, sized for a CPU: 8 levels x 4 features (the paper's 16 x 2 has the same
-# width but costs 1.7x more per step on a 2-core CPU), 2^17 entries per level, 16 to 512 cells.
+# width but twice the index work per sample), 2^17 entries per level, 16 to 512 cells.
 FAST = NeRFRecipe(field_args={"levels": 8, "features": 4, "log2_table_size": 17, "min_resolution": 16,
                               "max_resolution": 512, "width": 64, "colour_layers": 2})
 # Mildenhall et al. 2020 sec. 5.3 and appendix A: 8 x 256, 64 coarse + 128 fine samples, 4096 rays, Adam
@@ -384,7 +384,7 @@ def export_mesh(ckpt: str | Path, out: str | Path, resolution: int = 128, level:
     n = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-8)
     cols = []
     for i in range(0, len(v), 65536):
-        _, c = field(v[i:i + 65536] - 0.01 * n[i:i + 65536] + 0.0, n[i:i + 65536])
+        _, c = field(v[i:i + 65536] - 0.01 * n[i:i + 65536], n[i:i + 65536])  # just outside, looking in
         cols.append(c)
     colours = (torch.cat(cols).clamp(0, 1) * 255).round().byte().cpu().numpy()
     write_bytes_atomic(Path(out), _ply_bytes(verts.astype(np.float32), faces.astype(np.int32), colours))
