@@ -52,12 +52,21 @@ class GradientMatch:
 
 
 class LaplacianMatch:
-    """A = Laplacian: fit Delta f (of a one-channel field) to ``targets (N, 1)`` (Sitzmann 2020, sec. 4.1)."""
+    """A = Laplacian: fit Delta f (of a one-channel field) to ``targets (N, 1)`` (Sitzmann 2020, sec. 4.1).
+
+    MLP fields (SIREN, tanh, ReLU with or without Fourier/positional encodings) get their
+    Laplacian by forward propagation (``inrkit.ops.jet``: same values, one backward pass to
+    train instead of a twice-differentiated backward); other fields by autograd.
+    """
 
     def __call__(self, field: nn.Module, coords: Tensor, targets: Tensor) -> dict[str, Tensor]:
         from .ops import laplacian
+        from .ops.jet import jet, supports_jet
 
-        x = coords.detach().requires_grad_(True)
-        lap = laplacian(field(x), x)  # (N, 1)
+        if supports_jet(field) and coords.dim() == 2:
+            lap = jet(field, coords.detach())[2]  # (N, 1)
+        else:
+            x = coords.detach().requires_grad_(True)
+            lap = laplacian(field(x), x)  # (N, 1)
         loss = ((lap - targets) ** 2).mean()
         return {"loss": loss}

@@ -23,7 +23,8 @@ from ..fields import num_parameters
 from ..metrics import psnr, ssim
 from ..objectives import Reconstruction
 from ..ops import evaluate, finite
-from ..ops.chunked import DEFAULT_CHUNK, DERIVATIVE_CHUNK
+from ..ops.chunked import DEFAULT_CHUNK, DERIVATIVE_CHUNK, JET_CHUNK
+from ..ops.jet import supports_jet
 from ..report import html as H, plots
 from ..report.rundir import RunDir, default_run_dir, write_json
 from ..signals import DEFAULT_MAX_PIXELS, ImageSignal, load_image, to_uint8, values_to_pixels, write_png
@@ -357,14 +358,16 @@ def write_compare_run(fits: list[ImageFit], out: Path, command: str = "", overwr
 
 
 def render(field: nn.Module, meta: dict, size: tuple[int, int], region: tuple[float, float, float, float] | None = None,
-           what: str = "image", chunk: int | None = None) -> np.ndarray:
+           what: str = "image", chunk: int | None = None, method: str = "auto") -> np.ndarray:
     """Evaluate a fitted image field on a ``size = (W, H)`` grid as a uint8 image.
 
     ``region = (x0, y0, x1, y1)`` picks a rectangle of the domain (default the whole
     [-1, 1]^2). ``what`` is ``image``, ``gradient`` (magnitude) or ``laplacian``. The grid
     is evaluated in blocks of rows holding about ``chunk`` points, so the network's
     memory stays bounded whatever the size; the output array itself is W x H.
-    ``chunk=None`` uses 65,536 points for images and 8,192 for derivatives.
+    ``chunk=None`` uses 65,536 points for images, 32,768 for derivatives of MLP fields
+    (forward-mode, ``inrkit.ops.jet``) and 8,192 for derivatives by autograd (other fields, or
+    ``method="autograd"``).
     """
     w, h = size
     if w < 1 or h < 1:
@@ -375,7 +378,8 @@ def render(field: nn.Module, meta: dict, size: tuple[int, int], region: tuple[fl
     if not (x1 > x0 and y1 > y0):
         raise InrkitError(f"region must have x1 > x0 and y1 > y0, got {region}")
     if chunk is None:
-        chunk = DEFAULT_CHUNK if what == "image" else DERIVATIVE_CHUNK
+        fwd = method == "auto" and supports_jet(field)
+        chunk = DEFAULT_CHUNK if what == "image" else JET_CHUNK if fwd else DERIVATIVE_CHUNK
     rows_per_block = max(1, chunk // w)
     step_y = (y1 - y0) / h
     quantity = {"image": "value", "gradient": "gradient", "laplacian": "laplacian"}[what]
@@ -384,7 +388,7 @@ def render(field: nn.Module, meta: dict, size: tuple[int, int], region: tuple[fl
     for r0 in range(0, h, rows_per_block):
         r1 = min(h, r0 + rows_per_block)
         block = C.grid((r1 - r0, w), ((x0, x1), (y0 + r0 * step_y, y0 + r1 * step_y)))  # (rows, W, 2)
-        vals = evaluate(field, block, quantity, chunk=chunk).numpy()
+        vals = evaluate(field, block, quantity, chunk=chunk, method=method).numpy()
         out[r0:r1] = to_uint8(values_to_pixels(vals)).reshape(r1 - r0, w, -1) if what == "image" else vals
     if what == "image":
         return out[..., 0] if channels == 1 else out
