@@ -198,12 +198,14 @@ def cmd_functa_train(a: argparse.Namespace, command: str) -> None:
     if out.exists() and not a.overwrite:
         raise InrkitError(f"output folder {out} already exists (pass --overwrite or another --out)")
     runs = [train_functa(a.dataset, d, a.steps, a.batch_size, a.width, a.depth, a.w0, a.inner_steps, a.lr,
-                         a.first_order, a.seed, a.device, a.eval_items, not a.quiet) for d in dims]
+                         a.first_order, a.seed, a.device, a.eval_items, not a.quiet, a.minutes) for d in dims]
     write_functa_run(runs, out, command, a.overwrite)
-    print(f"{'latent':>6} {'1 step':>7} {'3 steps':>8} {'10 steps':>9} {'PCA':>6}  (held-out PSNR, dB)")
+    print(f"{'latent':>6} {'1 step':>7} {'3 steps':>8} {'10 steps':>9} {'PCA':>6}  (held-out PSNR, dB)  "
+          "outer steps, s per step")
     for r in runs:
         hp = r["heldout_psnr"]
-        print(f"{r['latent_dim']:>6} {hp[1]:7.2f} {hp[3]:8.2f} {hp[10]:9.2f} {r['pca_psnr']:6.2f}")
+        print(f"{r['latent_dim']:>6} {hp[1]:7.2f} {hp[3]:8.2f} {hp[10]:9.2f} {r['pca_psnr']:6.2f}  "
+              f"{r['steps_done']:>19} {r['seconds_per_step']:.4f}")
     print(f"-> {out}/report.html")
 
 
@@ -213,6 +215,9 @@ def cmd_functa_encode(a: argparse.Namespace, command: str) -> None:
     m = encode_functaset(a.checkpoint, a.dataset, a.out, a.inner_steps, a.shard_size, a.batch_size, a.device,
                          not a.quiet)
     print(f"functaset of {m['items']} items, latent {m['latent_dim']}, modulations {m['modulation_dim']} -> {a.out}")
+    if m["encoded_this_run"]:
+        print(f"encoded {m['encoded_this_run']} items in {m['encode_seconds']:.1f} s "
+              f"({m['encoded_this_run'] / m['encode_seconds']:.0f} signals/s, {m['inner_steps']} inner steps)")
 
 
 def cmd_functa_classify(a: argparse.Namespace, command: str) -> None:
@@ -336,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("dataset", help="mnist, digits, or a folder of same-size images (sub-folders = classes)")
     ft.add_argument("--latent-dims", default="64", help="comma-separated latent sizes, one model each (default 64)")
     ft.add_argument("--steps", type=int, default=1000, help="outer steps (default 1000)")
+    ft.add_argument("--minutes", type=float, help="training-time budget per latent size: stop earlier once it is spent")
     ft.add_argument("--batch-size", type=int, default=32)
     ft.add_argument("--width", type=int, default=128)
     ft.add_argument("--depth", type=int, default=3, help="hidden layers of the shared SIREN")

@@ -37,8 +37,11 @@ def _targets(images: np.ndarray, device) -> torch.Tensor:
 def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: int = 1000, batch_size: int = 32,
                  width: int = 128, hidden_layers: int = 3, w0: float = 30.0, inner_steps: int = 3, lr: float = 3e-4,
                  first_order: bool = False, seed: int = 0, device: str = "auto", eval_items: int = 500,
-                 progress: bool = False) -> dict:
+                 progress: bool = False, minutes: float | None = None) -> dict:
     """Meta-learn one latent-modulated SIREN on the training split; evaluate on the test split.
+
+    Training stops after ``steps`` outer steps or, with ``minutes``, once that much training
+    time has passed (the steps done are recorded as ``steps_done``).
 
     Returns the field, the training record, and held-out PSNR after 1, 3 and 10 inner
     steps, beside the PSNR of PCA with ``latent_dim`` components (fitted on the training
@@ -55,6 +58,8 @@ def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: in
         raise InrkitError(f"dataset {coll.name} needs images in both the training and the test split")
     if latent_dim < 1 or steps < 1 or batch_size < 1 or inner_steps < 1 or eval_items < 1:
         raise InrkitError("latent size, steps, batch size, inner steps and eval items must all be at least 1")
+    if minutes is not None and not minutes > 0:
+        raise InrkitError(f"--minutes must be positive, not {minutes}")
     xy = C.grid((h, w), device=dev).reshape(-1, 2)
     T, E = _targets(tr, dev), _targets(te[:eval_items], dev)
     gen = torch.Generator().manual_seed(seed)
@@ -63,13 +68,17 @@ def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: in
     history = []
     t0 = time.perf_counter()
     bar = tqdm(total=steps, desc=f"functa z={latent_dim}", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    step = 0
     for step in range(1, steps + 1):
         idx = torch.randint(0, len(T), (min(batch_size, len(T)),), generator=gen).to(dev)
         r = M.outer_step(field, opt, xy, T[idx], inner_steps, first_order)
         bar.update(1)
-        if step % 10 == 0 or step == steps:
+        out_of_time = minutes is not None and time.perf_counter() - t0 >= 60.0 * minutes
+        if step % 10 == 0 or step == steps or out_of_time:
             history.append({"step": step, "seconds": time.perf_counter() - t0, **r})
             bar.set_postfix(psnr=f"{r['psnr']:.2f}", refresh=False)
+        if out_of_time:
+            break
     bar.close()
     seconds = time.perf_counter() - t0
     heldout = {}
@@ -79,7 +88,8 @@ def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: in
     pca = M.pca_psnr(T.reshape(len(T), -1).cpu(), E.reshape(len(E), -1).cpu(), min(latent_dim, len(T)))
     return {"field": field, "collection": coll, "latent_dim": latent_dim, "history": history, "seconds": seconds,
             "heldout_psnr": heldout, "pca_psnr": pca, "inner_steps": inner_steps, "eval_items": len(E),
-            "config": {"steps": steps, "batch_size": batch_size, "width": width, "hidden_layers": hidden_layers,
+            "steps_done": step, "seconds_per_step": seconds / max(step, 1),
+            "config": {"steps": steps, "minutes": minutes, "batch_size": batch_size, "width": width, "hidden_layers": hidden_layers,
                        "w0": w0, "inner_steps": inner_steps, "lr": lr, "first_order": first_order, "seed": seed,
                        "device": str(dev)}}
 
@@ -93,10 +103,11 @@ def write_functa_run(runs: list[dict], out: Path, command: str = "", overwrite: 
             d = r["latent_dim"]
             checkpoint.save(tmp / f"model_z{d}", r["field"], {
                 "task": "functa", "dataset": coll.name, "signal": {"kind": "image", "shape": [h, w], "channels": c},
-                "value_range": [-1.0, 1.0], "training": {**r["config"], "seconds": r["seconds"], "history": r["history"]}})
+                "value_range": [-1.0, 1.0], "training": {**r["config"], "steps_done": r["steps_done"], "seconds": r["seconds"],
+                             "history": r["history"]}})
             hp = r["heldout_psnr"]
             rows.append([d, f"{hp[1]:.2f}", f"{hp[3]:.2f}", f"{hp[10]:.2f}", f"{r['pca_psnr']:.2f}",
-                         f"{r['seconds']:.0f}"])
+                         r["steps_done"], f"{r['seconds']:.0f}"])
             field = r["field"]
             dev = next(field.parameters()).device
             te, _ = coll.split("test")
@@ -113,7 +124,8 @@ def write_functa_run(runs: list[dict], out: Path, command: str = "", overwrite: 
         curves = plots.training_curves({f"z={r['latent_dim']}": [dict(h_, ssim=float("nan")) for h_ in r["history"]]
                                         for r in runs})
         (tmp / "training.png").write_bytes(curves)
-        header = ["latent size", "PSNR 1 step", "PSNR 3 steps", "PSNR 10 steps", "PCA same size", "train s"]
+        header = ["latent size", "PSNR 1 step", "PSNR 3 steps", "PSNR 10 steps", "PCA same size", "outer steps",
+                  "train s"]
         write_json(tmp / "metrics.json", {"command": command, "inrkit_version": __version__, "dataset": coll.name,
                                           "runs": [{k: v for k, v in r.items() if k not in ("field", "collection")}
                                                    for r in runs]})
@@ -173,7 +185,7 @@ def encode_functaset(ckpt: str | Path, dataset: str, out: str | Path, inner_step
                                                         for i, s in enumerate(range(0, n, shard_size))]}
         write_bytes_atomic(mpath, json.dumps(manifest, indent=2).encode())
     xy = C.grid((h, w), device=dev).reshape(-1, 2)
-    written = 0
+    written, encoded, seconds = 0, 0, 0.0
     for shard in manifest["shards"]:
         if shard["done"] and (out / shard["file"]).exists():
             continue
@@ -181,10 +193,14 @@ def encode_functaset(ckpt: str | Path, dataset: str, out: str | Path, inner_step
             break
         s, e = shard["start"], shard["stop"]
         T = _targets(coll.images[s:e], dev)
+        t0 = time.perf_counter()
         z = M.encode(field, xy, T, steps, batch_size)
         with torch.no_grad():
             mods = field.modulations(z)
-        tensors = {"latents": z.cpu().contiguous(), "modulations": mods.cpu().contiguous(),
+        z, mods = z.cpu().contiguous(), mods.cpu().contiguous()  # waits for the device
+        seconds += time.perf_counter() - t0
+        encoded += e - s
+        tensors = {"latents": z, "modulations": mods,
                    "labels": torch.as_tensor(coll.labels[s:e]), "train": torch.as_tensor(coll.train[s:e])}
         write_bytes_atomic(out / shard["file"], st_save(tensors))
         shard["done"] = True
@@ -192,7 +208,7 @@ def encode_functaset(ckpt: str | Path, dataset: str, out: str | Path, inner_step
         written += 1
         if progress:
             print(f"shard {shard['file']}: items {s}-{e} done", file=sys.stderr)
-    return manifest
+    return {**manifest, "encoded_this_run": encoded, "encode_seconds": seconds}
 
 
 def load_functaset(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
