@@ -102,7 +102,7 @@ def test_encode_resume_equals_uninterrupted_and_classifier_beats_chance(tmp_path
         assert torch.equal(a[k], b[k]), k
     assert a["latents"].shape == (1797, 16)
     acc = F.classify(tmp_path / "a", epochs=5)
-    assert acc["modulations"] > 0.3 and acc["pixels"] > 0.3  # 10 classes: chance is 0.1
+    assert min(acc["modulations"], acc["latents"], acc["pixels"]) > 0.3  # 10 classes: chance is 0.1
     # generation: a flow on the latents; finite likelihood, samples decode to the image shape
     sm = F.sample_functa(tmp_path / "a", tmp_path / "gen", samples=8, epochs=3, pairs=2, steps=3)
     assert np.isfinite(sm["test_ll_per_dim_flow"]) and np.isfinite(sm["test_ll_per_dim_gaussian"])

@@ -227,7 +227,8 @@ def cmd_functa_classify(a: argparse.Namespace, command: str) -> None:
     print(f"test accuracy on {r['dataset']} ({r['train_items']} train / {r['test_items']} test), same MLP:")
     print(f"| input | dimension | accuracy |\n|---|---|---|")
     print(f"| modulations | {r['modulation_dim']} | {100 * r['modulations']:.1f} % |")
-    print(f"| pixels | - | {100 * r['pixels']:.1f} % |")
+    print(f"| latents | {r['latent_dim']} | {100 * r['latents']:.1f} % |")
+    print(f"| pixels | {r['pixel_dim']} | {100 * r['pixels']:.1f} % |")
 
 
 def cmd_functa_sample(a: argparse.Namespace, command: str) -> None:
@@ -368,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     fe.set_defaults(func=cmd_functa_encode)
     fc = fsub.add_parser("classify", help="MLP on modulations beside the same MLP on pixels")
     fc.add_argument("functaset")
-    fc.add_argument("--epochs", type=int, default=40)
+    fc.add_argument("--epochs", type=int, default=100)
     fc.add_argument("--seed", type=int, default=0)
     fc.set_defaults(func=cmd_functa_classify)
     fs = fsub.add_parser("sample", help="fit a RealNVP flow to a functaset; decode samples and interpolations")

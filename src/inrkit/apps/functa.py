@@ -248,38 +248,53 @@ def load_functaset(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     return manifest, data
 
 
-def _mlp_accuracy(xtr, ytr, xte, yte, hidden=256, epochs=40, seed=0) -> float:
-    """Two hidden ReLU layers, Adam 1e-3, inputs standardised on the training split."""
+def _mlp_accuracy(xtr, ytr, xte, yte, hidden=1024, epochs=100, seed=0, dropout=0.5, noise=0.5,
+                  label_smoothing=0.1, weight_decay=1e-4) -> float:
+    """Test accuracy of an MLP with two hidden ReLU layers, the same recipe for every input.
+
+    Inputs are standardised on the training split; training adds Gaussian noise of std
+    ``noise`` to the standardised inputs (a data augmentation that works on any vector
+    input), dropout after each hidden layer, label smoothing, AdamW 1e-3 with a cosine
+    decay over ``epochs``, batches of 128. On 4,000 MNIST training digits this recipe took
+    modulations from 93.8 % (plain 2 x 256, 40 epochs) to 95.7 %, pixels from 93.6 % to 94.8 %
+    (docs/benchmarks.md).
+    """
     g = torch.Generator().manual_seed(seed)
     mu, sd = xtr.mean(0), xtr.std(0).clamp_min(1e-6)
     xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
     k = int(max(int(ytr.max()), int(yte.max())) + 1)
-    net = torch.nn.Sequential(torch.nn.Linear(xtr.shape[1], hidden), torch.nn.ReLU(), torch.nn.Dropout(0.2),
-                              torch.nn.Linear(hidden, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, k))
+    net = torch.nn.Sequential(torch.nn.Linear(xtr.shape[1], hidden), torch.nn.ReLU(), torch.nn.Dropout(dropout),
+                              torch.nn.Linear(hidden, hidden), torch.nn.ReLU(), torch.nn.Dropout(dropout),
+                              torch.nn.Linear(hidden, k))
     from ..nn import init as I
 
     for m in net:
         if isinstance(m, torch.nn.Linear):
             I.torch_default_linear_(m.weight, m.bias, g)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     with torch.random.fork_rng():
-        torch.manual_seed(seed)  # dropout masks
+        torch.manual_seed(seed)  # dropout masks and input noise
         for _ in range(epochs):
             perm = torch.randperm(len(xtr), generator=g)
             net.train()
             for i in range(0, len(perm), 128):
                 b = perm[i:i + 128]
-                loss = torch.nn.functional.cross_entropy(net(xtr[b]), ytr[b])
+                xb = xtr[b] + noise * torch.randn_like(xtr[b]) if noise > 0 else xtr[b]
+                loss = torch.nn.functional.cross_entropy(net(xb), ytr[b], label_smoothing=label_smoothing)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+            sched.step()
     net.eval()
     with torch.no_grad():
         return float((net(xte).argmax(1) == yte).float().mean())
 
 
-def classify(functaset: str | Path, epochs: int = 40, seed: int = 0) -> dict:
-    """Test accuracy of an MLP on modulations beside the same MLP on raw pixels."""
+def classify(functaset: str | Path, epochs: int = 100, seed: int = 0) -> dict:
+    """Test accuracy of the same MLP on modulations, on latents and on raw pixels."""
+    if epochs < 1:
+        raise InrkitError(f"--epochs must be at least 1, not {epochs}")
     manifest, data = load_functaset(functaset)
     labels, train = data["labels"].long(), data["train"].bool()
     if (labels < 0).any():
@@ -289,10 +304,12 @@ def classify(functaset: str | Path, epochs: int = 40, seed: int = 0) -> dict:
         raise InrkitError("the dataset named in the manifest no longer matches the functaset")
     pixels = torch.as_tensor(coll.images.reshape(len(labels), -1))
     res = {}
-    for name, x in (("modulations", data["modulations"].float()), ("pixels", pixels.float())):
+    for name, x in (("modulations", data["modulations"].float()), ("latents", data["latents"].float()),
+                    ("pixels", pixels.float())):
         res[name] = _mlp_accuracy(x[train], labels[train], x[~train], labels[~train], epochs=epochs, seed=seed)
     res.update(train_items=int(train.sum()), test_items=int((~train).sum()), dataset=manifest["dataset"],
-               modulation_dim=manifest["modulation_dim"])
+               modulation_dim=manifest["modulation_dim"], latent_dim=manifest["latent_dim"], epochs=epochs,
+               pixel_dim=int(pixels.shape[1]))
     return res
 
 
