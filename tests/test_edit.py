@@ -1,11 +1,13 @@
 """Gradient-domain processing: discrete solvers, INR Poisson fits, blending, integration."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from inrkit import coords as C
-from inrkit.config import FieldConfig, TrainConfig
+from inrkit.config import FieldConfig, TrainConfig, build_field
 from inrkit.edit import discrete
 from inrkit.edit.gradient_domain import fit_gradient_field, image_gradients, remove_constant
 from inrkit.metrics import psnr
@@ -62,3 +64,17 @@ def test_anchored_gradient_fit_keeps_anchor_values():
     field, pred, _ = fit_gradient_field(grads, FieldConfig(arch="siren", width=64, hidden_layers=2, w0=10.0),
                                         TrainConfig(steps=300, lr=1e-3), values=u + 0.25, anchor=anchor)
     assert abs(float((pred - u).mean()) - 0.25) < 0.02  # the constant comes from the anchor, not zero
+
+
+def test_fit_time_budget_stops_with_a_result_and_reads_loss_without_callbacks():
+    from inrkit.objectives import Reconstruction
+    from inrkit.train import fit as fit_loop
+
+    torch.manual_seed(0)
+    field = build_field(FieldConfig(arch="siren", width=16, hidden_layers=1), 2, 1, 8)
+    x = C.grid((8, 8)).reshape(-1, 2)
+    y = torch.sin(3 * x[:, :1])
+    r = fit_loop(field, Reconstruction(), x, y, steps=1000, lr=1e-3, max_seconds=0.0)
+    assert r.steps == 1 and math.isfinite(r.final_terms["loss"])
+    r2 = fit_loop(field, Reconstruction(), x, y, steps=5, lr=1e-3)  # no callbacks: loss read once at the end
+    assert r2.steps == 5 and r2.final_terms["loss"] < r.final_terms["loss"]

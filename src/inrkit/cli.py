@@ -154,10 +154,11 @@ def cmd_poisson(a: argparse.Namespace, command: str) -> None:
     fcfg, tcfg = _common_train(a, 10_000)
     out = a.out or default_run_dir("poisson", a.supervision, _image_name(a.image))
     r = poisson_reconstruction(a.image, a.supervision, archs, a.size, fcfg, tcfg, a.device, out, a.overwrite,
-                               not a.quiet, command, a.max_pixels)
+                               not a.quiet, command, a.max_pixels, a.minutes)
     print(f"from the {a.supervision}, {r['steps']} steps (PSNR after removing the constant):")
     for arch, m in r["architectures"].items():
-        print(f"  {arch:<8} {m['psnr']:6.2f} dB   vs discrete solve {m['psnr_vs_classical']:6.2f} dB   {m['seconds']:.1f} s")
+        print(f"  {arch:<8} {m['psnr']:6.2f} dB   vs discrete solve {m['psnr_vs_classical']:6.2f} dB   "
+              f"{m['steps_done']} steps in {m['seconds']:.1f} s")
     print(f"  discrete Poisson solve (DCT) {r['classical_psnr']:.2f} dB\n-> {out}/report.html")
 
 
@@ -317,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     po.add_argument("image", help=IMAGE_HELP)
     po.add_argument("--supervision", choices=("gradient", "laplacian"), default="gradient")
     po.add_argument("--archs", default="tanh,pe,siren", help=f"comma-separated list from {','.join(ALL_ARCHS)}")
+    po.add_argument("--minutes", type=float, help="training-time cap per architecture (steps done are reported)")
     _add_common(po, size_default=256)
     po.set_defaults(func=cmd_poisson, arch=None)
 

@@ -38,18 +38,20 @@ def remove_constant(pred: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return pred - (pred - reference).mean(axis=axes, keepdims=True)
 
 
-def _train(field, objective, coords, targets, train_cfg, arch, progress_cb=None) -> FitResult:
+def _train(field, objective, coords, targets, train_cfg, arch, progress_cb=None,
+           max_seconds: float | None = None) -> FitResult:
     lr = learning_rate(FieldConfig(arch=arch), train_cfg)
     callbacks = [progress_cb] if progress_cb is not None else []
     return fit(field, objective, coords, targets, train_cfg.steps, lr, train_cfg.batch_size,
                generator=torch.Generator().manual_seed(train_cfg.seed + 1), callbacks=callbacks,
-               optimizer=make_optimizer(field, arch, lr), schedule=train_cfg.schedule, amp=False)
+               optimizer=make_optimizer(field, arch, lr), schedule=train_cfg.schedule, amp=False,
+               max_seconds=max_seconds)
 
 
 def fit_gradient_field(grads: np.ndarray, field_cfg: FieldConfig, train_cfg: TrainConfig,
                        device: torch.device | str = "cpu", values: np.ndarray | None = None,
                        anchor: np.ndarray | None = None, anchor_weight: float | None = None,
-                       progress_cb=None) -> tuple[nn.Module, np.ndarray, FitResult]:
+                       progress_cb=None, max_seconds: float | None = None) -> tuple[nn.Module, np.ndarray, FitResult]:
     """Fit a field whose gradient matches ``grads (H, W, C, 2)``.
 
     With ``values (H, W, C)`` and a 0/1 ``anchor (H, W)``, values are also matched where
@@ -66,18 +68,20 @@ def fit_gradient_field(grads: np.ndarray, field_cfg: FieldConfig, train_cfg: Tra
         cols += [values.reshape(h * w, c), anchor.reshape(h * w, 1).astype(np.float64)]
         weight = anchor_weight if anchor_weight is not None else 1.0 / C.pixel_step((h, w))[0] ** 2
     targets = torch.as_tensor(np.concatenate(cols, axis=1), dtype=torch.float32, device=device)
-    result = _train(field, GradientMatch(c, weight), coords, targets, train_cfg, field_cfg.arch, progress_cb)
+    result = _train(field, GradientMatch(c, weight), coords, targets, train_cfg, field_cfg.arch, progress_cb,
+                    max_seconds)
     pred = evaluate(field, C.grid((h, w)), "value").numpy().astype(np.float64)
     return field, pred, result
 
 
 def fit_laplacian_field(lap: np.ndarray, field_cfg: FieldConfig, train_cfg: TrainConfig,
-                        device: torch.device | str = "cpu", progress_cb=None) -> tuple[nn.Module, np.ndarray, FitResult]:
+                        device: torch.device | str = "cpu", progress_cb=None,
+                        max_seconds: float | None = None) -> tuple[nn.Module, np.ndarray, FitResult]:
     """Fit a one-channel field whose Laplacian matches ``lap (H, W)``."""
     h, w = lap.shape
     field = build_field(field_cfg, 2, 1, max(h, w), generator=torch.Generator().manual_seed(train_cfg.seed)).to(device)
     coords = C.grid((h, w), device=device).reshape(-1, 2)
     targets = torch.as_tensor(lap.reshape(-1, 1), dtype=torch.float32, device=device)
-    result = _train(field, LaplacianMatch(), coords, targets, train_cfg, field_cfg.arch, progress_cb)
+    result = _train(field, LaplacianMatch(), coords, targets, train_cfg, field_cfg.arch, progress_cb, max_seconds)
     pred = evaluate(field, C.grid((h, w)), "value").numpy().astype(np.float64)
     return field, pred, result

@@ -29,7 +29,7 @@ def fit(field: nn.Module, objective: Callable[[nn.Module, Tensor, Tensor], dict[
         coords: Tensor, targets: Tensor, steps: int, lr: float, batch_size: int = 0,
         generator: torch.Generator | None = None, callbacks: list[Callback] | tuple = (),
         optimizer: torch.optim.Optimizer | None = None, schedule: str = "constant",
-        amp: bool = False) -> FitResult:
+        amp: bool = False, max_seconds: float | None = None) -> FitResult:
     """Minimise ``objective(field, coords[batch], targets[batch])["loss"]`` with Adam.
 
     ``coords (N, d)`` and ``targets (N, k)`` are flat observations. ``batch_size=0``
@@ -40,7 +40,12 @@ def fit(field: nn.Module, objective: Callable[[nn.Module, Tensor, Tensor], dict[
 
     ``schedule="cosine"`` decays the learning rate from ``lr`` to 1 % of it along a
     half cosine over ``steps``. ``amp=True`` runs the objective under bfloat16 autocast
-    on CUDA (no effect on the CPU, where it would be slower).
+    on CUDA (no effect on the CPU, where it would be slower). ``max_seconds`` stops the loop
+    once that much time has passed (``FitResult.steps`` says how many steps ran; the schedule
+    keeps its plan for ``steps``), so a time-limited job ends with a result instead of being killed.
+
+    The loss is read back from the device only when a callback needs it or at the end, so
+    a run without callbacks never waits on the GPU inside the loop.
     """
     if steps < 0:
         raise ValueError("steps must be non-negative")
@@ -50,6 +55,8 @@ def fit(field: nn.Module, objective: Callable[[nn.Module, Tensor, Tensor], dict[
     n = coords.shape[0]
     t0 = time.perf_counter()
     terms_f: dict[str, float] = {}
+    terms: dict[str, Tensor] = {}
+    done = 0
     for step in range(1, steps + 1):
         if batch_size and batch_size < n:
             idx = torch.randint(0, n, (batch_size,), generator=generator).to(coords.device)
@@ -63,10 +70,16 @@ def fit(field: nn.Module, objective: Callable[[nn.Module, Tensor, Tensor], dict[
         opt.step()
         if sched is not None:
             sched.step()
+        done = step
+        if callbacks:
+            terms_f = {k: float(v.detach()) for k, v in terms.items()}
+            for cb in callbacks:
+                cb(step, terms_f, field)
+        if max_seconds is not None and time.perf_counter() - t0 >= max_seconds:
+            break
+    if terms and not callbacks:
         terms_f = {k: float(v.detach()) for k, v in terms.items()}
-        for cb in callbacks:
-            cb(step, terms_f, field)
-    return FitResult(steps=steps, seconds=time.perf_counter() - t0, final_terms=terms_f)
+    return FitResult(steps=done, seconds=time.perf_counter() - t0, final_terms=terms_f)
 
 
 def _scheduler(opt: torch.optim.Optimizer, schedule: str, steps: int):
