@@ -1,6 +1,7 @@
 """Functa: latent-modulated SIREN, Meta-SGD inner loop, encoding, functasets, classification."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -104,9 +105,13 @@ def test_encode_resume_equals_uninterrupted_and_classifier_beats_chance(tmp_path
     acc = F.classify(tmp_path / "a", epochs=5)
     assert min(acc["modulations"], acc["latents"], acc["pixels"]) > 0.3  # 10 classes: chance is 0.1
     # generation: a flow on the latents; finite likelihood, samples decode to the image shape
-    sm = F.sample_functa(tmp_path / "a", tmp_path / "gen", samples=8, epochs=3, pairs=2, steps=3)
+    sm = F.sample_functa(tmp_path / "a", tmp_path / "gen", samples=8, epochs=3, pairs=2, steps=3, diffusion_steps=30)
     assert np.isfinite(sm["test_ll_per_dim_flow"]) and np.isfinite(sm["test_ll_per_dim_gaussian"])
-    for name in ("flow.safetensors", "flow.json", "samples.png", "interpolation.png", "report.html"):
+    fd = sm["frechet_distance_to_test"]
+    assert set(fd) == {"train latents (floor)", "RealNVP flow", "full-covariance Gaussian", "DDPM diffusion"}
+    assert all(math.isfinite(v) and v >= 0 for v in fd.values())
+    for name in ("flow.safetensors", "flow.json", "diffusion.safetensors", "diffusion.json", "samples.png",
+                 "interpolation.png", "report.html"):
         assert (tmp_path / "gen" / name).is_file(), name
     assert len(sm["interpolation_pairs"]) == 2
     field, _ = F.load_functa(ckpt)

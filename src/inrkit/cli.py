@@ -240,9 +240,11 @@ def cmd_functa_sample(a: argparse.Namespace, command: str) -> None:
     if out.exists() and not a.overwrite:
         raise InrkitError(f"output folder {out} already exists (pass --overwrite or another --out)")
     m = sample_functa(a.functaset, out, a.checkpoint, a.samples, a.temperature, a.couplings, a.hidden, a.epochs,
-                      a.pairs, a.steps, a.seed, command, a.overwrite, not a.quiet)
+                      a.pairs, a.steps, a.seed, command, a.overwrite, not a.quiet, a.diffusion_steps)
     print(f"held-out log-likelihood per latent dim: flow {m['test_ll_per_dim_flow']:.3f}, "
           f"Gaussian {m['test_ll_per_dim_gaussian']:.3f} nats")
+    print("Frechet distance to the held-out latents: " +
+          ", ".join(f"{k} {v:.4g}" for k, v in m["frechet_distance_to_test"].items()))
     print(f"-> {out}/report.html")
 
 
@@ -384,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     fs.add_argument("--epochs", type=int, default=100, help="at most; the best epoch on validation is kept")
     fs.add_argument("--pairs", type=int, default=4, help="interpolation pairs (test items of different classes)")
     fs.add_argument("--steps", type=int, default=8, help="points along each interpolation path")
+    fs.add_argument("--diffusion-steps", type=int, default=0,
+                    help="also train a DDPM on the latents for this many steps (e.g. 4000; 0: flow only)")
     fs.add_argument("--seed", type=int, default=0)
     fs.add_argument("--out", type=Path)
     fs.add_argument("--overwrite", action="store_true")

@@ -332,8 +332,14 @@ def _pixels_u8(images: np.ndarray) -> np.ndarray:
 def sample_functa(functaset: str | Path, out: str | Path, checkpoint_path: str | Path | None = None,
                   samples: int = 32, temperature: float = 0.8, couplings: int = 8, hidden: int = 128,
                   epochs: int = 100, pairs: int = 4, steps: int = 8, seed: int = 0, command: str = "",
-                  overwrite: bool = False, progress: bool = False) -> dict:
+                  overwrite: bool = False, progress: bool = False, diffusion_steps: int = 0) -> dict:
     """Train a RealNVP flow on a functaset's training latents, decode samples and interpolations.
+
+    With ``diffusion_steps > 0`` a DDPM (``meta.diffusion``) is trained on the same latents for
+    that many steps as a second generative model, saved as ``diffusion.safetensors`` / ``.json``,
+    with a row of decoded samples. Every model (flow, diffusion, Gaussian) is also scored by the
+    Frechet distance between 1,000 of its samples (temperature 1) and the held-out latents, beside
+    the distance of the training latents themselves (the floor).
 
     The flow models the latent z rather than the modulations W z + b: the modulations are
     an affine image of z, so they lie on a ``latent_dim``-dimensional plane of their space,
@@ -350,6 +356,8 @@ def sample_functa(functaset: str | Path, out: str | Path, checkpoint_path: str |
 
     if samples < 1 or pairs < 1 or steps < 2 or epochs < 1 or couplings < 1 or hidden < 1:
         raise InrkitError("--samples, --pairs, --epochs, --couplings, --hidden must be >= 1 and --steps >= 2")
+    if diffusion_steps < 0:
+        raise InrkitError(f"--diffusion-steps must be 0 (no diffusion model) or positive, not {diffusion_steps}")
     if not temperature > 0:
         raise InrkitError("--temperature must be positive")
     manifest, data = load_functaset(functaset)
@@ -379,6 +387,22 @@ def sample_functa(functaset: str | Path, out: str | Path, checkpoint_path: str |
     zg = mu + temperature * torch.randn(samples, d, generator=g) @ torch.linalg.cholesky(cov).T
     imgs_flow, imgs_gauss = _decode(field, zs, shape), _decode(field, zg, shape)
 
+    # Frechet distance to the held-out latents, every model sampled at temperature 1.
+    from ..meta import diffusion as DF
+
+    n_fd = 1000
+    chol = torch.linalg.cholesky(cov)
+    fd = {"train latents (floor)": DF.frechet_distance(ztr, zte),
+          "RealNVP flow": DF.frechet_distance(flw.sample(n_fd, 1.0, g), zte),
+          "full-covariance Gaussian": DF.frechet_distance(mu + torch.randn(n_fd, d, generator=g) @ chol.T, zte)}
+    ddpm, ddpm_history, ddpm_seconds, imgs_ddpm = None, [], 0.0, None
+    if diffusion_steps:
+        t1 = time.perf_counter()
+        ddpm, ddpm_history = DF.train_ddpm(ztr, diffusion_steps, seed=seed)
+        ddpm_seconds = time.perf_counter() - t1
+        fd["DDPM diffusion"] = DF.frechet_distance(ddpm.sample(n_fd, g), zte)
+        imgs_ddpm = _decode(field, ddpm.sample(samples, g, temperature), shape)
+
     # Nearest training image (pixels) of each sample: samples should not be copies.
     coll = load_collection(manifest["dataset"]) if manifest["dataset"] else None
     ncols = min(samples, 8)
@@ -396,6 +420,9 @@ def sample_functa(functaset: str | Path, out: str | Path, checkpoint_path: str |
         if r0 == 0 and nn_row is not None:
             rows.append(nn_row)
             labels.append("nearest train")
+    if imgs_ddpm is not None:
+        rows.append(list(imgs_ddpm[:ncols]))
+        labels.append("diffusion sample")
     rows.append(list(imgs_gauss[:ncols]))
     labels.append("Gaussian sample")
     samples_png = plots.image_grid([r + [np.zeros_like(rows[0][0])] * (ncols - len(r)) for r in rows],
@@ -431,6 +458,8 @@ def sample_functa(functaset: str | Path, out: str | Path, checkpoint_path: str |
                "latent_dim": d, "train_items": len(ztr), "test_items": int((~train).sum()),
                "flow": flw.spec(), "epochs": epochs, "best_epoch": best_epoch, "seconds": seconds, "temperature": temperature,
                "test_ll_per_dim_flow": ll_flow, "test_ll_per_dim_gaussian": ll_gauss, "history": history,
+               "frechet_distance_to_test": fd, "diffusion": None if ddpm is None else {
+                   **ddpm.spec(), "train_steps": diffusion_steps, "seconds": ddpm_seconds, "history": ddpm_history},
                "nearest_train_rms": None if nn_dist is None else [float(x) for x in nn_dist],
                "interpolation_pairs": [[a_, b_] for a_, b_ in zip(chosen[0::2], chosen[1::2])]}
     with RunDir(Path(out), overwrite) as tmp:
@@ -439,6 +468,12 @@ def sample_functa(functaset: str | Path, out: str | Path, checkpoint_path: str |
         write_json(tmp / "flow.json", {"format": "inrkit-flow", "architecture": flw.spec(),
                                        "functaset": str(Path(functaset).resolve()), "latent_dim": d,
                                        "inrkit_version": __version__})
+        if ddpm is not None:
+            write_bytes_atomic(tmp / "diffusion.safetensors",
+                               st_save({k: v.detach().cpu().contiguous() for k, v in ddpm.state_dict().items()}))
+            write_json(tmp / "diffusion.json", {"format": "inrkit-ddpm", "architecture": ddpm.spec(),
+                                                "functaset": str(Path(functaset).resolve()), "latent_dim": d,
+                                                "inrkit_version": __version__})
         (tmp / "samples.png").write_bytes(samples_png)
         if interp_png:
             (tmp / "interpolation.png").write_bytes(interp_png)
@@ -447,7 +482,11 @@ def sample_functa(functaset: str | Path, out: str | Path, checkpoint_path: str |
                       [["RealNVP flow", f"{ll_flow:.3f}"], ["full-covariance Gaussian", f"{ll_gauss:.3f}"]])
         secs = [("Density", tbl + f"<p class='note'>Flow: {couplings} affine couplings, hidden {hidden}, {epochs} "
                  f"epochs on {len(ztr)} training latents ({seconds:.0f} s), keeping epoch {best_epoch}, the best on a "
-                 "10% validation split of the training latents. Higher is better.</p>"),
+                 "10% validation split of the training latents. Higher is better.</p>"
+                 + H.table(["samples of", "Frechet distance to the held-out latents"],
+                           [[k, f"{v:.4g}"] for k, v in fd.items()])
+                 + "<p class='note'>1,000 samples at temperature 1 per model; lower is closer. The training "
+                   "latents' own distance is the floor that finite samples allow.</p>"),
                 ("Samples", H.figure(samples_png, f"decoded samples at temperature {temperature}; the row under the "
                                      "first samples holds each one's nearest training image (pixels)")),
                 ("Command", f"<pre>{command}</pre>")]
