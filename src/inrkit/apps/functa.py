@@ -384,17 +384,21 @@ def sample_functa(functaset: str | Path, out: str | Path, checkpoint_path: str |
     g = torch.Generator().manual_seed(seed)
     zs = flw.sample(samples, temperature, g)
     mu, cov = ztr.mean(0), torch.cov(ztr.T).reshape(d, d) + 1e-4 * torch.eye(d)
-    zg = mu + temperature * torch.randn(samples, d, generator=g) @ torch.linalg.cholesky(cov).T
+    chol = torch.linalg.cholesky(cov)
+
+    def gaussian_samples(n: int, temp: float) -> torch.Tensor:
+        return mu + temp * torch.randn(n, d, generator=g) @ chol.T
+
+    zg = gaussian_samples(samples, temperature)
     imgs_flow, imgs_gauss = _decode(field, zs, shape), _decode(field, zg, shape)
 
     # Frechet distance to the held-out latents, every model sampled at temperature 1.
     from ..meta import diffusion as DF
 
     n_fd = 1000
-    chol = torch.linalg.cholesky(cov)
     fd = {"train latents (floor)": DF.frechet_distance(ztr, zte),
           "RealNVP flow": DF.frechet_distance(flw.sample(n_fd, 1.0, g), zte),
-          "full-covariance Gaussian": DF.frechet_distance(mu + torch.randn(n_fd, d, generator=g) @ chol.T, zte)}
+          "full-covariance Gaussian": DF.frechet_distance(gaussian_samples(n_fd, 1.0), zte)}
     ddpm, ddpm_history, ddpm_seconds, imgs_ddpm = None, [], 0.0, None
     if diffusion_steps:
         t1 = time.perf_counter()

@@ -23,8 +23,7 @@ from ..fields import num_parameters
 from ..metrics import psnr, ssim
 from ..objectives import Reconstruction
 from ..ops import evaluate, finite
-from ..ops.chunked import DEFAULT_CHUNK, DERIVATIVE_CHUNK, JET_CHUNK
-from ..ops.jet import supports_jet
+from ..ops.chunked import default_chunk
 from ..report import html as H, plots
 from ..report.rundir import RunDir, default_run_dir, write_json
 from ..signals import DEFAULT_MAX_PIXELS, ImageSignal, load_image, to_uint8, values_to_pixels, write_png
@@ -378,8 +377,7 @@ def render(field: nn.Module, meta: dict, size: tuple[int, int], region: tuple[fl
     if not (x1 > x0 and y1 > y0):
         raise InrkitError(f"region must have x1 > x0 and y1 > y0, got {region}")
     if chunk is None:
-        fwd = method == "auto" and supports_jet(field)
-        chunk = DEFAULT_CHUNK if what == "image" else JET_CHUNK if fwd else DERIVATIVE_CHUNK
+        chunk = default_chunk(field, what, method)
     rows_per_block = max(1, chunk // w)
     step_y = (y1 - y0) / h
     quantity = {"image": "value", "gradient": "gradient", "laplacian": "laplacian"}[what]

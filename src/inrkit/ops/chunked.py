@@ -24,6 +24,20 @@ JET_CHUNK = 32_768
 propagation (``ops.jet``) without any graph: a few forward passes' activations per point."""
 
 
+def _uses_jet(field: nn.Module, what: str, method: str) -> bool:
+    if method not in ("auto", "autograd"):
+        raise ValueError(f"method must be auto or autograd, not {method!r}")
+    return method == "auto" and what in ("gradient", "laplacian") and supports_jet(field)
+
+
+def default_chunk(field: nn.Module, what: str, method: str = "auto") -> int:
+    """Points per pass when none is given: ``DEFAULT_CHUNK`` for values, ``JET_CHUNK`` for
+    forward-mode derivatives, ``DERIVATIVE_CHUNK`` for derivatives by autograd."""
+    if what in ("value", "image"):
+        return DEFAULT_CHUNK
+    return JET_CHUNK if _uses_jet(field, what, method) else DERIVATIVE_CHUNK
+
+
 def _scalar(values: Tensor) -> Tensor:
     """Channels -> one scalar per point (their mean), the quantity derivative maps show."""
     return values.mean(dim=-1, keepdim=True)
@@ -43,16 +57,14 @@ def evaluate(field: nn.Module, coords: Tensor, what: Quantity = "value", chunk: 
     Each chunk's graph is freed before the next, so memory is bounded by ``chunk``
     whatever the number of points. Gradients and Laplacians of MLP fields (``ops.jet.supports_jet``)
     are propagated forward with no graph at all; the other quantities and fields use autograd.
-    ``method="autograd"`` forces autograd for every field (``"auto"``: forward when possible). Results go to ``out_device``. ``chunk=None`` takes
-    ``DEFAULT_CHUNK`` for values and the smaller ``DERIVATIVE_CHUNK`` for derivatives.
+    ``method="autograd"`` forces autograd for every field (``"auto"``: forward when possible).
+    Results go to ``out_device``. ``chunk=None`` takes ``default_chunk(field, what, method)``.
     """
     if what not in ("value", "gradient", "laplacian", "hessian", "jacobian", "divergence"):
         raise ValueError(f"unknown quantity {what!r}")
-    if method not in ("auto", "autograd"):
-        raise ValueError(f"method must be auto or autograd, not {method!r}")
-    use_jet = method == "auto" and supports_jet(field) and what in ("gradient", "laplacian")
+    use_jet = _uses_jet(field, what, method)
     if chunk is None:
-        chunk = DEFAULT_CHUNK if what == "value" else JET_CHUNK if use_jet else DERIVATIVE_CHUNK
+        chunk = default_chunk(field, what, method)
     param = next(iter(field.parameters()), None)
     device = param.device if param is not None else coords.device
     dtype = param.dtype if param is not None else coords.dtype
@@ -64,7 +76,7 @@ def evaluate(field: nn.Module, coords: Tensor, what: Quantity = "value", chunk: 
         if what == "value":
             with torch.no_grad():
                 y = field(x)
-        elif what in ("gradient", "laplacian") and use_jet:
+        elif use_jet:
             with torch.no_grad():  # forward-mode: no graph is kept
                 _, g, lap = jet(field, x, laplacian=what == "laplacian")
                 y = _scalar(lap) if what == "laplacian" else g.mean(dim=1)  # derivative of the channel mean
