@@ -15,6 +15,7 @@ from . import __version__
 from .config import ALL_ARCHS, ARCHS, PRESETS, preset, replace
 from .errors import InrkitError
 from .signals import DEFAULT_MAX_PIXELS
+from .signals.io import RESAMPLE_FILTERS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,9 +33,13 @@ def _add_image_args(p: argparse.ArgumentParser) -> None:
     _add_common(p)
 
 
-def _add_common(p: argparse.ArgumentParser, size_default: int | None = None) -> None:
+def _add_common(p: argparse.ArgumentParser, size_default: int | None = None,
+                resample_default: str = "gaussian") -> None:
     p.add_argument("--size", type=int, default=size_default,
                    help=f"resize so the longer side has SIZE pixels before fitting (default {size_default})")
+    p.add_argument("--resample", choices=RESAMPLE_FILTERS, default=resample_default,
+                   help="down-sampling filter of --size: gaussian (scikit-image anti-aliasing), triangle (PIL "
+                        f"bilinear, the SIREN paper's), box, lanczos (default {resample_default})")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse images above this many pixels before decoding (default {DEFAULT_MAX_PIXELS:,})")
     p.add_argument("--width", type=int, help="hidden width (default 256)")
@@ -93,7 +98,7 @@ def cmd_fit(a: argparse.Namespace, command: str) -> None:
     out = a.out or default_run_dir(_image_name(a.image), fcfg.arch)
     fit_ = fit_image(a.image, fcfg.arch, size=a.size, field_cfg=fcfg, train_cfg=tcfg, device=a.device, out=out,
                      overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha, progress=not a.quiet,
-                     command=command)
+                     command=command, resample=a.resample)
     m = fit_.metrics
     print(f"{fcfg.arch}: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f}, {m['parameters']:,} parameters, "
           f"{m['seconds']:.1f} s -> {out}/report.html")
@@ -108,7 +113,7 @@ def cmd_compare(a: argparse.Namespace, command: str) -> None:
     out = a.out or default_run_dir("compare", _image_name(a.image))
     fits = compare_images(a.image, archs, size=a.size, field_cfg=fcfg, train_cfg=tcfg, device=a.device, out=out,
                           overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha, progress=not a.quiet,
-                          command=command)
+                          command=command, resample=a.resample)
     print(f"{'architecture':<10} {'PSNR':>8} {'SSIM':>7} {'params':>9} {'seconds':>8}")
     for f in fits:
         m = f.metrics
@@ -154,7 +159,7 @@ def cmd_poisson(a: argparse.Namespace, command: str) -> None:
     fcfg, tcfg = _common_train(a, 10_000)
     out = a.out or default_run_dir("poisson", a.supervision, _image_name(a.image))
     r = poisson_reconstruction(a.image, a.supervision, archs, a.size, fcfg, tcfg, a.device, out, a.overwrite,
-                               not a.quiet, command, a.max_pixels, a.minutes)
+                               not a.quiet, command, a.max_pixels, a.minutes, a.resample)
     print(f"from the {a.supervision}, {r['steps']} steps (PSNR after removing the constant):")
     for arch, m in r["architectures"].items():
         print(f"  {arch:<8} {m['psnr']:6.2f} dB   vs discrete solve {m['psnr_vs_classical']:6.2f} dB   "
@@ -169,7 +174,7 @@ def cmd_blend(a: argparse.Namespace, command: str) -> None:
     fcfg, tcfg = _common_train(a, 1000)
     out = a.out or default_run_dir("blend", _image_name(a.a), _image_name(a.b))
     r = blend(a.a, a.b, a.mix, a.mask, a.size, fcfg, tcfg, a.device, out, a.overwrite, not a.quiet, command,
-              a.max_pixels)
+              a.max_pixels, a.resample)
     print(f"{r['mode']}: INR blend vs discrete Poisson blend {r['psnr_inr_vs_discrete']:.2f} dB "
           f"(naive {r['psnr_naive_vs_discrete']:.2f} dB) -> {out}/report.html")
 
@@ -321,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     po.add_argument("--supervision", choices=("gradient", "laplacian"), default="gradient")
     po.add_argument("--archs", default="tanh,pe,siren", help=f"comma-separated list from {','.join(ALL_ARCHS)}")
     po.add_argument("--minutes", type=float, help="training-time cap per architecture (steps done are reported)")
-    _add_common(po, size_default=256)
+    _add_common(po, size_default=256, resample_default="triangle")
     po.set_defaults(func=cmd_poisson, arch=None)
 
     bl = sub.add_parser("blend", help="blend two same-size images in the gradient domain (mixing or seamless cloning)")

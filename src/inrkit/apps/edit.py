@@ -51,10 +51,12 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
                            field_cfg: FieldConfig | None = None, train_cfg: TrainConfig | None = None,
                            device: str = "auto", out: str | Path | None = None, overwrite: bool = False,
                            progress: bool = False, command: str = "", max_pixels: int = DEFAULT_MAX_PIXELS,
-                           minutes: float | None = None) -> dict:
+                           minutes: float | None = None, resample: str = "triangle") -> dict:
     """Fit each architecture to an image's Sobel gradient or 5-point Laplacian only.
 
     ``minutes`` caps each architecture's training time (the steps done are recorded).
+    ``resample`` is the down-sampling filter of ``size`` (default ``triangle``: PIL's bilinear,
+    which the paper's data loader applies; see :data:`inrkit.signals.io.RESAMPLE_FILTERS`).
 
     The image is made grayscale (channel mean). PSNR is computed after removing the
     unknown constant, as the paper does; the same targets are also solved by the classical
@@ -67,7 +69,8 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
     budget = None if minutes is None else 60.0 * minutes
     for a in archs:
         check_arch(a)
-    sig = source if isinstance(source, ImageSignal) else load_image(source, size, max_pixels, alpha="drop")
+    sig = source if isinstance(source, ImageSignal) else load_image(source, size, max_pixels, alpha="drop",
+                                                                              resample=resample)
     gt = sig.targets().mean(-1, keepdim=True).numpy().astype(np.float64)  # (H, W, 1) in [-1, 1]
     h, w = sig.shape
     step = C.pixel_step((h, w))
@@ -81,6 +84,7 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
         classical = discrete.solve_poisson_neumann(target, step)
     classical = remove_constant(classical[..., None], gt)
     results = {"supervision": supervision, "shape": [h, w], "steps": tcfg.steps, "device": str(dev),
+               "resample": sig.info.get("resample"),
                "classical_psnr": psnr(classical, gt), "architectures": {}}
     preds = {}
     for arch in archs:
@@ -127,9 +131,10 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
 
 # ---- blending ----------------------------------------------------------------------------
 
-def _load_pair(a: str, b: str, size: int | None, max_pixels: int) -> tuple[ImageSignal, ImageSignal]:
-    A = load_image(a, size, max_pixels, alpha="drop")
-    B = load_image(b, size, max_pixels, alpha="drop")
+def _load_pair(a: str, b: str, size: int | None, max_pixels: int,
+               resample: str = "gaussian") -> tuple[ImageSignal, ImageSignal]:
+    A = load_image(a, size, max_pixels, alpha="drop", resample=resample)
+    B = load_image(b, size, max_pixels, alpha="drop", resample=resample)
     if A.shape != B.shape:
         raise InrkitError(f"images differ in size ({A.shape[1]}x{A.shape[0]} and {B.shape[1]}x{B.shape[0]}); "
                           f"inrkit does not resize them to match: crop or resize one first")
@@ -166,7 +171,7 @@ def load_mask(path: str, shape: tuple[int, int]) -> np.ndarray:
 def blend(a: str | ImageSignal, b: str | ImageSignal, alpha: float = 0.5, mask: np.ndarray | str | None = None,
           size: int | None = None, field_cfg: FieldConfig | None = None, train_cfg: TrainConfig | None = None,
           device: str = "auto", out: str | Path | None = None, overwrite: bool = False, progress: bool = False,
-          command: str = "", max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
+          command: str = "", max_pixels: int = DEFAULT_MAX_PIXELS, resample: str = "gaussian") -> dict:
     """Gradient-domain blending of two same-size images with an INR.
 
     Without a mask (mixing): fit Phi with grad Phi ~ alpha grad A + (1 - alpha) grad B; the
@@ -180,7 +185,7 @@ def blend(a: str | ImageSignal, b: str | ImageSignal, alpha: float = 0.5, mask: 
         if A.shape != B.shape or A.channels != B.channels:
             raise InrkitError("images differ in size or channels")
     else:
-        A, B = _load_pair(str(a), str(b), size, max_pixels)
+        A, B = _load_pair(str(a), str(b), size, max_pixels, resample)
     if not 0.0 <= alpha <= 1.0:
         raise InrkitError(f"--alpha must be in [0, 1], not {alpha}")
     if isinstance(mask, str):

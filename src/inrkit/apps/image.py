@@ -273,10 +273,10 @@ def fit_image(source: str | ImageSignal, arch: str = "siren", *, size: int | Non
               steps: int | None = None, lr: float | None = None, seed: int | None = None,
               device: str = "auto", out: str | Path | None = None, overwrite: bool = False,
               max_pixels: int = DEFAULT_MAX_PIXELS, alpha: str = "keep", progress: bool = False,
-              command: str = "") -> ImageFit:
+              command: str = "", resample: str = "gaussian") -> ImageFit:
     """Fit an image (path, built-in name or :class:`ImageSignal`); write a run folder if ``out`` is given."""
     check_arch(arch)
-    signal = source if isinstance(source, ImageSignal) else load_image(source, size, max_pixels, alpha)
+    signal = source if isinstance(source, ImageSignal) else load_image(source, size, max_pixels, alpha, resample)
     fcfg = replace(field_cfg or FieldConfig(), arch=check_arch(arch))
     tcfg = replace(train_cfg or TrainConfig(), steps=steps, lr=lr, seed=seed)
     fit_ = fit_signal(signal, fcfg, tcfg, device, progress)
@@ -289,11 +289,11 @@ def compare_images(source: str | ImageSignal, archs: tuple[str, ...] = ARCHS, *,
                    field_cfg: FieldConfig | None = None, train_cfg: TrainConfig | None = None,
                    device: str = "auto", out: str | Path | None = None, overwrite: bool = False,
                    max_pixels: int = DEFAULT_MAX_PIXELS, alpha: str = "keep", progress: bool = False,
-                   command: str = "") -> list[ImageFit]:
+                   command: str = "", resample: str = "gaussian") -> list[ImageFit]:
     """Fit every architecture in ``archs`` with the same steps and seed; write one comparison run."""
     for a in archs:
         check_arch(a)
-    signal = source if isinstance(source, ImageSignal) else load_image(source, size, max_pixels, alpha)
+    signal = source if isinstance(source, ImageSignal) else load_image(source, size, max_pixels, alpha, resample)
     base = field_cfg or FieldConfig()
     fits = [fit_signal(signal, replace(base, arch=a), train_cfg or TrainConfig(), device, progress) for a in archs]
     if out is not None:

@@ -105,16 +105,19 @@ def _to_unit(arr: np.ndarray, source: str) -> tuple[np.ndarray, int]:
 
 
 def load_image(source: str | os.PathLike, size: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
-               alpha: str = "keep") -> ImageSignal:
+               alpha: str = "keep", resample: str = "gaussian") -> ImageSignal:
     """Load an image file or a built-in name (see ``BUILTIN_IMAGES``) as an :class:`ImageSignal`.
 
     Grayscale stays one channel, RGB three. An alpha channel is fitted as a fourth
     channel with ``alpha="keep"`` (the default: the field reproduces transparency) or
     discarded with ``alpha="drop"``. 8- and 16-bit integers map to [0, 1] by their full
-    range. ``size`` resizes so that the longer side has ``size`` pixels (anti-aliased).
+    range. ``size`` resizes so that the longer side has ``size`` pixels, anti-aliased by
+    ``resample`` (see :data:`RESAMPLE_FILTERS`).
     """
     if alpha not in ("keep", "drop"):
         raise InrkitError(f"alpha must be 'keep' or 'drop', not {alpha!r}")
+    if resample not in RESAMPLE_FILTERS:
+        raise InrkitError(f"--resample must be one of {', '.join(RESAMPLE_FILTERS)}, not {resample!r}")
     src = str(source)
     if src in BUILTIN_IMAGES and not Path(src).exists():
         arr, name, origin = _builtin(src), src, f"skimage.data.{src}"
@@ -139,18 +142,28 @@ def load_image(source: str | os.PathLike, size: int | None = None, max_pixels: i
     if had_alpha and alpha == "drop":
         pixels = pixels[..., :-1]
     if size is not None:
-        pixels = resize_longer_side(pixels, size, max_pixels)
+        pixels = resize_longer_side(pixels, size, max_pixels, resample)
     info = {"source": origin, "original_shape": list(orig_shape), "bit_depth": bits,
-            "alpha": ("kept as a channel" if alpha == "keep" else "dropped") if had_alpha else "none"}
+            "alpha": ("kept as a channel" if alpha == "keep" else "dropped") if had_alpha else "none",
+            "resample": resample if size is not None else None}
     return ImageSignal(pixels, name=name, info=info)
 
 
-def resize_longer_side(pixels: np.ndarray, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Resize so that max(H, W) == size, keeping the aspect ratio (anti-aliased, bilinear).
+RESAMPLE_FILTERS = ("gaussian", "triangle", "box", "lanczos")
+"""Down-sampling filters of :func:`resize_longer_side`: ``gaussian`` (Gaussian pre-filter, then
+bilinear interpolation: scikit-image's anti-aliasing, the default), ``triangle`` (the bilinear
+filter widened by the reduction factor: PIL's ``BILINEAR``, what torchvision's ``Resize`` does to
+a PIL image, hence the SIREN paper's pre-processing), ``box`` (area average) and ``lanczos``."""
+
+
+def resize_longer_side(pixels: np.ndarray, size: int, max_pixels: int = DEFAULT_MAX_PIXELS,
+                       resample: str = "gaussian") -> np.ndarray:
+    """Resize so that max(H, W) == size, keeping the aspect ratio (anti-aliased by ``resample``,
+    one of :data:`RESAMPLE_FILTERS`).
 
     The resized image is held to the same pixel limit as a file."""
-    from skimage.transform import resize
-
+    if resample not in RESAMPLE_FILTERS:
+        raise InrkitError(f"--resample must be one of {', '.join(RESAMPLE_FILTERS)}, not {resample!r}")
     if size < 1:
         raise InrkitError(f"--size must be at least 1, not {size}")
     h, w = pixels.shape[:2]
@@ -161,7 +174,19 @@ def resize_longer_side(pixels: np.ndarray, size: int, max_pixels: int = DEFAULT_
                           f"{max_pixels} (raise it with --max-pixels)")
     if new == (h, w):
         return pixels
-    out = resize(pixels, new + pixels.shape[2:], order=1, anti_aliasing=scale < 1, preserve_range=True)
+    if resample == "gaussian":
+        from skimage.transform import resize
+
+        out = resize(pixels, new + pixels.shape[2:], order=1, anti_aliasing=scale < 1, preserve_range=True)
+    else:
+        from PIL import Image
+
+        flt = {"triangle": Image.Resampling.BILINEAR, "box": Image.Resampling.BOX,
+               "lanczos": Image.Resampling.LANCZOS}[resample]
+        chans = pixels[..., None] if pixels.ndim == 2 else pixels
+        out = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(chans[..., c], dtype=np.float32))
+                                   .resize((new[1], new[0]), flt)) for c in range(chans.shape[2])], axis=-1)
+        out = out[..., 0] if pixels.ndim == 2 else out
     return np.clip(out, 0, 1).astype(np.float32)
 
 
