@@ -4,9 +4,11 @@
 # JOBS: space-separated names, run one after another (sharing one GPU between fits made each about
 # three times slower, so nothing runs in parallel). Default: the Poisson runs still missing from
 # docs/benchmarks.md, most wanted first:
-#   grad_siren_cosine lap_siren_cosine grad_tanh grad_pe lap_pe lap_tanh
-# Other names: lap_siren grad_siren (constant rate), render_memory, functa (meta-training speed,
-# encoding throughput and accuracy of a 45 s model).
+#   lap_siren_stencil grad_siren_stencil lap_siren
+# (the stencil operator, `inrkit poisson --operator stencil`, at the protocol's size; SIREN from the
+# Laplacian with the paper's constant rate). Other names: grad_siren_cosine lap_siren_cosine grad_tanh
+# grad_pe lap_pe lap_tanh (the runs of docs/benchmarks.md's Poisson table), grad_siren (constant rate),
+# render_memory, functa (meta-training speed, encoding throughput and accuracy of a 45 s model).
 # Each Poisson fit is the protocol of Sitzmann et al. 2020, sec. 4.1 (256x256 camera, 10k steps,
 # every pixel per step) with a training-time cap of MINUTES (default 3.5), so a fit that runs out
 # of time still writes its result with the steps it did. Each job writes OUTDIR/JOB/ and OUTDIR/JOB.log
@@ -14,7 +16,7 @@
 # SIZE and STEPS (default 256 and 10000) exist to dry-run the script on a CPU.
 set -u
 OUT=${1:-gpu-out}
-JOBS=${2:-"grad_siren_cosine lap_siren_cosine grad_tanh grad_pe lap_pe lap_tanh"}
+JOBS=${2:-"lap_siren_stencil grad_siren_stencil lap_siren"}
 SIZE=${3:-256}
 STEPS=${4:-10000}
 DEV=${DEV:-cuda}
@@ -26,10 +28,11 @@ export PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 PY=${PY:-python3}
 T0=$(date +%s)
 log() { echo "[$1: exit $2, $3 s wall, started at +$4 s]" >> "$W/$1.log"; }
-poisson() {  # poisson NAME SUPERVISION ARCH SCHEDULE
+poisson() {  # poisson NAME SUPERVISION ARCH SCHEDULE [OPERATOR]
   local s; s=$(date +%s)
   timeout 300 $PY -m inrkit poisson camera --size "$SIZE" --supervision "$2" --archs "$3" --schedule "$4" \
-      --steps "$STEPS" --minutes "$MINUTES" --device "$DEV" --quiet --out "$W/$1" > "$W/$1.log" 2>&1
+      --operator "${5:-analytic}" --steps "$STEPS" --minutes "$MINUTES" --device "$DEV" --quiet --out "$W/$1" \
+      > "$W/$1.log" 2>&1
   log "$1" $? $(( $(date +%s) - s )) $(( s - T0 ))
 }
 { nvidia-smi -L 2>/dev/null; $PY -c "import torch; print('torch', torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())"; nproc; } > "$W/device.log" 2>&1
@@ -38,6 +41,8 @@ for j in $JOBS; do
   case $j in
     lap_siren_cosine) poisson "$j" laplacian siren cosine ;;
     grad_siren_cosine) poisson "$j" gradient siren cosine ;;
+    lap_siren_stencil) poisson "$j" laplacian siren cosine stencil ;;
+    grad_siren_stencil) poisson "$j" gradient siren cosine stencil ;;
     lap_siren) poisson "$j" laplacian siren constant ;;
     grad_siren) poisson "$j" gradient siren constant ;;
     lap_tanh) poisson "$j" laplacian tanh constant ;;

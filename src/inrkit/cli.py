@@ -159,7 +159,7 @@ def cmd_poisson(a: argparse.Namespace, command: str) -> None:
     fcfg, tcfg = _common_train(a, 10_000)
     out = a.out or default_run_dir("poisson", a.supervision, _image_name(a.image))
     r = poisson_reconstruction(a.image, a.supervision, archs, a.size, fcfg, tcfg, a.device, out, a.overwrite,
-                               not a.quiet, command, a.max_pixels, a.minutes, a.resample)
+                               not a.quiet, command, a.max_pixels, a.minutes, a.resample, a.operator)
     print(f"from the {a.supervision}, {r['steps']} steps (PSNR after removing the constant):")
     for arch, m in r["architectures"].items():
         print(f"  {arch:<8} {m['psnr']:6.2f} dB   vs discrete solve {m['psnr_vs_classical']:6.2f} dB   "
@@ -326,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     po.add_argument("--supervision", choices=("gradient", "laplacian"), default="gradient")
     po.add_argument("--archs", default="tanh,pe,siren", help=f"comma-separated list from {','.join(ALL_ARCHS)}")
     po.add_argument("--minutes", type=float, help="training-time cap per architecture (steps done are reported)")
+    po.add_argument("--operator", choices=("analytic", "stencil", "stencil-sobolev"), default="analytic",
+                    help="what is matched to the targets: the network's own derivatives (analytic, the paper's), "
+                         "the Sobel / 5-point stencil applied to its values on the pixel grid (stencil), or, for "
+                         "the Laplacian, that stencil with the residual in the H^-1 norm (stencil-sobolev)")
     _add_common(po, size_default=256, resample_default="triangle")
     po.set_defaults(func=cmd_poisson, arch=None)
 

@@ -70,3 +70,52 @@ class LaplacianMatch:
             lap = laplacian(field(x), x)  # (N, 1)
         loss = ((lap - targets) ** 2).mean()
         return {"loss": loss}
+
+
+class StencilMatch:
+    """A = the discrete stencil that made the targets, applied to the field sampled on the grid.
+
+    ``operator`` is ``"sobel"`` (targets ``(N, 2C)``: the Sobel gradient of each channel,
+    (d/dx, d/dy), channel-major, as :func:`inrkit.ops.finite.sobel_gradient` computes it) or
+    ``"laplacian"`` (targets ``(N, C)``: :func:`inrkit.ops.finite.laplacian_5point`). The field is
+    evaluated on every pixel of the ``shape (H, W)`` grid (``coords`` in raster order, as
+    ``inrkit.coords.grid`` gives them) and the same stencil, with the same mirrored borders, is
+    applied to its values. Unlike :class:`GradientMatch` / :class:`LaplacianMatch`, which compare
+    the field's analytic derivatives with the filtered targets, this is the exact forward model of
+    how the targets were measured: on the grid it leaves only the constant free, where the
+    analytic Laplacian leaves every harmonic function free.
+
+    ``precondition=True`` (Laplacian only) measures the residual in the H^-1 norm,
+    ``|(-L)^(-1/2) (L f - targets)|^2`` (:func:`inrkit.ops.finite.grid_neumann_power`): the plain
+    squared residual weighs a frequency k of the solution by k^4, so over 256 pixels the coarsest
+    modes weigh about 10^8 times less than the finest and take tens of thousands of steps to settle;
+    in H^-1 they weigh k^2, as in a gradient fit. The data are the same Laplacian targets.
+    """
+
+    def __init__(self, operator: str, shape: tuple[int, int], step: tuple[float, float],
+                 precondition: bool = False):
+        if operator not in ("sobel", "laplacian"):
+            raise ValueError(f"operator must be sobel or laplacian, not {operator!r}")
+        if precondition and operator != "laplacian":
+            raise ValueError("precondition applies to the Laplacian stencil only")
+        self.operator, self.shape, self.step = operator, tuple(shape), tuple(step)
+        self.precondition = precondition
+
+    def __call__(self, field: nn.Module, coords: Tensor, targets: Tensor) -> dict[str, Tensor]:
+        from .errors import InrkitError
+        from .ops import finite
+
+        h, w = self.shape
+        if coords.shape[0] != h * w:
+            raise InrkitError(f"the stencil objective needs all {h * w} pixels every step, got {coords.shape[0]} "
+                              f"(use --batch-size 0)")
+        values = field(coords).reshape(h, w, -1)
+        if self.operator == "sobel":
+            pred = finite.grid_sobel(values, self.step).reshape(h * w, -1)  # (N, C * 2), channel-major
+        else:
+            pred = finite.grid_laplacian(values, self.step).reshape(h * w, -1)
+        residual = pred - targets
+        if self.precondition:
+            residual = finite.grid_neumann_power(residual.reshape(h, w, -1), self.step, 0.5)
+        loss = (residual ** 2).mean()
+        return {"loss": loss}

@@ -13,7 +13,8 @@ import torch
 from .. import __version__, coords as C
 from ..config import ARCH_LABELS, FieldConfig, TrainConfig, check_arch, learning_rate
 from ..edit import discrete
-from ..edit.gradient_domain import fit_gradient_field, fit_laplacian_field, image_gradients, remove_constant
+from ..edit.gradient_domain import (check_operator, fit_gradient_field, fit_laplacian_field, image_gradients,
+                                    remove_constant)
 from ..errors import InrkitError
 from ..metrics import psnr
 from ..ops import finite
@@ -51,12 +52,17 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
                            field_cfg: FieldConfig | None = None, train_cfg: TrainConfig | None = None,
                            device: str = "auto", out: str | Path | None = None, overwrite: bool = False,
                            progress: bool = False, command: str = "", max_pixels: int = DEFAULT_MAX_PIXELS,
-                           minutes: float | None = None, resample: str = "triangle") -> dict:
+                           minutes: float | None = None, resample: str = "triangle",
+                           operator: str = "analytic") -> dict:
     """Fit each architecture to an image's Sobel gradient or 5-point Laplacian only.
 
     ``minutes`` caps each architecture's training time (the steps done are recorded).
     ``resample`` is the down-sampling filter of ``size`` (default ``triangle``: PIL's bilinear,
     which the paper's data loader applies; see :data:`inrkit.signals.io.RESAMPLE_FILTERS`).
+    ``operator`` is ``analytic`` (the paper's: the network's own derivatives against the
+    filtered targets), ``stencil`` (the Sobel / 5-point stencil applied to the network's grid
+    values, the exact model of how the targets were made; see :class:`inrkit.objectives.StencilMatch`)
+    or ``stencil-sobolev`` (Laplacian only: the stencil with the residual in the H^-1 norm).
 
     The image is made grayscale (channel mean). PSNR is computed after removing the
     unknown constant, as the paper does; the same targets are also solved by the classical
@@ -76,6 +82,9 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
     step = C.pixel_step((h, w))
     dev = resolve_device(device)
     tcfg = train_cfg or TrainConfig(steps=10_000)
+    check_operator(operator, tcfg.batch_size)
+    if operator == "stencil-sobolev" and supervision != "laplacian":
+        raise InrkitError("--operator stencil-sobolev applies to --supervision laplacian; use stencil for gradients")
     if supervision == "gradient":
         target = image_gradients(gt, "sobel")  # (H, W, 1, 2)
         classical = discrete.integrate_gradient(target[:, :, 0], step)
@@ -84,7 +93,7 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
         classical = discrete.solve_poisson_neumann(target, step)
     classical = remove_constant(classical[..., None], gt)
     results = {"supervision": supervision, "shape": [h, w], "steps": tcfg.steps, "device": str(dev),
-               "resample": sig.info.get("resample"),
+               "resample": sig.info.get("resample"), "operator": operator,
                "classical_psnr": psnr(classical, gt), "architectures": {}}
     preds = {}
     for arch in archs:
@@ -94,9 +103,11 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
         cb = bar if progress else None  # no callback: the loop never waits for the device
         try:
             if supervision == "gradient":
-                field, pred, res = fit_gradient_field(target, fcfg, tcfg, dev, progress_cb=cb, max_seconds=budget)
+                field, pred, res = fit_gradient_field(target, fcfg, tcfg, dev, progress_cb=cb, max_seconds=budget,
+                                                         operator=operator)
             else:
-                field, pred, res = fit_laplacian_field(target, fcfg, tcfg, dev, progress_cb=cb, max_seconds=budget)
+                field, pred, res = fit_laplacian_field(target, fcfg, tcfg, dev, progress_cb=cb, max_seconds=budget,
+                                                          operator=operator)
         finally:
             bar.close()
         pred = remove_constant(pred, gt)

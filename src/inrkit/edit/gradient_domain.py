@@ -12,7 +12,8 @@ from torch import nn
 
 from .. import coords as C
 from ..config import FieldConfig, TrainConfig, build_field, learning_rate, make_optimizer
-from ..objectives import GradientMatch, LaplacianMatch
+from ..errors import InrkitError
+from ..objectives import GradientMatch, LaplacianMatch, StencilMatch
 from ..ops import evaluate, finite
 from ..train import FitResult, fit
 
@@ -48,18 +49,41 @@ def _train(field, objective, coords, targets, train_cfg, arch, progress_cb=None,
                max_seconds=max_seconds)
 
 
+OPERATORS = ("analytic", "stencil", "stencil-sobolev")
+
+
+def check_operator(operator: str, batch_size: int = 0) -> None:
+    """Refuse an unknown operator, and a sampled batch for the stencils (they need every pixel each step)."""
+    if operator not in OPERATORS:
+        raise InrkitError(f"--operator must be one of {', '.join(OPERATORS)}, not {operator!r}")
+    if operator != "analytic" and batch_size:
+        raise InrkitError(f"--operator {operator} uses every pixel each step; --batch-size {batch_size} "
+                          f"cannot be honoured (leave it at 0)")
+
+
 def fit_gradient_field(grads: np.ndarray, field_cfg: FieldConfig, train_cfg: TrainConfig,
                        device: torch.device | str = "cpu", values: np.ndarray | None = None,
                        anchor: np.ndarray | None = None, anchor_weight: float | None = None,
-                       progress_cb=None, max_seconds: float | None = None) -> tuple[nn.Module, np.ndarray, FitResult]:
+                       progress_cb=None, max_seconds: float | None = None,
+                       operator: str = "analytic") -> tuple[nn.Module, np.ndarray, FitResult]:
     """Fit a field whose gradient matches ``grads (H, W, C, 2)``.
+
+    ``operator="analytic"`` compares the field's autodiff gradient with ``grads``;
+    ``operator="stencil"`` takes ``grads`` to be Sobel-filtered (``finite.sobel_gradient``) and
+    compares the Sobel filter of the field's grid values with them (:class:`StencilMatch`;
+    every pixel every step, no anchors).
 
     With ``values (H, W, C)`` and a 0/1 ``anchor (H, W)``, values are also matched where
     the anchor is 1, weighted by ``anchor_weight`` (default 1 / hx^2, which makes a value
     error of one unit cost as much as a gradient error of one unit per pixel).
     Returns the field, its values on the grid ``(H, W, C)`` and the fit record.
     """
+    check_operator(operator, train_cfg.batch_size)
     h, w, c, _ = grads.shape
+    if operator == "stencil-sobolev":
+        raise InrkitError("--operator stencil-sobolev applies to the Laplacian; use stencil for gradients")
+    if operator == "stencil" and anchor is not None:
+        raise InrkitError("the stencil operator does not take anchored values")
     field = build_field(field_cfg, 2, c, max(h, w), generator=torch.Generator().manual_seed(train_cfg.seed)).to(device)
     coords = C.grid((h, w), device=device).reshape(-1, 2)
     cols = [grads.reshape(h * w, 2 * c)]
@@ -68,7 +92,8 @@ def fit_gradient_field(grads: np.ndarray, field_cfg: FieldConfig, train_cfg: Tra
         cols += [values.reshape(h * w, c), anchor.reshape(h * w, 1).astype(np.float64)]
         weight = anchor_weight if anchor_weight is not None else 1.0 / C.pixel_step((h, w))[0] ** 2
     targets = torch.as_tensor(np.concatenate(cols, axis=1), dtype=torch.float32, device=device)
-    result = _train(field, GradientMatch(c, weight), coords, targets, train_cfg, field_cfg.arch, progress_cb,
+    objective = StencilMatch("sobel", (h, w), C.pixel_step((h, w))) if operator == "stencil" else GradientMatch(c, weight)
+    result = _train(field, objective, coords, targets, train_cfg, field_cfg.arch, progress_cb,
                     max_seconds)
     pred = evaluate(field, C.grid((h, w)), "value").numpy().astype(np.float64)
     return field, pred, result
@@ -76,12 +101,27 @@ def fit_gradient_field(grads: np.ndarray, field_cfg: FieldConfig, train_cfg: Tra
 
 def fit_laplacian_field(lap: np.ndarray, field_cfg: FieldConfig, train_cfg: TrainConfig,
                         device: torch.device | str = "cpu", progress_cb=None,
-                        max_seconds: float | None = None) -> tuple[nn.Module, np.ndarray, FitResult]:
-    """Fit a one-channel field whose Laplacian matches ``lap (H, W)``."""
+                        max_seconds: float | None = None, operator: str = "analytic"
+                        ) -> tuple[nn.Module, np.ndarray, FitResult]:
+    """Fit a one-channel field whose Laplacian matches ``lap (H, W)``.
+
+    ``operator="analytic"`` compares the field's Laplacian (forward mode where the field allows,
+    :class:`LaplacianMatch`) with ``lap``; ``operator="stencil"`` takes ``lap`` to be the 5-point
+    Laplacian (``finite.laplacian_5point``) and applies that stencil to the field's grid values;
+    ``operator="stencil-sobolev"`` does the same and measures the residual in the H^-1 norm
+    (``StencilMatch(precondition=True)``), which converges in hundreds of steps where the plain
+    residual takes tens of thousands.
+    """
+    check_operator(operator, train_cfg.batch_size)
     h, w = lap.shape
     field = build_field(field_cfg, 2, 1, max(h, w), generator=torch.Generator().manual_seed(train_cfg.seed)).to(device)
     coords = C.grid((h, w), device=device).reshape(-1, 2)
     targets = torch.as_tensor(lap.reshape(-1, 1), dtype=torch.float32, device=device)
-    result = _train(field, LaplacianMatch(), coords, targets, train_cfg, field_cfg.arch, progress_cb, max_seconds)
+    if operator == "analytic":
+        objective = LaplacianMatch()
+    else:
+        objective = StencilMatch("laplacian", (h, w), C.pixel_step((h, w)), precondition=operator == "stencil-sobolev")
+    result = _train(field, objective, coords, targets, train_cfg, field_cfg.arch, progress_cb,
+                    max_seconds)
     pred = evaluate(field, C.grid((h, w)), "value").numpy().astype(np.float64)
     return field, pred, result
