@@ -103,6 +103,10 @@ EDIT_CASES = {
     "gradient is a pickle": (["integrate", "{d}/g_pickle.npy"], "not a readable .npy"),
     "gradient missing": (["integrate", "{d}/none.npy"], "no such file"),
     "poisson unknown arch": (["poisson", "{d}/a.png", "--archs", "siren,bogus"], "unknown architecture"),
+    "poisson stencil with a batch": (["poisson", "{d}/a.png", "--operator", "stencil", "--batch-size", "16"],
+                                     "every pixel"),
+    "poisson sobolev from gradients": (["poisson", "{d}/a.png", "--operator", "stencil-sobolev"], "applies to"),
+    "poisson unknown resample": (["poisson", "{d}/a.png", "--resample", "cubic"], "invalid choice"),
 }
 
 

@@ -99,3 +99,20 @@ def test_bad_inputs(tmp_path):
     (tmp_path / "trunc.png").write_bytes(good.read_bytes()[:60])
     with pytest.raises(InrkitError):
         load_image(tmp_path / "trunc.png")
+
+
+def test_resample_filters():
+    from inrkit.signals.io import RESAMPLE_FILTERS
+
+    out = {r: load_image("astronaut", 64, resample=r) for r in RESAMPLE_FILTERS}
+    for r, sig in out.items():
+        assert sig.pixels.shape == (64, 64, 3) and sig.info["resample"] == r
+        assert 0 <= sig.pixels.min() and sig.pixels.max() <= 1
+    # a 512 -> 64 box filter is the 8 x 8 block mean
+    src = load_image("astronaut").pixels
+    block = src.reshape(64, 8, 64, 8, 3).mean(axis=(1, 3))
+    assert np.abs(out["box"].pixels - block).max() < 1e-5
+    # different filters give different images (the triangle filter smooths more than the box)
+    assert np.abs(out["triangle"].pixels - out["gaussian"].pixels).mean() > 1e-3
+    with pytest.raises(InrkitError, match="resample"):
+        load_image("camera", 32, resample="cubic")
