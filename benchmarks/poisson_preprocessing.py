@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import argparse
 
-from inrkit import coords as C
-from inrkit.edit import discrete
-from inrkit.edit.gradient_domain import image_gradients, remove_constant
+from inrkit.edit.gradient_domain import poisson_problem
 from inrkit.metrics import psnr
-from inrkit.ops import finite
 from inrkit.signals.io import RESAMPLE_FILTERS, load_image
 
 
@@ -30,10 +27,7 @@ def main() -> None:
     for r in RESAMPLE_FILTERS:
         gt = load_image(a.image, a.size, alpha="drop", resample=r).targets().mean(-1, keepdim=True).numpy()
         gt = gt.astype("float64")
-        step = C.pixel_step(gt.shape[:2])
-        grad = discrete.integrate_gradient(image_gradients(gt, "sobel")[:, :, 0], step)
-        lap = discrete.solve_poisson_neumann(finite.laplacian_5point(gt[..., 0], step), step)
-        row = [psnr(remove_constant(u[..., None], gt), gt) for u in (grad, lap)]
+        row = [psnr(poisson_problem(gt, s)[1], gt) for s in ("gradient", "laplacian")]
         print(f"| {r} | {row[0]:.2f} | {row[1]:.2f} |")
 
 

@@ -34,14 +34,15 @@ def _add_image_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_common(p: argparse.ArgumentParser, size_default: int | None = None,
-                resample_default: str = "gaussian") -> None:
-    p.add_argument("--size", type=int, default=size_default,
-                   help=f"resize so the longer side has SIZE pixels before fitting (default {size_default})")
-    p.add_argument("--resample", choices=RESAMPLE_FILTERS, default=resample_default,
-                   help="down-sampling filter of --size: gaussian (scikit-image anti-aliasing), triangle (PIL "
-                        f"bilinear, the SIREN paper's), box, lanczos (default {resample_default})")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                   help=f"refuse images above this many pixels before decoding (default {DEFAULT_MAX_PIXELS:,})")
+                resample_default: str = "gaussian", images: bool = True) -> None:
+    if images:  # options of commands that read images
+        p.add_argument("--size", type=int, default=size_default,
+                       help=f"resize so the longer side has SIZE pixels before fitting (default {size_default})")
+        p.add_argument("--resample", choices=RESAMPLE_FILTERS, default=resample_default,
+                       help="down-sampling filter of --size: gaussian (scikit-image anti-aliasing), triangle (PIL "
+                            f"bilinear, the SIREN paper's), box, lanczos (default {resample_default})")
+        p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                       help=f"refuse images above this many pixels before decoding (default {DEFAULT_MAX_PIXELS:,})")
     p.add_argument("--width", type=int, help="hidden width (default 256)")
     p.add_argument("--depth", type=int, help="hidden layers of width x width (default 3; SIREN's convention)")
     p.add_argument("--w0", type=float, help="SIREN frequency omega_0 (default 30)")
@@ -346,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     ig = sub.add_parser("integrate", help="integrate an H x W x 2 gradient field (.npy) into a scalar field")
     ig.add_argument("fields", nargs="+", help="one (H, W, 2) .npy file, or two (H, W) files: d/dx then d/dy, per pixel")
     ig.add_argument("--arch", help=f"architecture (default siren): {', '.join(ALL_ARCHS)}")
-    _add_common(ig)
+    _add_common(ig, images=False)  # reads .npy arrays: no resize, no image pixel limit
     ig.set_defaults(func=cmd_integrate)
 
     fu = sub.add_parser("functa", help="functa: meta-learn a modulated SIREN, encode datasets, classify, sample")

@@ -88,7 +88,7 @@ class StencilMatch:
     ``precondition=True`` (Laplacian only) measures the residual in the H^-1 norm,
     ``|(-L)^(-1/2) (L f - targets)|^2`` (:func:`inrkit.ops.finite.grid_neumann_power`): the plain
     squared residual weighs a frequency k of the solution by k^4, so over 256 pixels the coarsest
-    modes weigh about 10^8 times less than the finest and take tens of thousands of steps to settle;
+    mode weighs about 3e9 times less than the finest and settles far more slowly;
     in H^-1 they weigh k^2, as in a gradient fit. The data are the same Laplacian targets.
     """
 

@@ -14,10 +14,9 @@ from .. import __version__, coords as C
 from ..config import ARCH_LABELS, FieldConfig, TrainConfig, check_arch, learning_rate
 from ..edit import discrete
 from ..edit.gradient_domain import (check_operator, fit_gradient_field, fit_laplacian_field, image_gradients,
-                                    remove_constant)
+                                    poisson_problem, remove_constant)
 from ..errors import InrkitError
 from ..metrics import psnr
-from ..ops import finite
 from ..report import html as H, plots
 from ..report.rundir import RunDir, write_json
 from ..signals import DEFAULT_MAX_PIXELS, ImageSignal, load_image, to_uint8, write_png
@@ -73,25 +72,18 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
     if minutes is not None and not minutes > 0:
         raise InrkitError(f"--minutes must be positive, not {minutes}")
     budget = None if minutes is None else 60.0 * minutes
+    tcfg = train_cfg or TrainConfig(steps=10_000)
+    check_operator(operator, tcfg.batch_size)
+    if operator == "stencil-sobolev" and supervision != "laplacian":
+        raise InrkitError("--operator stencil-sobolev applies to --supervision laplacian; use stencil for gradients")
     for a in archs:
         check_arch(a)
     sig = source if isinstance(source, ImageSignal) else load_image(source, size, max_pixels, alpha="drop",
                                                                               resample=resample)
     gt = sig.targets().mean(-1, keepdim=True).numpy().astype(np.float64)  # (H, W, 1) in [-1, 1]
     h, w = sig.shape
-    step = C.pixel_step((h, w))
     dev = resolve_device(device)
-    tcfg = train_cfg or TrainConfig(steps=10_000)
-    check_operator(operator, tcfg.batch_size)
-    if operator == "stencil-sobolev" and supervision != "laplacian":
-        raise InrkitError("--operator stencil-sobolev applies to --supervision laplacian; use stencil for gradients")
-    if supervision == "gradient":
-        target = image_gradients(gt, "sobel")  # (H, W, 1, 2)
-        classical = discrete.integrate_gradient(target[:, :, 0], step)
-    else:
-        target = finite.laplacian_5point(gt[..., 0], step)  # (H, W)
-        classical = discrete.solve_poisson_neumann(target, step)
-    classical = remove_constant(classical[..., None], gt)
+    target, classical = poisson_problem(gt, supervision)
     results = {"supervision": supervision, "shape": [h, w], "steps": tcfg.steps, "device": str(dev),
                "resample": sig.info.get("resample"), "operator": operator,
                "classical_psnr": psnr(classical, gt), "architectures": {}}

@@ -29,6 +29,27 @@ def image_gradients(values: np.ndarray, method: str = "central") -> np.ndarray:
     return np.stack([fn(values[..., c], step) for c in range(values.shape[2])], axis=2)
 
 
+def poisson_problem(gt: np.ndarray, supervision: str) -> tuple[np.ndarray, np.ndarray]:
+    """The targets of a Poisson reconstruction of ``gt (H, W, 1)`` and their classical solution.
+
+    ``supervision="gradient"``: Sobel gradients ``(H, W, 1, 2)``, solved by least squares (DCT);
+    ``"laplacian"``: the 5-point Laplacian ``(H, W)``, solved with Neumann borders (DCT). The
+    solution ``(H, W, 1)`` has its constant set to match ``gt``.
+    """
+    from . import discrete
+
+    step = C.pixel_step(gt.shape[:2])
+    if supervision == "gradient":
+        target = image_gradients(gt, "sobel")
+        classical = discrete.integrate_gradient(target[:, :, 0], step)
+    elif supervision == "laplacian":
+        target = finite.laplacian_5point(gt[..., 0], step)
+        classical = discrete.solve_poisson_neumann(target, step)
+    else:
+        raise InrkitError(f"supervision must be gradient or laplacian, not {supervision!r}")
+    return target, remove_constant(classical[..., None], gt)
+
+
 def remove_constant(pred: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Shift each channel of ``pred`` by the constant that best matches ``reference`` (mean difference).
 
