@@ -17,7 +17,8 @@ import time
 import torch
 
 import inrkit
-from inrkit.apps.image import resolve_device
+from inrkit.batch import Batch
+from inrkit.device import resolve_device
 from inrkit.config import ARCH_LABELS, ARCHS, DEFAULT_LR, FieldConfig, build_field
 from inrkit.metrics import psnr
 from inrkit.objectives import Reconstruction
@@ -31,11 +32,12 @@ def run(arch: str, signal, steps: int, cap: float, every: int, device: torch.dev
     targets = signal.targets(device).reshape(-1, signal.channels)
     opt = torch.optim.Adam(field.parameters(), lr=DEFAULT_LR[arch])
     loss_fn = Reconstruction()
+    batch = Batch(coords, targets)  # the whole image every step
     train_s, t30, psnr_at = 0.0, None, None
     step = 0
     while step < steps and train_s < cap:
         t = time.perf_counter()
-        loss = loss_fn(field, coords, targets)["loss"]
+        loss = loss_fn(field, batch)["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -49,7 +49,8 @@ CASES = {
     "not an image": (["fit", "{d}/notes.txt"], "not an image"),
     "above pixel limit": (["fit", "{d}/huge.png"], "above the limit"),
     "pixel limit option": (["fit", "{d}/ok.png", "--max-pixels", "100"], "above the limit"),
-    "zero size": (["fit", "{d}/zero.png"], ""),
+    # a PNG header of width 0: the PNG standard forbids it and Pillow will not identify the file
+    "zero size": (["fit", "{d}/zero.png"], "zero.png is not an image file that can be read"),
     "unknown arch": (["fit", "{d}/ok.png", "--arch", "resnet"], "unknown architecture"),
     "unknown arch in compare": (["compare", "{d}/ok.png", "--archs", "siren,foo"], "unknown architecture"),
     "bad option value": (["fit", "{d}/ok.png", "--steps", "abc"], "invalid int"),
@@ -90,6 +91,7 @@ def edit_files(tmp_path_factory):
     g[3, 3, 0] = np.nan
     np.save(d / "g_nan.npy", g)
     np.save(d / "g_pickle.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.save(d / "g_empty.npy", np.zeros((0, 16, 2)))
     return d
 
 
@@ -102,11 +104,17 @@ EDIT_CASES = {
     "gradient with NaN": (["integrate", "{d}/g_nan.npy"], "NaN"),
     "gradient is a pickle": (["integrate", "{d}/g_pickle.npy"], "not a readable .npy"),
     "gradient missing": (["integrate", "{d}/none.npy"], "no such file"),
+    "gradient of zero size": (["integrate", "{d}/g_empty.npy"], "gradient field 16x0 is too small"),
     "poisson unknown arch": (["poisson", "{d}/a.png", "--archs", "siren,bogus"], "unknown architecture"),
     "poisson stencil with a batch": (["poisson", "{d}/a.png", "--operator", "stencil", "--batch-size", "16"],
                                      "every pixel"),
     "poisson sobolev from gradients": (["poisson", "{d}/a.png", "--operator", "stencil-sobolev"], "applies to"),
     "poisson unknown resample": (["poisson", "{d}/a.png", "--resample", "cubic"], "invalid choice"),
+    # options these commands never used are refused now, rather than accepted and ignored
+    "poisson refuses --amp": (["poisson", "{d}/a.png", "--amp"], "unrecognized arguments: --amp"),
+    "blend refuses --compile": (["blend", "{d}/a.png", "{d}/b.png", "--compile"], "unrecognized arguments: --compile"),
+    "integrate refuses --log-every": (["integrate", "{d}/g_nan.npy", "--log-every", "5"],
+                                      "unrecognized arguments: --log-every 5"),
 }
 
 

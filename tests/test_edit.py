@@ -69,15 +69,16 @@ def test_anchored_gradient_fit_keeps_anchor_values():
 
 def test_fit_time_budget_stops_with_a_result_and_reads_loss_without_callbacks():
     from inrkit.objectives import Reconstruction
+    from inrkit.signals.sampling import PointSampler
     from inrkit.train import fit as fit_loop
 
     torch.manual_seed(0)
     field = build_field(FieldConfig(arch="siren", width=16, hidden_layers=1), 2, 1, 8)
     x = C.grid((8, 8)).reshape(-1, 2)
     y = torch.sin(3 * x[:, :1])
-    r = fit_loop(field, Reconstruction(), x, y, steps=1000, lr=1e-3, max_seconds=0.0)
+    r = fit_loop(field, PointSampler(x, y), Reconstruction(), steps=1000, lr=1e-3, max_seconds=1e-9)
     assert r.steps == 1 and math.isfinite(r.final_terms["loss"])
-    r2 = fit_loop(field, Reconstruction(), x, y, steps=5, lr=1e-3)  # no callbacks: loss read once at the end
+    r2 = fit_loop(field, PointSampler(x, y), Reconstruction(), steps=5, lr=1e-3)  # loss read once at the end
     assert r2.steps == 5 and r2.final_terms["loss"] < r.final_terms["loss"]
 
 

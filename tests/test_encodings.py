@@ -43,3 +43,17 @@ def test_nyquist_rule():
     assert F.nyquist_frequencies(256) == 7
     assert F.nyquist_frequencies(64) == 5
     assert F.nyquist_frequencies(1) == 1
+
+
+def _siren_get_num_frequencies_nyquist(samples):
+    """Verbatim from PosEncodingNeRF in github.com/vsitzmann/siren, modules.py."""
+    nyquist_rate = 1 / (2 * (2 * 1 / samples))
+    return int(math.floor(math.log(nyquist_rate, 2)))
+
+
+def test_nyquist_rule_is_one_band_more_than_sirens_and_stays_below_half_nyquist():
+    for n in range(4, 5000):
+        L = F.nyquist_frequencies(n)
+        assert L == _siren_get_num_frequencies_nyquist(n) + 1, n
+        # top band sin(2^(L-1) pi x) has 2^(L-2) cycles per unit; Nyquist is n/4 cycles per unit
+        assert 2.0 ** (L - 2) <= n / 8 < 2.0 ** (L - 1), n

@@ -72,3 +72,56 @@ def test_ddpm_learns_a_curved_density_and_frechet_distance():
     b = 2.0 * torch.randn(4000, 3, generator=g, dtype=torch.float64) + torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
     # N(0, I) against N(e1, 4 I): |mu|^2 + tr(I + 4I - 2 * 2I) = 1 + 3 = 4 (up to sampling noise)
     assert abs(D.frechet_distance(a, b) - 4.0) < 0.3
+
+
+def test_flow_keeps_the_best_epoch_and_may_stop_early():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 3, generator=g)
+    flow, hist = FL.train_flow(x, couplings=2, hidden=8, epochs=4, batch_size=64, seed=0)
+    assert [h["epoch"] for h in hist] == [1, 2, 3, 4]
+    assert all({"train_ll_per_dim", "val_ll_per_dim"} <= set(h) for h in hist)
+    best = max(hist, key=lambda h: h["val_ll_per_dim"])
+    assert best.get("best") and not flow.training
+    # the returned state is the best epoch's: its validation figure is reproduced
+    perm0 = torch.randperm(300, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        val_ll = float(flow.log_prob(x[perm0[:30]]).mean()) / 3
+    assert abs(val_ll - best["val_ll_per_dim"]) < 1e-5
+    # a huge learning rate makes every epoch after the first worse: patience 1 stops after epoch 2
+    _, short = FL.train_flow(x, couplings=2, hidden=8, epochs=20, batch_size=64, lr=0.5, seed=0, patience=1)
+    assert len(short) < 20 and not short[-1].get("best")
+
+
+def test_flow_gradients_are_clipped_before_each_step():
+    w = torch.nn.Parameter(torch.zeros(4))
+    opt = torch.optim.SGD([w], lr=1.0)
+    FL.clip_gradients(opt, 1.0)
+    w.grad = torch.full((4,), 10.0)
+    opt.step()
+    assert torch.allclose(w.detach(), torch.full((4,), -0.5))  # gradient of norm 20 scaled to norm 1
+
+
+def test_ddpm_ema_follows_its_warm_up_and_history_averages_the_loss():
+    from inrkit.meta import diffusion as D
+    from inrkit.train import Callback, fit
+
+    model = torch.nn.Linear(2, 1)
+    start = torch.cat([p.detach().flatten() for p in model.parameters()])
+    seen, losses = [], []
+
+    class Record(Callback):
+        def after_step(self, state):
+            seen.append(torch.cat([p.detach().flatten().clone() for p in state.model.parameters()]))
+            losses.append(state.loss_terms["loss"])
+
+    ema, history = D.EMA(model, decay=0.999), D.LossHistory(every=2)
+    x = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
+    fit(model, D.RowBatches(x, 4), lambda m, b: {"loss": m(b.coords).pow(2).mean()}, steps=3, lr=0.1,
+        callbacks=[Record(), ema, history], generator=torch.Generator().manual_seed(0))
+    expected = start
+    for s, w in enumerate(seen, 1):
+        decay = min(0.999, (1 + s) / (10 + s))  # warm-up: 2/11, 3/12, 4/13
+        expected = decay * expected + (1 - decay) * w
+    got = torch.cat([p.detach().flatten() for p in ema.average.parameters()])
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert history.history == [{"step": 2, "loss": (losses[0] + losses[1]) / 2}, {"step": 3, "loss": losses[2]}]

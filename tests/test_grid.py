@@ -127,3 +127,21 @@ def test_four_dimensions_and_dense_grid():
             dg1.table[i + 5 * j, 0] = 1 + 2 * (i / 4) - 3 * (j / 4)
     u = (x.clamp(-1, 1) + 1) / 2
     assert torch.allclose(dg1(x)[:, 0], 1 + 2 * u[:, 0] - 3 * u[:, 1], atol=1e-12)
+
+
+def test_spatial_hash_picks_tiny_cuda_nns_row_for_the_same_vertex():
+    # tiny-cuda-nn (common_device.h, coherent_prime_hash + grid_index) hashes in uint32 arithmetic, wrapping
+    # at 2^32, then takes the row mod T; inrkit multiplies in int64. For T a power of two the rows agree:
+    # only the vertex lattice differs (see the module docstring), not the hash.
+    from inrkit.encodings.grid import level_indices
+
+    g = torch.Generator().manual_seed(0)
+    for d in (2, 3, 4):
+        corners = torch.randint(0, 2**12, (50, 1, 1, d), generator=g)  # (N, L=1, K=1, d)
+        size = torch.tensor([2**14])
+        rows = level_indices(corners, torch.tensor([2**12]), torch.tensor([False]), size)[:, 0, 0]
+        for v, row in zip(corners[:, 0, 0].tolist(), rows.tolist()):
+            h = 0
+            for i in range(d):
+                h ^= (v[i] * PRIMES[i]) & 0xFFFFFFFF  # uint32 product, as on the GPU
+            assert row == h % 2**14

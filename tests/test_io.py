@@ -85,8 +85,11 @@ def test_pixel_limit_is_checked_before_decoding(tmp_path):
     p.write_bytes(data)
     with pytest.raises(InrkitError, match="above the limit"):
         load_image(p)
-    with pytest.raises(InrkitError, match="above the limit"):
-        load_image("camera" if False else _save(tmp_path / "s.png", np.zeros((20, 20), np.uint8)), max_pixels=100)
+    # a real, decodable file over the limit is refused too, naming its size; at the limit it loads
+    small = _save(tmp_path / "s.png", np.zeros((20, 30), np.uint8))
+    with pytest.raises(InrkitError, match="30x20 = 600 pixels, above the limit of 599"):
+        load_image(small, max_pixels=599)
+    assert load_image(small, max_pixels=600).shape == (20, 30)
 
 
 def test_bad_inputs(tmp_path):

@@ -5,6 +5,8 @@ import math
 import pytest
 import torch
 
+from inrkit.batch import Batch
+
 from inrkit import coords as C
 from inrkit import ops
 from inrkit.config import FieldConfig, build_field
@@ -73,7 +75,7 @@ def test_laplacian_objective_same_loss_and_parameter_gradients(arch):
     f = _field(arch, 2, 1)
     x = C.grid((12, 12)).reshape(-1, 2).double()
     t = torch.randn(144, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-    loss = LaplacianMatch()(f, x, t)["loss"]
+    loss = LaplacianMatch()(f, Batch(x, t))["loss"]
     g_jet = torch.autograd.grad(loss, list(f.parameters()), allow_unused=True, materialize_grads=True)
     xr = x.clone().requires_grad_(True)
     loss_ref = ((ops.laplacian(f(xr), xr) - t) ** 2).mean()
@@ -93,3 +95,31 @@ def test_evaluate_forward_equals_autograd_route(what):
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-3 * float(b.abs().max()))
     with pytest.raises(ValueError):
         ops.evaluate(f, x, what, method="finite")
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_jet_applies_output_scale_and_shift(arch):
+    # f = s g + b: value s g + b, gradient s grad g, Laplacian s Delta g (the shift moves values only)
+    g = _field(arch, 2, 2, seed=4)
+    f = NeuralField(g.encoding, g.network, output_scale=-37.5, output_shift=4.25)
+    x = (torch.rand(40, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(5)) * 2 - 1)
+    v, grad, lap = jet(f, x)
+    xa = x.clone().requires_grad_(True)
+    y = f(xa)
+    assert torch.allclose(v, y.detach(), atol=1e-10)
+    assert torch.allclose(grad, ops.jacobian(y, xa).detach(), atol=1e-9)
+    lap_auto = torch.cat([ops.laplacian(y[:, i:i + 1], xa) for i in range(2)], -1).detach()
+    assert torch.allclose(lap, lap_auto, atol=1e-7 * max(1.0, float(lap_auto.abs().max())))
+    v0, grad0, lap0 = jet(g, x)
+    assert torch.allclose(v, -37.5 * v0 + 4.25) and torch.allclose(grad, -37.5 * grad0)
+    assert torch.allclose(lap, -37.5 * lap0)
+
+
+def test_default_output_scale_adds_no_arithmetic():
+    g = _field("siren", 2, 3).float()
+    x = torch.rand(64, 2) * 2 - 1
+    f = NeuralField(g.encoding, g.network, output_scale=1.0, output_shift=0.0)
+    with torch.no_grad():
+        plain = g.network(g.encoding(x))
+        assert torch.equal(f(x), plain) and torch.equal(g(x), plain)  # bit-identical, not merely close
+        assert torch.equal(jet(f, x)[0], jet(g, x)[0])

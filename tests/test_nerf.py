@@ -137,7 +137,7 @@ def test_volume_rendering_pipeline_vanilla_uses_both_passes():
     assert model.fine.trunk[0].weight.grad is not None and model.coarse.trunk[0].weight.grad is not None
 
 
-def test_short_training_beats_a_psnr_bound_and_checkpoint_renders_the_same(tiny_scene, tmp_path):
+def test_short_training_beats_a_psnr_bound_and_checkpoint_renders_the_same(tiny_scene, tmp_path, capsys):
     test = load_posed_images(tiny_scene, "test")
     untrained = N.build_model(N.PRESETS["fast-tiny"], test.aabb)
     before = N.evaluate_views(untrained.eval(), test, torch.ones(3))["psnr"]  # grey fog, about 8 dB
@@ -150,13 +150,69 @@ def test_short_training_beats_a_psnr_bound_and_checkpoint_renders_the_same(tiny_
     assert ev["views"] == 2 and (tmp_path / "ev" / "view_000.png").is_file()
     again = N.eval_nerf(tmp_path / "run", tiny_scene, tmp_path / "ev2", device="cpu")
     assert abs(again["psnr"] - ev["psnr"]) < 1e-9
-    orb = N.render_orbit(tmp_path / "run", tmp_path / "orbit", frames=3, device="cpu")
+    orb = N.render_orbit(tmp_path / "run", tmp_path / "orbit", frames=3, device="cpu", progress=True)
     assert orb["frames"] == 3 and (tmp_path / "orbit" / "orbit.gif").is_file()
+    assert "nerf orbit  3/3  100%" in capsys.readouterr().err  # one progress display for frames too
     with Image.open(tmp_path / "orbit" / "orbit.gif") as g:
         assert g.n_frames == 3
     m = N.export_mesh(tmp_path / "run", tmp_path / "m.ply", resolution=48, level=5.0, device="cpu")
     head = (tmp_path / "m.ply").read_bytes()[:200]
     assert head.startswith(b"ply\nformat binary_little_endian") and m["faces"] > 100
+
+
+class _Empty(torch.nn.Module):
+    """A radiance field with no density anywhere: every ray renders its background."""
+
+    def forward(self, points, directions):
+        return points.new_zeros(len(points)), points.new_full((len(points), 3), 0.5)
+
+
+def test_ray_sampler_and_volume_rendering_give_the_hand_computed_loss():
+    from inrkit.objectives import VolumeRendering
+    from inrkit.rendering.nerf import NeRFModel
+
+    aabb = torch.tensor([[-1.0] * 3, [1.0] * 3])
+    model = NeRFModel("vanilla", aabb, samples=8, importance=4, field_args={"width": 8, "depth": 2})
+    model.coarse, model.fine = _Empty(), _Empty()
+    rgb = torch.tensor([[1.0, 0.0, 0.5], [0.2, 0.4, 0.6], [0.0, 1.0, 1.0], [0.9, 0.1, 0.3]])
+    alpha = torch.tensor([[1.0], [0.25], [0.0], [0.5]])
+    origins = torch.tensor([[0.0, 0.0, 4.0]]).expand(4, 3)
+    directions = torch.nn.functional.normalize(torch.tensor([[0.0, 0.0, -1.0], [0.1, 0.0, -1.0], [0.0, 0.1, -1.0],
+                                                             [0.5, 0.5, -1.0]]), dim=-1)
+    sampler = N.RaySampler(origins, directions, torch.cat([rgb, alpha], 1), batch_rays=16, background=torch.ones(3))
+    g = torch.Generator().manual_seed(3)
+    batch = sampler(g)
+    # the documented draws: ray indices, then one background colour per ray
+    h = torch.Generator().manual_seed(3)
+    idx = torch.randint(0, 4, (16,), generator=h)
+    bg = torch.rand(16, 3, generator=h)
+    assert torch.equal(batch["background"], bg) and torch.equal(batch["origins"], origins[idx])
+    assert torch.equal(batch["directions"], directions[idx])
+    # an empty field renders bg; the target is a * c + (1 - a) * bg, so the error is a * (c - bg)
+    expected = float(((alpha[idx] * (rgb[idx] - bg)) ** 2).mean())
+    terms = VolumeRendering(generator=g)(model, batch)
+    assert abs(float(terms["rgb"]) - expected) < 1e-7 and abs(float(terms["coarse"]) - expected) < 1e-7
+    assert abs(float(terms["loss"]) - 2 * expected) < 1e-7
+    # coarse 8, fine 8 + 4 per ray that meets the box; the last direction passes beside it
+    assert float(terms["samples_per_ray"]) == (8 + 8 + 4) * int((idx != 3).sum()) / 16
+    # opaque frames: one background for every ray, the targets are the colours themselves
+    opaque = N.RaySampler(origins, directions, torch.cat([rgb, torch.ones(4, 1)], 1), 16, torch.zeros(3))
+    b = opaque(torch.Generator().manual_seed(3))
+    assert not opaque.has_alpha and torch.equal(b["background"], torch.zeros(16, 3))
+    assert torch.equal(b.targets, rgb[idx])
+
+
+def test_seeded_training_runs_are_identical(tiny_scene):
+    kw = dict(steps=4, minutes=None, eval_every=1e9, eval_views=1, device="cpu", batch_rays=64, seed=5)
+    a = N.train_nerf(tiny_scene, "fast-tiny", **kw)
+    b = N.train_nerf(tiny_scene, "fast-tiny", **kw)
+    sa, sb = a["model"].state_dict(), b["model"].state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    (h,) = a["history"]  # evaluated once, after the last step
+    assert set(h) == {"step", "seconds", "loss", "val_psnr", "val_ssim", "occupied", "samples_per_ray"}
+    assert h["step"] == a["steps"] == 4 and h["loss"] == b["history"][0]["loss"] and 0 < h["occupied"] < 1
+    c = N.train_nerf(tiny_scene, "fast-tiny", **{**kw, "seed": 6})
+    assert c["history"][0]["loss"] != h["loss"]
 
 
 def _bad_scene(tmp_path, tiny_scene, name, edit):

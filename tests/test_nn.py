@@ -2,8 +2,9 @@ import math
 
 import torch
 
-from inrkit.config import ARCHS, FieldConfig, build_field, build_from_spec
+from inrkit.config import ARCHS, FieldConfig, build_field
 from inrkit.fields import num_parameters
+from inrkit.fields.registry import build_field_from_spec
 from inrkit.nn import MLP, Siren
 
 
@@ -51,7 +52,7 @@ def test_every_arch_is_pointwise_and_rebuilds_from_spec():
         full = f(x)
         assert full.shape == (16, 3)
         assert torch.allclose(full[5:6], f(x[5:6]), atol=1e-6)  # row i depends only on row i
-        f2 = build_from_spec(f.spec())
+        f2 = build_field_from_spec(f.spec())
         f2.load_state_dict(f.state_dict())
         assert torch.equal(f2(x), full)
 

@@ -128,3 +128,52 @@ def test_chunked_hessian_jacobian_divergence():
     assert torch.allclose(div.reshape(-1, 1), ops.divergence(y, x).detach())
     Hs = ops.evaluate(field, grid, "hessian", chunk=8)
     assert torch.allclose(Hs.reshape(-1, 2, 2), ops.hessian(y.mean(-1, keepdim=True), x).detach())
+
+
+@pytest.mark.parametrize("method", ["auto", "autograd"])
+def test_per_channel_derivatives_and_the_channel_mean(method):
+    field = build_field(FieldConfig(arch="siren", width=16, hidden_layers=1), 2, 3,
+                        generator=torch.Generator().manual_seed(1)).double()
+    grid = C.grid((4, 5), dtype=torch.float64)
+    x = grid.reshape(-1, 2).requires_grad_(True)
+    y = field(x)
+    J = ops.jacobian(y, x).detach()  # (20, 3, 2)
+    g_each = ops.evaluate(field, grid, "gradient", chunk=7, method=method, channels="each")
+    assert g_each.shape == (4, 5, 6)
+    assert torch.allclose(g_each.reshape(-1, 3, 2), J, atol=1e-10)
+    g_mean = ops.evaluate(field, grid, "gradient", chunk=7, method=method)  # the default: channel mean
+    assert g_mean.shape == (4, 5, 2) and torch.allclose(g_mean.reshape(-1, 2), J.mean(1), atol=1e-10)
+    lap_each = ops.evaluate(field, grid, "laplacian", method=method, channels="each")
+    lap_auto = torch.cat([ops.laplacian(y[:, i:i + 1], x) for i in range(3)], -1).detach()
+    assert lap_each.shape == (4, 5, 3) and torch.allclose(lap_each.reshape(-1, 3), lap_auto, atol=1e-8)
+    lap_mean = ops.evaluate(field, grid, "laplacian", method=method)
+    assert lap_mean.shape == (4, 5, 1) and torch.allclose(lap_mean[..., 0], lap_each.mean(-1), atol=1e-8)
+    H_each = ops.evaluate(field, grid, "hessian", method=method, channels="each")
+    assert H_each.shape == (4, 5, 12)
+    H_ref = torch.stack([ops.hessian(y[:, i:i + 1], x).detach() for i in range(3)], 1)  # (20, 3, 2, 2)
+    assert torch.allclose(H_each.reshape(-1, 3, 2, 2), H_ref, atol=1e-8)
+    assert torch.allclose(ops.evaluate(field, grid, "hessian", method=method), H_each.reshape(4, 5, 3, 4).mean(2),
+                          atol=1e-8)
+    with pytest.raises(ValueError, match="channels"):
+        ops.evaluate(field, grid, "gradient", channels="sum")
+
+
+@pytest.mark.parametrize("arch, method", [("siren", "auto"), ("siren", "autograd"), ("hash", "auto")])
+def test_derivative_maps_come_out_in_the_scaled_units(arch, method):
+    from inrkit.encodings import MultiresGrid
+    from inrkit.fields import NeuralField
+    from inrkit.nn import MLP
+
+    gen = torch.Generator().manual_seed(2)
+    if arch == "hash":  # no forward-mode rule: autograd through the grid
+        g = NeuralField(MultiresGrid.from_paper(2, 3, 2, 8, 4, 32, generator=gen), MLP(6, 1, 16, 1, "tanh",
+                                                                                       generator=gen)).double()
+    else:
+        g = build_field(FieldConfig(arch=arch, width=16, hidden_layers=1), 2, 1, 16, generator=gen).double()
+    f = NeuralField(g.encoding, g.network, output_scale=1e3, output_shift=-7.0)
+    grid = C.grid((6, 6), dtype=torch.float64)
+    for what in ("value", "gradient", "laplacian", "hessian"):
+        a = ops.evaluate(f, grid, what, method=method)
+        b = ops.evaluate(g, grid, what, method=method)
+        expected = 1e3 * b - 7.0 if what == "value" else 1e3 * b
+        assert torch.allclose(a, expected, rtol=1e-9, atol=1e-9), what

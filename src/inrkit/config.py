@@ -1,7 +1,9 @@
 """Configuration at the edge: frozen dataclasses, presets and ``build_*`` functions.
 
-Library classes take plain arguments; only this module and ``cli.py`` know about
-configuration objects. A preset is a ``dataclasses.replace`` of a default.
+Library classes take plain arguments; only this module and the command line (``cli/``)
+know about configuration objects. Each encoding has its own small dataclass
+(``PEConfig``, ``FourierConfig``, ``HashConfig``) held by ``FieldConfig``; a preset is a
+``dataclasses.replace`` of a default.
 """
 
 from __future__ import annotations
@@ -41,21 +43,62 @@ the hash grid (Mueller 2022, sec. 4, with betas (0.9, 0.99) and eps 1e-15)."""
 
 
 @dataclass(frozen=True)
+class PEConfig:
+    """NeRF positional encoding (Mildenhall 2020, eq. 4): ``frequencies`` octaves per axis;
+    ``None`` takes the Nyquist rule of the signal (``encodings.functional.nyquist_frequencies``)."""
+
+    frequencies: int | None = None
+
+
+@dataclass(frozen=True)
+class FourierConfig:
+    """Gaussian Fourier features (Tancik 2020): ``features`` random frequencies of scale
+    ``sigma`` in inrkit's [-1, 1] units (5 here is Tancik's 10 on [0, 1])."""
+
+    features: int = 256
+    sigma: float = 5.0
+
+
+@dataclass(frozen=True)
+class HashConfig:
+    """Multiresolution hash grid (Mueller 2022, sec. 3): ``levels`` L of ``features`` F each,
+    2^``log2_table`` entries T per level, resolutions ``min_res`` N_min .. ``max_res`` N_max
+    (``None``: twice the signal's longer side)."""
+
+    levels: int = 16
+    features: int = 2
+    log2_table: int = 18
+    min_res: int = 16
+    max_res: int | None = None
+
+
+_ENCODING_CONFIGS = {"pe": PEConfig, "ffn": FourierConfig, "hash": HashConfig}
+
+
+@dataclass(frozen=True)
 class FieldConfig:
-    """Which field to build. ``pe_frequencies=None`` picks the Nyquist rule of the signal."""
+    """Which field to build: ``arch`` and its MLP, and each encoding's own settings
+    (``pe``, ``ffn``, ``hash``; only the one ``arch`` uses matters).
+
+    The encoding settings also accept plain dicts (``FieldConfig(**dataclasses.asdict(cfg))``
+    or a run's JSON record rebuild the same configuration).
+    """
 
     arch: str = "siren"
     width: int = 256
     hidden_layers: int = 3
     w0: float = 30.0
-    pe_frequencies: int | None = None
-    ffn_features: int = 256
-    ffn_sigma: float = 5.0
-    hash_levels: int = 16
-    hash_features: int = 2
-    hash_log2_table: int = 18
-    hash_min_res: int = 16
-    hash_max_res: int | None = None  # None: twice the signal's longer side
+    pe: PEConfig = dataclasses.field(default_factory=PEConfig)
+    ffn: FourierConfig = dataclasses.field(default_factory=FourierConfig)
+    hash: HashConfig = dataclasses.field(default_factory=HashConfig)
+
+    def __post_init__(self):
+        for name, cls in _ENCODING_CONFIGS.items():
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                object.__setattr__(self, name, cls(**value))
+            elif not isinstance(value, cls):
+                raise TypeError(f"FieldConfig.{name} must be a {cls.__name__}, not {type(value).__name__}")
 
 
 
@@ -79,10 +122,11 @@ PRESETS: dict[str, tuple[FieldConfig, TrainConfig]] = {
     # Hash grid (Mueller 2022) with a 2 x 64 ReLU MLP, Adam 1e-2 with cosine decay, 2^14 random pixels per
     # step. 8 levels of 4 features instead of the paper's 16 of 2: the same table bytes per point, half the
     # gathers, which measured 2.3x faster per step on a 2-core CPU for the same PSNR (docs/benchmarks.md).
-    "fast": (FieldConfig(arch="hash", width=64, hidden_layers=1, hash_levels=8, hash_features=4),
+    "fast": (FieldConfig(arch="hash", width=64, hidden_layers=1, hash=HashConfig(levels=8, features=4)),
              TrainConfig(steps=300, batch_size=16384, schedule="cosine")),
 }
-PRESETS["tiny"] = (dataclasses.replace(PRESETS["fast"][0], hash_levels=4, hash_log2_table=12),
+PRESETS["tiny"] = (dataclasses.replace(PRESETS["fast"][0],
+                                       hash=dataclasses.replace(PRESETS["fast"][0].hash, levels=4, log2_table=12)),
                    dataclasses.replace(PRESETS["fast"][1], steps=60, batch_size=2048))
 """``tiny`` is the fast preset's small form, for tests on the CPU."""
 
@@ -116,14 +160,16 @@ def build_field(cfg: FieldConfig, in_dim: int, out_dim: int, samples_per_axis: i
     check_arch(cfg.arch)
     encoding: Encoding
     if cfg.arch == "pe":
-        L = cfg.pe_frequencies if cfg.pe_frequencies is not None else nyquist_frequencies(samples_per_axis)
+        pe = cfg.pe
+        L = pe.frequencies if pe.frequencies is not None else nyquist_frequencies(samples_per_axis)
         encoding = PositionalEncoding(in_dim, L)
     elif cfg.arch == "ffn":
-        encoding = GaussianFourierFeatures(in_dim, cfg.ffn_features, cfg.ffn_sigma, generator=generator)
+        encoding = GaussianFourierFeatures(in_dim, cfg.ffn.features, cfg.ffn.sigma, generator=generator)
     elif cfg.arch == "hash":
-        max_res = cfg.hash_max_res if cfg.hash_max_res is not None else 2 * samples_per_axis
-        encoding = MultiresGrid.from_paper(in_dim, cfg.hash_levels, cfg.hash_features, cfg.hash_log2_table,
-                                           min(cfg.hash_min_res, max_res), max_res, generator=generator)
+        hg = cfg.hash
+        max_res = hg.max_res if hg.max_res is not None else 2 * samples_per_axis
+        encoding = MultiresGrid.from_paper(in_dim, hg.levels, hg.features, hg.log2_table,
+                                           min(hg.min_res, max_res), max_res, generator=generator)
     else:
         encoding = Identity(in_dim)
     network: Network
@@ -133,59 +179,6 @@ def build_field(cfg: FieldConfig, in_dim: int, out_dim: int, samples_per_axis: i
         act = "tanh" if cfg.arch == "tanh" else "relu"
         network = MLP(encoding.out_dim, out_dim, cfg.width, cfg.hidden_layers, act, generator=generator)
     return NeuralField(encoding, network)
-
-
-# ---- rebuilding from a checkpoint's JSON spec -------------------------------------------
-
-def _kwargs(spec: dict, *names: str) -> dict:
-    return {n: spec[n] for n in names if n in spec}
-
-
-def build_encoding(spec: dict) -> Encoding:
-    kind = spec.get("type")
-    if kind == "identity":
-        return Identity(spec["in_dim"])
-    if kind == "pe":
-        return PositionalEncoding(**_kwargs(spec, "in_dim", "num_frequencies", "include_input"))
-    if kind == "ffn":
-        return GaussianFourierFeatures(**_kwargs(spec, "in_dim", "num_features", "sigma"))
-    if kind == "hashgrid":
-        return MultiresGrid(**_kwargs(spec, "in_dim", "resolutions", "log2_table_size", "features"))
-    if kind == "densegrid":
-        return DenseGrid(**_kwargs(spec, "in_dim", "resolution", "features"))
-    raise InrkitError(f"unknown encoding type {kind!r} in checkpoint")
-
-
-def build_network(spec: dict) -> Network:
-    kind = spec.get("type")
-    if kind == "mlp":
-        return MLP(**_kwargs(spec, "in_dim", "out_dim", "width", "hidden_layers", "activation"))
-    if kind == "siren":
-        return Siren(**_kwargs(spec, "in_dim", "out_dim", "width", "hidden_layers", "w0", "first_w0"))
-    raise InrkitError(f"unknown network type {kind!r} in checkpoint")
-
-
-def build_from_spec(spec: dict) -> Field:
-    """Rebuild an (untrained) field from ``Field.spec()``; a checkpoint then fills its tensors."""
-    try:
-        if spec.get("type") == "latent_modulated":
-            from .fields.modulated import LatentModulatedField
-
-            return LatentModulatedField(**_kwargs(spec, "in_dim", "out_dim", "latent_dim", "width", "hidden_layers",
-                                                  "w0"))
-        if spec.get("type") == "nerf":
-            import torch
-
-            from .rendering.nerf import NeRFModel
-
-            return NeRFModel(spec["recipe"], torch.tensor(spec["aabb"], dtype=torch.float32), spec["samples"],
-                             spec["importance"], spec["near"], dict(spec["field_args"]),
-                             spec["occupancy_resolution"])
-        if spec.get("type") != "neural_field":
-            raise InrkitError(f"unknown field type {spec.get('type')!r} in checkpoint")
-        return NeuralField(build_encoding(spec["encoding"]), build_network(spec["network"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InrkitError(f"checkpoint architecture is malformed ({type(exc).__name__}: {exc})") from None
 
 
 def replace(cfg, **changes):

@@ -105,6 +105,7 @@ def test_cli_fit_writes_complete_run_and_is_reproducible(tmp_path):
     assert Image.open(tmp_path / "big.png").size == (192, 192)
     # a different seed gives a different model
     code, _, err = run_cli(args[:-3] + ["--seed", "8", "--quiet", "--out", tmp_path / "c"])
+    assert code == 0, err
     assert (tmp_path / "c" / "model.safetensors").read_bytes() != (a / "model.safetensors").read_bytes()
 
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-import time
-from dataclasses import asdict
+import dataclasses
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .. import __version__, coords as C
 from ..config import ARCH_LABELS, FieldConfig, TrainConfig, check_arch, learning_rate
@@ -19,29 +16,13 @@ from ..errors import InrkitError
 from ..metrics import psnr
 from ..report import html as H, plots
 from ..report.rundir import RunDir, write_json
-from ..signals import DEFAULT_MAX_PIXELS, ImageSignal, load_image, to_uint8, write_png
-from ..train import checkpoint
-from .image import resolve_device
+from ..device import resolve_device
+from ..pixels import to_uint8, values_to_uint8
+from ..signals import DEFAULT_MAX_PIXELS, ImageSignal, load_image, write_png
+from ..train import Progress, checkpoint
 
 
-class _Progress:
-    def __init__(self, steps: int, label: str, enabled: bool):
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=steps, desc=label, disable=not enabled, file=sys.stderr, dynamic_ncols=True)
-
-    def __call__(self, step, terms, field):
-        self.bar.update(1)
-        if step % 10 == 0:
-            self.bar.set_postfix(loss=f"{terms['loss']:.3e}", refresh=False)
-
-    def close(self):
-        self.bar.close()
-
-
-def _pix(values: np.ndarray) -> np.ndarray:
-    """values in [-1, 1] -> uint8 image."""
-    return to_uint8(np.clip((values + 1) / 2, 0, 1))
+_pix = values_to_uint8
 
 
 # ---- Poisson reconstruction (Sitzmann et al. 2020, sec. 4.1, Table 1) ------------------------
@@ -70,12 +51,12 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
     if supervision not in ("gradient", "laplacian"):
         raise InrkitError(f"supervision must be gradient or laplacian, not {supervision!r}")
     if minutes is not None and not minutes > 0:
-        raise InrkitError(f"--minutes must be positive, not {minutes}")
+        raise InrkitError(f"minutes must be positive, not {minutes}")
     budget = None if minutes is None else 60.0 * minutes
     tcfg = train_cfg or TrainConfig(steps=10_000)
     check_operator(operator, tcfg.batch_size)
     if operator == "stencil-sobolev" and supervision != "laplacian":
-        raise InrkitError("--operator stencil-sobolev applies to --supervision laplacian; use stencil for gradients")
+        raise InrkitError("operator stencil-sobolev applies to the laplacian supervision; use stencil for gradients")
     for a in archs:
         check_arch(a)
     sig = source if isinstance(source, ImageSignal) else load_image(source, size, max_pixels, alpha="drop",
@@ -89,19 +70,14 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
                "classical_psnr": psnr(classical, gt), "architectures": {}}
     preds = {}
     for arch in archs:
-        fcfg = (field_cfg or FieldConfig())
-        fcfg = FieldConfig(**{**asdict(fcfg), "arch": arch})
-        bar = _Progress(tcfg.steps, f"{ARCH_LABELS[arch]} ({supervision})", progress)
-        cb = bar if progress else None  # no callback: the loop never waits for the device
-        try:
-            if supervision == "gradient":
-                field, pred, res = fit_gradient_field(target, fcfg, tcfg, dev, progress_cb=cb, max_seconds=budget,
-                                                         operator=operator)
-            else:
-                field, pred, res = fit_laplacian_field(target, fcfg, tcfg, dev, progress_cb=cb, max_seconds=budget,
-                                                          operator=operator)
-        finally:
-            bar.close()
+        fcfg = dataclasses.replace(field_cfg or FieldConfig(), arch=arch)
+        cbs = [Progress(f"{ARCH_LABELS[arch]} ({supervision})")] if progress else []
+        if supervision == "gradient":
+            field, pred, res = fit_gradient_field(target, fcfg, tcfg, dev, callbacks=cbs, max_seconds=budget,
+                                                  operator=operator)
+        else:
+            field, pred, res = fit_laplacian_field(target, fcfg, tcfg, dev, callbacks=cbs, max_seconds=budget,
+                                                   operator=operator)
         pred = remove_constant(pred, gt)
         preds[arch] = (field, pred)
         results["architectures"][arch] = {
@@ -190,7 +166,7 @@ def blend(a: str | ImageSignal, b: str | ImageSignal, alpha: float = 0.5, mask: 
     else:
         A, B = _load_pair(str(a), str(b), size, max_pixels, resample)
     if not 0.0 <= alpha <= 1.0:
-        raise InrkitError(f"--alpha must be in [0, 1], not {alpha}")
+        raise InrkitError(f"alpha must be in [0, 1], not {alpha}")
     if isinstance(mask, str):
         mask = load_mask(mask, A.shape)
     va = A.targets().numpy().astype(np.float64)  # (H, W, C) in [-1, 1]
@@ -201,28 +177,25 @@ def blend(a: str | ImageSignal, b: str | ImageSignal, alpha: float = 0.5, mask: 
     fcfg = field_cfg or FieldConfig()
     tcfg = train_cfg or TrainConfig(steps=1000)
     dev = resolve_device(device)
-    bar = _Progress(tcfg.steps, "blend", progress)
-    try:
-        if mask is None:
-            guide = alpha * ga + (1 - alpha) * gb
-            field, pred, res = fit_gradient_field(guide, fcfg, tcfg, dev, progress_cb=bar)
-            want_mean = alpha * va.mean((0, 1)) + (1 - alpha) * vb.mean((0, 1))
-            pred = pred - pred.mean((0, 1)) + want_mean
-            naive = alpha * va + (1 - alpha) * vb
-            classical = np.stack([discrete.integrate_gradient(guide[:, :, k], step) for k in range(c)], -1)
-            classical = classical - classical.mean((0, 1)) + want_mean
-            mode = f"mixing, alpha = {alpha:g}"
-        else:
-            m = mask.astype(bool)
-            guide = np.where(m[..., None, None], gb, ga)
-            field, pred, res = fit_gradient_field(guide, fcfg, tcfg, dev, values=va, anchor=(~m).astype(np.float64),
-                                                  progress_cb=bar)
-            naive = np.where(m[..., None], vb, va)
-            classical = np.stack([discrete.poisson_blend(va[..., k], discrete.forward_gradient(vb[..., k], step), m, step)
-                                  for k in range(c)], -1)
-            mode = "seamless cloning"
-    finally:
-        bar.close()
+    cbs = [Progress("blend")] if progress else []
+    if mask is None:
+        guide = alpha * ga + (1 - alpha) * gb
+        field, pred, res = fit_gradient_field(guide, fcfg, tcfg, dev, callbacks=cbs)
+        want_mean = alpha * va.mean((0, 1)) + (1 - alpha) * vb.mean((0, 1))
+        pred = pred - pred.mean((0, 1)) + want_mean
+        naive = alpha * va + (1 - alpha) * vb
+        classical = np.stack([discrete.integrate_gradient(guide[:, :, k], step) for k in range(c)], -1)
+        classical = classical - classical.mean((0, 1)) + want_mean
+        mode = f"mixing, alpha = {alpha:g}"
+    else:
+        m = mask.astype(bool)
+        guide = np.where(m[..., None, None], gb, ga)
+        field, pred, res = fit_gradient_field(guide, fcfg, tcfg, dev, values=va, anchor=(~m).astype(np.float64),
+                                              callbacks=cbs)
+        naive = np.where(m[..., None], vb, va)
+        classical = np.stack([discrete.poisson_blend(va[..., k], discrete.forward_gradient(vb[..., k], step), m, step)
+                              for k in range(c)], -1)
+        mode = "seamless cloning"
     pred = np.clip(pred, -1, 1)
     classical = np.clip(classical, -1, 1)
     result = {"mode": mode, "shape": [h, w, c], "psnr_inr_vs_discrete": psnr(pred, classical),
@@ -300,11 +273,8 @@ def integrate(paths: list[str], field_cfg: FieldConfig | None = None, train_cfg:
     fcfg = field_cfg or FieldConfig()
     tcfg = train_cfg or TrainConfig(steps=1000)
     dev = resolve_device(device)
-    bar = _Progress(tcfg.steps, "integrate", progress)
-    try:
-        field, pred, res = fit_gradient_field(g[:, :, None, :], fcfg, tcfg, dev, progress_cb=bar)
-    finally:
-        bar.close()
+    cbs = [Progress("integrate")] if progress else []
+    field, pred, res = fit_gradient_field(g[:, :, None, :], fcfg, tcfg, dev, callbacks=cbs)
     u = pred[..., 0] - pred.mean()
     classical = discrete.integrate_gradient(g, step)
     rng = float(classical.max() - classical.min()) or 1.0

@@ -6,10 +6,8 @@ its modulations) of one shared, meta-learned, latent-modulated SIREN.
 
 from __future__ import annotations
 
-import io
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -17,15 +15,20 @@ import numpy as np
 import torch
 
 from .. import __version__, coords as C
+from ..atomic import write_bytes_atomic, write_json
+from ..device import resolve_device
 from ..errors import InrkitError
 from ..fields.modulated import LatentModulatedField
 from ..meta import functa as M
+from ..meta.classifier import mlp_accuracy
+from ..objectives.meta import MetaReconstruction
+from ..pixels import to_uint8, values_to_uint8
 from ..report import html as H, plots
-from ..report.rundir import RunDir, write_json
+from ..report.rundir import RunDir
 from ..signals.collections import ImageCollection, load_collection
-from ..signals.io import write_bytes_atomic
 from ..train import checkpoint
-from .image import resolve_device
+from ..train.fit import FitState, fit
+from ..train.progress import Progress
 
 
 def _targets(images: np.ndarray, device) -> torch.Tensor:
@@ -47,8 +50,6 @@ def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: in
     steps, beside the PSNR of PCA with ``latent_dim`` components (fitted on the training
     split) on the same test images.
     """
-    from tqdm import tqdm
-
     coll = dataset if isinstance(dataset, ImageCollection) else load_collection(dataset)
     dev = resolve_device(device)
     h, w, c = coll.shape
@@ -59,28 +60,17 @@ def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: in
     if latent_dim < 1 or steps < 1 or batch_size < 1 or inner_steps < 1 or eval_items < 1:
         raise InrkitError("latent size, steps, batch size, inner steps and eval items must all be at least 1")
     if minutes is not None and not minutes > 0:
-        raise InrkitError(f"--minutes must be positive, not {minutes}")
+        raise InrkitError(f"the time budget must be positive, not {minutes} minutes")
     xy = C.grid((h, w), device=dev).reshape(-1, 2)
     T, E = _targets(tr, dev), _targets(te[:eval_items], dev)
     gen = torch.Generator().manual_seed(seed)
     field = LatentModulatedField(2, c, latent_dim, width, hidden_layers, w0, generator=gen).to(dev)
-    opt = torch.optim.Adam(field.parameters(), lr=lr)
-    history = []
-    t0 = time.perf_counter()
-    bar = tqdm(total=steps, desc=f"functa z={latent_dim}", disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    step = 0
-    for step in range(1, steps + 1):
-        idx = torch.randint(0, len(T), (min(batch_size, len(T)),), generator=gen).to(dev)
-        r = M.outer_step(field, opt, xy, T[idx], inner_steps, first_order)
-        bar.update(1)
-        out_of_time = minutes is not None and time.perf_counter() - t0 >= 60.0 * minutes
-        if step % 10 == 0 or step == steps or out_of_time:
-            history.append({"step": step, "seconds": time.perf_counter() - t0, **r})
-            bar.set_postfix(psnr=f"{r['psnr']:.2f}", refresh=False)
-        if out_of_time:
-            break
-    bar.close()
-    seconds = time.perf_counter() - t0
+    record = M.TermHistory(every=10)
+    result = fit(field, M.SignalBatches(xy, T, batch_size), MetaReconstruction(inner_steps, first_order),
+                 steps=steps, max_seconds=None if minutes is None else 60.0 * minutes,
+                 optimizer=torch.optim.Adam(field.parameters(), lr=lr), generator=gen,
+                 callbacks=[M.ClampMetaLRs(), record, Progress(f"functa z={latent_dim}", progress)])
+    history, step, seconds = record.history, result.steps, result.seconds
     heldout = {}
     for k in (1, 3, 10):
         z = M.encode(field, xy, E, k)
@@ -111,13 +101,9 @@ def write_functa_run(runs: list[dict], out: Path, command: str = "", overwrite: 
             field = r["field"]
             dev = next(field.parameters()).device
             te, _ = coll.split("test")
-            E = _targets(te[:8], dev)
             xy = C.grid((h, w), device=dev).reshape(-1, 2)
-            z = M.encode(field, xy, E, r["inner_steps"])
-            with torch.no_grad():
-                rec = ((field(xy, z).reshape(-1, h, w, c).cpu().numpy() + 1) / 2).clip(0, 1)
-            to8 = lambda a: (a[..., 0] * 255).round().astype(np.uint8) if c == 1 else (a * 255).round().astype(np.uint8)  # noqa: E731
-            grid_png = plots.image_grid([[to8(x) for x in te[:8]], [to8(x) for x in rec]],
+            z = M.encode(field, xy, _targets(te[:8], dev), r["inner_steps"])
+            grid_png = plots.image_grid([[to_uint8(x) for x in te[:8]], list(_decode(field, z, (h, w, c)))],
                                         ["original", f"functa z={d}"], [""] * 8)
             (tmp / f"reconstructions_z{d}.png").write_bytes(grid_png)
             figs.append(H.figure(grid_png, f"held-out images and their {r['inner_steps']}-step reconstructions, latent {d}"))
@@ -153,12 +139,13 @@ def encode_functaset(ckpt: str | Path, dataset: str, out: str | Path, inner_step
 
     ``manifest.json`` records the checkpoint, dataset, sizes and which shards are done; each
     shard and then the manifest is written atomically, so an interrupted run resumes where it
-    stopped. Each batch of signals is encoded as one tensor computation.
+    stopped. Each batch of signals is encoded as one tensor computation. ``progress`` shows
+    the progress display, one step per shard.
     """
     from safetensors.torch import save as st_save
 
     if shard_size < 1 or batch_size < 1 or (inner_steps is not None and inner_steps < 1):
-        raise InrkitError("--shard-size, --batch-size and --inner-steps must be at least 1")
+        raise InrkitError("shard size, batch size and inner steps must be at least 1")
     dev = resolve_device(device)
     field, meta = load_functa(ckpt, dev)
     steps = inner_steps if inner_steps is not None else int(meta.get("training", {}).get("inner_steps", 3))
@@ -186,6 +173,12 @@ def encode_functaset(ckpt: str | Path, dataset: str, out: str | Path, inner_step
         write_bytes_atomic(mpath, json.dumps(manifest, indent=2).encode())
     xy = C.grid((h, w), device=dev).reshape(-1, 2)
     written, encoded, seconds = 0, 0, 0.0
+    todo = [sh for sh in manifest["shards"] if not (sh["done"] and (out / sh["file"]).exists())]
+    if stop_after_shards is not None:
+        todo = todo[:stop_after_shards]
+    bar = Progress("encode", progress)
+    state = FitState(model=field, optimizer=None, steps=len(todo), max_seconds=None, generator=None)
+    bar.on_start(state)
     for shard in manifest["shards"]:
         if shard["done"] and (out / shard["file"]).exists():
             continue
@@ -206,8 +199,9 @@ def encode_functaset(ckpt: str | Path, dataset: str, out: str | Path, inner_step
         shard["done"] = True
         write_bytes_atomic(mpath, json.dumps(manifest, indent=2).encode())
         written += 1
-        if progress:
-            print(f"shard {shard['file']}: items {s}-{e} done", file=sys.stderr)
+        state.step, state.train_seconds, state.log["items"] = written, seconds, e
+        bar.after_step(state)
+    bar.on_end(state)
     return {**manifest, "encoded_this_run": encoded, "encode_seconds": seconds}
 
 
@@ -248,53 +242,11 @@ def load_functaset(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     return manifest, data
 
 
-def _mlp_accuracy(xtr, ytr, xte, yte, hidden=1024, epochs=100, seed=0, dropout=0.5, noise=0.5,
-                  label_smoothing=0.1, weight_decay=1e-4) -> float:
-    """Test accuracy of an MLP with two hidden ReLU layers, the same recipe for every input.
-
-    Inputs are standardised on the training split; training adds Gaussian noise of std
-    ``noise`` to the standardised inputs (a data augmentation that works on any vector
-    input), dropout after each hidden layer, label smoothing, AdamW 1e-3 with a cosine
-    decay over ``epochs``, batches of 128. On 4,000 MNIST training digits this recipe took
-    modulations from 93.8 % (plain 2 x 256, 40 epochs) to 95.7 %, pixels from 93.6 % to 94.8 %
-    (docs/benchmarks.md).
-    """
-    g = torch.Generator().manual_seed(seed)
-    mu, sd = xtr.mean(0), xtr.std(0).clamp_min(1e-6)
-    xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
-    k = int(max(int(ytr.max()), int(yte.max())) + 1)
-    net = torch.nn.Sequential(torch.nn.Linear(xtr.shape[1], hidden), torch.nn.ReLU(), torch.nn.Dropout(dropout),
-                              torch.nn.Linear(hidden, hidden), torch.nn.ReLU(), torch.nn.Dropout(dropout),
-                              torch.nn.Linear(hidden, k))
-    from ..nn import init as I
-
-    for m in net:
-        if isinstance(m, torch.nn.Linear):
-            I.torch_default_linear_(m.weight, m.bias, g)
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)  # dropout masks and input noise
-        for _ in range(epochs):
-            perm = torch.randperm(len(xtr), generator=g)
-            net.train()
-            for i in range(0, len(perm), 128):
-                b = perm[i:i + 128]
-                xb = xtr[b] + noise * torch.randn_like(xtr[b]) if noise > 0 else xtr[b]
-                loss = torch.nn.functional.cross_entropy(net(xb), ytr[b], label_smoothing=label_smoothing)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            sched.step()
-    net.eval()
-    with torch.no_grad():
-        return float((net(xte).argmax(1) == yte).float().mean())
-
-
-def classify(functaset: str | Path, epochs: int = 100, seed: int = 0) -> dict:
-    """Test accuracy of the same MLP on modulations, on latents and on raw pixels."""
+def classify(functaset: str | Path, epochs: int = 100, seed: int = 0, progress: bool = False) -> dict:
+    """Test accuracy of the same MLP (:func:`inrkit.meta.classifier.mlp_accuracy`) on modulations,
+    on latents and on raw pixels."""
     if epochs < 1:
-        raise InrkitError(f"--epochs must be at least 1, not {epochs}")
+        raise InrkitError(f"epochs must be at least 1, not {epochs}")
     manifest, data = load_functaset(functaset)
     labels, train = data["labels"].long(), data["train"].bool()
     if (labels < 0).any():
@@ -306,7 +258,8 @@ def classify(functaset: str | Path, epochs: int = 100, seed: int = 0) -> dict:
     res = {}
     for name, x in (("modulations", data["modulations"].float()), ("latents", data["latents"].float()),
                     ("pixels", pixels.float())):
-        res[name] = _mlp_accuracy(x[train], labels[train], x[~train], labels[~train], epochs=epochs, seed=seed)
+        res[name] = mlp_accuracy(x[train], labels[train], x[~train], labels[~train], epochs=epochs, seed=seed,
+                                 progress=progress, label=f"classify {name}")
     res.update(train_items=int(train.sum()), test_items=int((~train).sum()), dataset=manifest["dataset"],
                modulation_dim=manifest["modulation_dim"], latent_dim=manifest["latent_dim"], epochs=epochs,
                pixel_dim=int(pixels.shape[1]))
@@ -319,14 +272,156 @@ def _decode(field: LatentModulatedField, z: torch.Tensor, shape: tuple[int, int,
     dev = next(field.parameters()).device
     xy = C.grid((h, w), device=dev).reshape(-1, 2)
     with torch.no_grad():
-        img = ((field(xy, z.to(dev)).reshape(-1, h, w, c).cpu().numpy() + 1) / 2).clip(0, 1)
-    img = (img * 255).round().astype(np.uint8)
+        values = field(xy, z.to(dev)).reshape(-1, h, w, c)  # (B, H*W, C) -> (B, H, W, C)
+    img = values_to_uint8(values).reshape(-1, h, w, c)
     return img[..., 0] if c == 1 else img
 
 
-def _pixels_u8(images: np.ndarray) -> np.ndarray:
-    a = (images * 255).round().astype(np.uint8)
-    return a[..., 0] if a.shape[-1] == 1 else a
+class _Gaussian:
+    """The full-covariance Gaussian of the training latents (with a 1e-4 ridge), as a sampler."""
+
+    def __init__(self, z: torch.Tensor):
+        d = z.shape[1]
+        self.mu = z.mean(0)
+        self.chol = torch.linalg.cholesky(torch.cov(z.T).reshape(d, d) + 1e-4 * torch.eye(d))
+
+    def sample(self, n: int, temperature: float, generator: torch.Generator) -> torch.Tensor:
+        return self.mu + temperature * torch.randn(n, len(self.mu), generator=generator) @ self.chol.T
+
+
+def _fit_densities(ztr: torch.Tensor, zte: torch.Tensor, couplings: int, hidden: int, epochs: int,
+                   diffusion_steps: int, seed: int, progress: bool) -> dict:
+    """Every density model of the training latents, with the flow's held-out log-likelihood
+    beside the Gaussian's (nats per latent dimension)."""
+    from ..meta import diffusion as DF, flow as FL
+
+    d = ztr.shape[1]
+    t0 = time.perf_counter()
+    flw, history = FL.train_flow(ztr, zte, couplings, hidden, epochs, seed=seed, progress=progress)
+    seconds = time.perf_counter() - t0
+    with torch.no_grad():
+        ll_flow = float(flw.log_prob(zte).mean()) / d
+    models = {"flow": flw, "history": history, "seconds": seconds, "gaussian": _Gaussian(ztr),
+              "best_epoch": max((h_["epoch"] for h_ in history if h_.get("best")), default=epochs),
+              "ll_flow": ll_flow, "ll_gauss": float(FL.gaussian_log_prob(ztr, zte).mean()) / d,
+              "ddpm": None, "ddpm_history": [], "ddpm_seconds": 0.0}
+    if diffusion_steps:
+        t1 = time.perf_counter()
+        models["ddpm"], models["ddpm_history"] = DF.train_ddpm(ztr, diffusion_steps, seed=seed, progress=progress)
+        models["ddpm_seconds"] = time.perf_counter() - t1
+    return models
+
+
+def _draw_latents(models: dict, ztr: torch.Tensor, zte: torch.Tensor, samples: int, temperature: float,
+                  seed: int, n_fd: int = 1000) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+    """``samples`` latents of each model at ``temperature``, and each model's Frechet distance
+    to the held-out latents from ``n_fd`` samples at temperature 1 (the training latents' own
+    distance first: the floor). One generator, drawn in a fixed order."""
+    from ..meta.diffusion import frechet_distance
+
+    g = torch.Generator().manual_seed(seed)
+    flw, gauss, ddpm = models["flow"], models["gaussian"], models["ddpm"]
+    drawn = {"flow": flw.sample(samples, temperature, g), "gaussian": gauss.sample(samples, temperature, g)}
+    fd = {"train latents (floor)": frechet_distance(ztr, zte),
+          "RealNVP flow": frechet_distance(flw.sample(n_fd, 1.0, g), zte),
+          "full-covariance Gaussian": frechet_distance(gauss.sample(n_fd, 1.0, g), zte)}
+    if ddpm is not None:
+        fd["DDPM diffusion"] = frechet_distance(ddpm.sample(n_fd, g), zte)
+        drawn["diffusion"] = ddpm.sample(samples, g, temperature)
+    return drawn, fd
+
+
+def _samples_figure(images: dict[str, np.ndarray], samples: int, train_images: np.ndarray | None
+                    ) -> tuple[bytes, torch.Tensor | None]:
+    """Rows of decoded flow samples (up to 32), the nearest training image (pixels) of each of
+    the first ones, a row of diffusion and of Gaussian samples. Returns the PNG and each first
+    sample's RMS pixel distance to its nearest training image (samples should not be copies)."""
+    flow_imgs = images["flow"]
+    ncols = min(samples, 8)
+    nn_row, nn_dist = None, None
+    if train_images is not None:
+        tr_px = torch.as_tensor(train_images.reshape(len(train_images), -1), dtype=torch.float32)
+        q = torch.as_tensor(flow_imgs[:ncols].reshape(ncols, -1) / 255.0, dtype=torch.float32)
+        dist = torch.cdist(q, tr_px)
+        nn_dist = dist.min(1).values / math.sqrt(tr_px.shape[1])
+        nn_row = [to_uint8(train_images[int(i)]) for i in dist.argmin(1)]
+    rows, labels = [], []
+    for r0 in range(0, min(samples, 32), ncols):
+        rows.append(list(flow_imgs[r0:r0 + ncols]))
+        labels.append("flow sample")
+        if r0 == 0 and nn_row is not None:
+            rows.append(nn_row)
+            labels.append("nearest train")
+    if "diffusion" in images:
+        rows.append(list(images["diffusion"][:ncols]))
+        labels.append("diffusion sample")
+    rows.append(list(images["gaussian"][:ncols]))
+    labels.append("Gaussian sample")
+    png = plots.image_grid([r + [np.zeros_like(rows[0][0])] * (ncols - len(r)) for r in rows], labels, [""] * ncols)
+    return png, nn_dist
+
+
+def _interpolation_pairs(labels: torch.Tensor, train: torch.Tensor, pairs: int) -> list[tuple[int, int]]:
+    """Up to ``pairs`` pairs of test items (training items without a test split), taken in
+    order, the two of a pair of different classes when labels are known; no item twice."""
+    candidates = torch.nonzero(~train).flatten() if (~train).any() else torch.nonzero(train).flatten()
+    chosen, used = [], set()
+    for i in candidates.tolist():
+        if len(chosen) == 2 * pairs:
+            break
+        if len(chosen) % 2 == 1 and int(labels[i]) >= 0 and int(labels[i]) == int(labels[chosen[-1]]):
+            continue
+        if i not in used:
+            chosen.append(i)
+            used.add(i)
+    return list(zip(chosen[0::2], chosen[1::2]))
+
+
+def _interpolation_figure(field: LatentModulatedField, shape: tuple[int, int, int], z: torch.Tensor,
+                          pairs: list[tuple[int, int]], steps: int, images: np.ndarray | None) -> bytes | None:
+    """Linear paths in latent space between each pair, decoded, each above a pixel cross-fade."""
+    ts = torch.linspace(0, 1, steps)
+    rows, labels = [], []
+    for a, b in pairs:
+        path = (1 - ts)[:, None] * z[a] + ts[:, None] * z[b]  # (steps, latent_dim)
+        rows.append(list(_decode(field, path, shape)))
+        labels.append(f"functa {a}->{b}")
+        if images is not None:
+            pa, pb = images[a], images[b]
+            rows.append([to_uint8((1 - t) * pa + t * pb) for t in ts.tolist()])
+            labels.append("pixel cross-fade")
+    return plots.image_grid(rows, labels, [f"t={t:.2f}" for t in ts.tolist()]) if rows else None
+
+
+def _write_model(folder: Path, name: str, fmt: str, model: torch.nn.Module, functaset: str | Path, d: int) -> None:
+    from safetensors.torch import save as st_save
+
+    write_bytes_atomic(folder / f"{name}.safetensors",
+                       st_save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}))
+    write_json(folder / f"{name}.json", {"format": fmt, "architecture": model.spec(),
+                                         "functaset": str(Path(functaset).resolve()), "latent_dim": d,
+                                         "inrkit_version": __version__})
+
+
+def _sample_report(metrics: dict, samples_png: bytes, interp_png: bytes | None, couplings: int, hidden: int) -> str:
+    m = metrics
+    tbl = H.table(["density model", "held-out log-likelihood (nats / latent dim)"],
+                  [["RealNVP flow", f"{m['test_ll_per_dim_flow']:.3f}"],
+                   ["full-covariance Gaussian", f"{m['test_ll_per_dim_gaussian']:.3f}"]])
+    secs = [("Density", tbl + f"<p class='note'>Flow: {couplings} affine couplings, hidden {hidden}, {m['epochs']} "
+             f"epochs on {m['train_items']} training latents ({m['seconds']:.0f} s), keeping epoch {m['best_epoch']}, "
+             "the best on a 10% validation split of the training latents. Higher is better.</p>"
+             + H.table(["samples of", "Frechet distance to the held-out latents"],
+                       [[k, f"{v:.4g}"] for k, v in m["frechet_distance_to_test"].items()])
+             + "<p class='note'>1,000 samples at temperature 1 per model; lower is closer. The training "
+               "latents' own distance is the floor that finite samples allow.</p>"),
+            ("Samples", H.figure(samples_png, f"decoded samples at temperature {m['temperature']}; the row under the "
+                                 "first samples holds each one's nearest training image (pixels)")),
+            ("Command", f"<pre>{m['command']}</pre>")]
+    if interp_png:
+        secs.insert(2, ("Interpolation", H.figure(interp_png, "linear paths between two test latents, decoded, "
+                                                  "beside a cross-fade of the same two images' pixels")))
+    return H.page("inrkit functa sample", f"latent {m['latent_dim']}", secs)
 
 
 def sample_functa(functaset: str | Path, out: str | Path, checkpoint_path: str | Path | None = None,
@@ -350,18 +445,15 @@ def sample_functa(functaset: str | Path, out: str | Path, checkpoint_path: str |
     ``metrics.json`` and ``report.html``. Held-out log-likelihood is reported beside a
     full-covariance Gaussian fitted to the same training latents.
     """
-    from safetensors.torch import save as st_save
-
-    from ..meta import flow as FL
-
     if samples < 1 or pairs < 1 or steps < 2 or epochs < 1 or couplings < 1 or hidden < 1:
-        raise InrkitError("--samples, --pairs, --epochs, --couplings, --hidden must be >= 1 and --steps >= 2")
+        raise InrkitError("samples, pairs, epochs, couplings and hidden must be at least 1, and interpolation "
+                          "steps at least 2")
     if diffusion_steps < 0:
-        raise InrkitError(f"--diffusion-steps must be 0 (no diffusion model) or positive, not {diffusion_steps}")
+        raise InrkitError(f"diffusion steps must be 0 (no diffusion model) or positive, not {diffusion_steps}")
     if not temperature > 0:
-        raise InrkitError("--temperature must be positive")
+        raise InrkitError("temperature must be positive")
     manifest, data = load_functaset(functaset)
-    field, meta = load_functa(checkpoint_path or manifest["checkpoint"])
+    field, _ = load_functa(checkpoint_path or manifest["checkpoint"])
     if field.latent_dim != manifest["latent_dim"]:
         raise InrkitError(f"checkpoint latent size {field.latent_dim} does not match the functaset's "
                           f"{manifest['latent_dim']}")
@@ -372,130 +464,34 @@ def sample_functa(functaset: str | Path, out: str | Path, checkpoint_path: str |
         raise InrkitError("the functaset needs at least two training items to fit a density")
     if len(zte) == 0:
         zte = ztr  # no test split: score on the training latents (said in the report)
-    t0 = time.perf_counter()
-    flw, history = FL.train_flow(ztr, zte, couplings, hidden, epochs, seed=seed,
-                                 progress_every=10 if progress else 0)
-    best_epoch = max((h_["epoch"] for h_ in history if h_.get("best")), default=epochs)
-    seconds = time.perf_counter() - t0
-    d = z.shape[1]
-    with torch.no_grad():
-        ll_flow = float(flw.log_prob(zte).mean()) / d
-    ll_gauss = float(FL.gaussian_log_prob(ztr, zte).mean()) / d
-    g = torch.Generator().manual_seed(seed)
-    zs = flw.sample(samples, temperature, g)
-    mu, cov = ztr.mean(0), torch.cov(ztr.T).reshape(d, d) + 1e-4 * torch.eye(d)
-    chol = torch.linalg.cholesky(cov)
 
-    def gaussian_samples(n: int, temp: float) -> torch.Tensor:
-        return mu + temp * torch.randn(n, d, generator=g) @ chol.T
-
-    zg = gaussian_samples(samples, temperature)
-    imgs_flow, imgs_gauss = _decode(field, zs, shape), _decode(field, zg, shape)
-
-    # Frechet distance to the held-out latents, every model sampled at temperature 1.
-    from ..meta import diffusion as DF
-
-    n_fd = 1000
-    fd = {"train latents (floor)": DF.frechet_distance(ztr, zte),
-          "RealNVP flow": DF.frechet_distance(flw.sample(n_fd, 1.0, g), zte),
-          "full-covariance Gaussian": DF.frechet_distance(gaussian_samples(n_fd, 1.0), zte)}
-    ddpm, ddpm_history, ddpm_seconds, imgs_ddpm = None, [], 0.0, None
-    if diffusion_steps:
-        t1 = time.perf_counter()
-        ddpm, ddpm_history = DF.train_ddpm(ztr, diffusion_steps, seed=seed)
-        ddpm_seconds = time.perf_counter() - t1
-        fd["DDPM diffusion"] = DF.frechet_distance(ddpm.sample(n_fd, g), zte)
-        imgs_ddpm = _decode(field, ddpm.sample(samples, g, temperature), shape)
-
-    # Nearest training image (pixels) of each sample: samples should not be copies.
+    models = _fit_densities(ztr, zte, couplings, hidden, epochs, diffusion_steps, seed, progress)
+    drawn, fd = _draw_latents(models, ztr, zte, samples, temperature, seed)
+    images = {name: _decode(field, zs, shape) for name, zs in drawn.items()}
     coll = load_collection(manifest["dataset"]) if manifest["dataset"] else None
-    ncols = min(samples, 8)
-    rows, labels = [], []
-    nn_row, nn_dist = None, None
-    if coll is not None and len(coll.labels) == len(data["labels"]):
-        tr_px = torch.as_tensor(coll.images[train.numpy()].reshape(int(train.sum()), -1), dtype=torch.float32)
-        q = torch.as_tensor(imgs_flow[:ncols].reshape(ncols, -1) / 255.0, dtype=torch.float32)
-        dist = torch.cdist(q, tr_px)
-        nn_dist = dist.min(1).values / math.sqrt(tr_px.shape[1])
-        nn_row = [_pixels_u8(coll.images[train.numpy()][int(i)]) for i in dist.argmin(1)]
-    for r0 in range(0, min(samples, 32), ncols):
-        rows.append(list(imgs_flow[r0:r0 + ncols]))
-        labels.append("flow sample")
-        if r0 == 0 and nn_row is not None:
-            rows.append(nn_row)
-            labels.append("nearest train")
-    if imgs_ddpm is not None:
-        rows.append(list(imgs_ddpm[:ncols]))
-        labels.append("diffusion sample")
-    rows.append(list(imgs_gauss[:ncols]))
-    labels.append("Gaussian sample")
-    samples_png = plots.image_grid([r + [np.zeros_like(rows[0][0])] * (ncols - len(r)) for r in rows],
-                                   labels, [""] * ncols)
+    same_items = coll is not None and len(coll.labels) == len(data["labels"])
+    samples_png, nn_dist = _samples_figure(images, samples, coll.images[train.numpy()] if same_items else None)
+    chosen = _interpolation_pairs(data["labels"].long(), train, pairs)
+    interp_png = _interpolation_figure(field, shape, z, chosen, steps, None if coll is None else coll.images)
 
-    # Interpolation between pairs of test items of different classes (first ones found).
-    labels_all = data["labels"].long()
-    te_idx = torch.nonzero(~train).flatten() if (~train).any() else torch.nonzero(train).flatten()
-    chosen, used = [], set()
-    for i in te_idx.tolist():
-        if len(chosen) == 2 * pairs:
-            break
-        if len(chosen) % 2 == 1 and int(labels_all[i]) >= 0 and int(labels_all[i]) == int(labels_all[chosen[-1]]):
-            continue
-        if i not in used:
-            chosen.append(i)
-            used.add(i)
-    if len(chosen) % 2:
-        chosen = chosen[:-1]
-    ts = torch.linspace(0, 1, steps)
-    irows, ilabels = [], []
-    for a_, b_ in zip(chosen[0::2], chosen[1::2]):
-        path = (1 - ts)[:, None] * z[a_] + ts[:, None] * z[b_]
-        irows.append(list(_decode(field, path, shape)))
-        ilabels.append(f"functa {a_}->{b_}")
-        if coll is not None:
-            pa, pb = coll.images[a_], coll.images[b_]
-            irows.append([_pixels_u8((1 - t) * pa + t * pb) for t in ts.tolist()])
-            ilabels.append("pixel cross-fade")
-    interp_png = plots.image_grid(irows, ilabels, [f"t={t:.2f}" for t in ts.tolist()]) if irows else None
-
+    ddpm = models["ddpm"]
     metrics = {"command": command, "inrkit_version": __version__, "functaset": str(functaset),
-               "latent_dim": d, "train_items": len(ztr), "test_items": int((~train).sum()),
-               "flow": flw.spec(), "epochs": epochs, "best_epoch": best_epoch, "seconds": seconds, "temperature": temperature,
-               "test_ll_per_dim_flow": ll_flow, "test_ll_per_dim_gaussian": ll_gauss, "history": history,
-               "frechet_distance_to_test": fd, "diffusion": None if ddpm is None else {
-                   **ddpm.spec(), "train_steps": diffusion_steps, "seconds": ddpm_seconds, "history": ddpm_history},
+               "latent_dim": z.shape[1], "train_items": len(ztr), "test_items": int((~train).sum()),
+               "flow": models["flow"].spec(), "epochs": epochs, "best_epoch": models["best_epoch"],
+               "seconds": models["seconds"], "temperature": temperature,
+               "test_ll_per_dim_flow": models["ll_flow"], "test_ll_per_dim_gaussian": models["ll_gauss"],
+               "history": models["history"], "frechet_distance_to_test": fd, "diffusion": None if ddpm is None else {
+                   **ddpm.spec(), "train_steps": diffusion_steps, "seconds": models["ddpm_seconds"],
+                   "history": models["ddpm_history"]},
                "nearest_train_rms": None if nn_dist is None else [float(x) for x in nn_dist],
-               "interpolation_pairs": [[a_, b_] for a_, b_ in zip(chosen[0::2], chosen[1::2])]}
+               "interpolation_pairs": [[a, b] for a, b in chosen]}
     with RunDir(Path(out), overwrite) as tmp:
-        write_bytes_atomic(tmp / "flow.safetensors",
-                           st_save({k: v.detach().cpu().contiguous() for k, v in flw.state_dict().items()}))
-        write_json(tmp / "flow.json", {"format": "inrkit-flow", "architecture": flw.spec(),
-                                       "functaset": str(Path(functaset).resolve()), "latent_dim": d,
-                                       "inrkit_version": __version__})
+        _write_model(tmp, "flow", "inrkit-flow", models["flow"], functaset, z.shape[1])
         if ddpm is not None:
-            write_bytes_atomic(tmp / "diffusion.safetensors",
-                               st_save({k: v.detach().cpu().contiguous() for k, v in ddpm.state_dict().items()}))
-            write_json(tmp / "diffusion.json", {"format": "inrkit-ddpm", "architecture": ddpm.spec(),
-                                                "functaset": str(Path(functaset).resolve()), "latent_dim": d,
-                                                "inrkit_version": __version__})
+            _write_model(tmp, "diffusion", "inrkit-ddpm", ddpm, functaset, z.shape[1])
         (tmp / "samples.png").write_bytes(samples_png)
         if interp_png:
             (tmp / "interpolation.png").write_bytes(interp_png)
         write_json(tmp / "metrics.json", metrics)
-        tbl = H.table(["density model", "held-out log-likelihood (nats / latent dim)"],
-                      [["RealNVP flow", f"{ll_flow:.3f}"], ["full-covariance Gaussian", f"{ll_gauss:.3f}"]])
-        secs = [("Density", tbl + f"<p class='note'>Flow: {couplings} affine couplings, hidden {hidden}, {epochs} "
-                 f"epochs on {len(ztr)} training latents ({seconds:.0f} s), keeping epoch {best_epoch}, the best on a "
-                 "10% validation split of the training latents. Higher is better.</p>"
-                 + H.table(["samples of", "Frechet distance to the held-out latents"],
-                           [[k, f"{v:.4g}"] for k, v in fd.items()])
-                 + "<p class='note'>1,000 samples at temperature 1 per model; lower is closer. The training "
-                   "latents' own distance is the floor that finite samples allow.</p>"),
-                ("Samples", H.figure(samples_png, f"decoded samples at temperature {temperature}; the row under the "
-                                     "first samples holds each one's nearest training image (pixels)")),
-                ("Command", f"<pre>{command}</pre>")]
-        if interp_png:
-            secs.insert(2, ("Interpolation", H.figure(interp_png, "linear paths between two test latents, decoded, "
-                                                      "beside a cross-fade of the same two images' pixels")))
-        (tmp / "report.html").write_text(H.page("inrkit functa sample", f"latent {d}", secs))
+        (tmp / "report.html").write_text(_sample_report(metrics, samples_png, interp_png, couplings, hidden))
     return metrics

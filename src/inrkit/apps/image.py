@@ -6,7 +6,6 @@ Everything here composes the nouns (signals, ``config.build_field``, ``Reconstru
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import asdict, dataclass, field as dc_field
 from pathlib import Path
@@ -26,19 +25,11 @@ from ..ops import evaluate, finite
 from ..ops.chunked import default_chunk
 from ..report import html as H, plots
 from ..report.rundir import RunDir, default_run_dir, write_json
-from ..signals import DEFAULT_MAX_PIXELS, ImageSignal, load_image, to_uint8, values_to_pixels, write_png
-from ..train import checkpoint, fit
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InrkitError("--device cuda asked for, but no CUDA device is available")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise InrkitError(f"unknown device {device!r}; use auto, cpu or cuda")
-    return torch.device(device)
+from ..device import resolve_device
+from ..pixels import to_uint8, values_to_pixels
+from ..scaling import normalised, set_output_range
+from ..signals import DEFAULT_MAX_PIXELS, ImageSignal, load_image, write_png
+from ..train import Callback, FitState, Progress, checkpoint, fit, schedules
 
 
 class CompiledOrEager(nn.Module):
@@ -83,11 +74,9 @@ class ImageFit:
 
     def meta(self) -> dict:
         """The checkpoint's JSON body (besides the architecture, which ``checkpoint.save`` adds)."""
-        h, w = self.signal.shape
         return {
             "arch": self.arch,
-            "signal": {"kind": "image", "name": self.signal.name, "shape": [h, w],
-                       "channels": self.signal.channels, **self.signal.info},
+            "signal": self.signal.meta(),
             "coords": {"convention": "cell centres, x_i = -1 + (2i+1)/N", "order": ["x", "y"],
                        "bounds": [[-1.0, 1.0], [-1.0, 1.0]], "y_axis": "down (image rows)"},
             "value_range": list(ImageSignal.VALUE_RANGE),
@@ -99,37 +88,26 @@ class ImageFit:
         }
 
 
-class _Tracker:
-    """Callback: full-image PSNR/SSIM every ``every`` steps and a progress bar."""
+class ImageEvaluation(Callback):
+    """Callback: whole-image PSNR/SSIM every ``every`` steps (and the first and last), into ``history``.
 
-    def __init__(self, field: nn.Module, signal: ImageSignal, targets: torch.Tensor, steps: int, every: int,
-                 label: str, progress: bool):
-        from tqdm import tqdm
+    Publishes ``psnr`` for the progress display. Evaluation time is not training time: the
+    loop does not count callbacks in ``state.train_seconds``.
+    """
 
-        self.field = field
-        self.signal, self.targets, self.steps, self.every = signal, targets, steps, max(1, every)
+    def __init__(self, field: nn.Module, signal: ImageSignal, every: int):
+        self.field, self.signal, self.every = field, signal, max(1, every)
+        self.targets = signal.targets()
         self.history: list[dict] = []
-        self.eval_seconds = 0.0
-        self.t0 = time.perf_counter()
-        self.bar = tqdm(total=steps, desc=label, disable=not progress, file=sys.stderr, leave=True,
-                        dynamic_ncols=True)
-        self.last_psnr = float("nan")
 
-    def __call__(self, step: int, terms: dict[str, float], field: nn.Module) -> None:
-        if step % self.every == 0 or step == self.steps or step == 1:
-            t = time.perf_counter()
+    def after_step(self, state: FitState) -> None:
+        if state.step % self.every == 0 or state.step == 1 or state.last_step:
             pred = evaluate(self.field, self.signal.coords(), "value", out_device="cpu")  # (H, W, C), eager field
-            self.last_psnr = psnr(pred, self.targets)
+            p = psnr(pred, self.targets)
             s = ssim(values_to_pixels(pred), self.signal.pixels)
-            self.eval_seconds += time.perf_counter() - t
-            self.history.append({"step": step, "loss": terms["loss"], "psnr": self.last_psnr, "ssim": s,
-                                 "seconds": time.perf_counter() - self.t0 - self.eval_seconds})
-        self.bar.update(1)
-        if step % 5 == 0 or step == self.steps:
-            self.bar.set_postfix(loss=f"{terms['loss']:.2e}", psnr=f"{self.last_psnr:.2f}", refresh=False)
-
-    def close(self) -> None:
-        self.bar.close()
+            state.log["psnr"] = p
+            self.history.append({"step": state.step, "loss": state.loss_terms["loss"], "psnr": p, "ssim": s,
+                                 "seconds": state.train_seconds})
 
 
 def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), train_cfg: TrainConfig = TrainConfig(),
@@ -137,26 +115,23 @@ def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), trai
     """Fit ``field_cfg``'s architecture to ``signal`` with the one loop; measure it."""
     check_arch(field_cfg.arch)
     if train_cfg.steps < 1:
-        raise InrkitError(f"--steps must be at least 1, not {train_cfg.steps}")
+        raise InrkitError(f"steps must be at least 1, not {train_cfg.steps}")
     if train_cfg.batch_size < 0:
-        raise InrkitError(f"--batch-size must be 0 (whole image) or positive, not {train_cfg.batch_size}")
+        raise InrkitError(f"batch size must be 0 (whole image) or positive, not {train_cfg.batch_size}")
     dev = resolve_device(device)
     h, w = signal.shape
     init_gen = torch.Generator().manual_seed(train_cfg.seed)
     field = build_field(field_cfg, 2, signal.channels, max(h, w), generator=init_gen).to(dev)
-    coords = signal.coords(dev).reshape(-1, 2)  # (H*W, 2)
-    targets = signal.targets(dev).reshape(-1, signal.channels)  # (H*W, C)
+    values = signal.targets()
+    scale, _ = set_output_range(field, float(values.min()), float(values.max()))  # [-1, 1]: left as it is
     lr = learning_rate(field_cfg, train_cfg)
-    tracker = _Tracker(field, signal, signal.targets(), train_cfg.steps, train_cfg.log_every,
-                       ARCH_LABELS[field_cfg.arch], progress)
-    batch_gen = torch.Generator().manual_seed(train_cfg.seed + 1)
+    opt = make_optimizer(field, field_cfg.arch, lr)
+    tracker = ImageEvaluation(field, signal, train_cfg.log_every)
     train_field = CompiledOrEager(field) if train_cfg.compile else field
-    try:
-        result = fit(train_field, Reconstruction(), coords, targets, train_cfg.steps, lr, train_cfg.batch_size,
-                     generator=batch_gen, callbacks=[tracker], optimizer=make_optimizer(field, field_cfg.arch, lr),
-                     schedule=train_cfg.schedule, amp=train_cfg.amp)
-    finally:
-        tracker.close()
+    result = fit(train_field, signal.sampler(train_cfg.batch_size, dev), normalised(Reconstruction(), scale),
+                 steps=train_cfg.steps, optimizer=opt, scheduler=schedules.make(train_cfg.schedule, opt, train_cfg.steps),
+                 callbacks=[tracker, Progress(ARCH_LABELS[field_cfg.arch], progress)],
+                 generator=torch.Generator().manual_seed(train_cfg.seed + 1), amp=train_cfg.amp)
     field.eval()
     pred = evaluate(field, signal.coords(), "value")  # (H, W, C)
     pred_pixels = values_to_pixels(pred)
@@ -166,7 +141,7 @@ def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), trai
     metrics = {
         "arch": field_cfg.arch, "psnr": psnr(pred, signal.targets()), "ssim": ssim(pred_pixels, signal.pixels),
         "parameters": n_params, "model_bytes": model_bytes, "image_bytes": image_bytes,
-        "model_to_image_ratio": model_bytes / image_bytes, "seconds": result.seconds - tracker.eval_seconds,
+        "model_to_image_ratio": model_bytes / image_bytes, "seconds": result.seconds,
         "steps": train_cfg.steps, "image_shape": [h, w, signal.channels],
     }
     fit_ = ImageFit(field, signal, field_cfg, train_cfg, lr, str(dev), metrics, tracker.history)
@@ -372,7 +347,7 @@ def render(field: nn.Module, meta: dict, size: tuple[int, int], region: tuple[fl
     if w < 1 or h < 1:
         raise InrkitError(f"render size must be positive, got {w}x{h}")
     if what not in ("image", "gradient", "laplacian"):
-        raise InrkitError(f"--what must be image, gradient or laplacian, not {what!r}")
+        raise InrkitError(f"what must be image, gradient or laplacian, not {what!r}")
     x0, y0, x1, y1 = region if region is not None else (-1.0, -1.0, 1.0, 1.0)
     if not (x1 > x0 and y1 > y0):
         raise InrkitError(f"region must have x1 > x0 and y1 > y0, got {region}")

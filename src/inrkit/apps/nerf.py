@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-import math
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, field as dc_field, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
 from .. import __version__, metrics
+from ..atomic import write_bytes_atomic, write_json
+from ..batch import Batch
+from ..device import resolve_device
 from ..errors import InrkitError
-from ..rendering.nerf import NeRFModel, render_image, render_rays
+from ..objectives.rendering import VolumeRendering
+from ..pixels import to_uint8
+from ..rendering.nerf import NeRFModel, render_image
 from ..rendering.rays import camera_rays, orbit_poses
 from ..report import html as H, plots
-from ..report.rundir import RunDir, write_json
-from ..signals.io import write_bytes_atomic
+from ..report.rundir import RunDir
+from ..signals.io import write_png
 from ..signals.multiview import PosedImages, composite_on, load_posed_images
-from ..train import checkpoint
-from .image import resolve_device
+from ..train import checkpoint, schedules
+from ..train.fit import Callback, FitState, fit
+from ..train.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -64,16 +69,18 @@ def cache_dir() -> Path:
     return Path(os.environ.get("INRKIT_CACHE", Path.home() / ".cache" / "inrkit"))
 
 
-def resolve_dataset(name: str | Path, progress: bool = False) -> Path:
-    """``builtin`` -> the built-in scene (rendered once into the cache), else the folder itself."""
+def resolve_dataset(name: str | Path, notify: Callable[[str], None] | None = None) -> Path:
+    """``builtin`` -> the built-in scene (rendered once into the cache), else the folder itself.
+
+    ``notify(message)`` is told before the scene is rendered (it takes about a minute)."""
     if str(name) != BUILTIN:
         return Path(name)
     from ..signals.scene import write_scene
 
     path = cache_dir() / "scenes" / "builtin-v1-100px"
     if not (path / "transforms_test.json").is_file():
-        if progress:
-            print(f"rendering the built-in scene into {path} (once, about a minute)", file=sys.stderr)
+        if notify is not None:
+            notify(f"rendering the built-in scene into {path} (once, about a minute)")
         write_scene(path, overwrite=True)
     return path
 
@@ -102,8 +109,10 @@ def _views(data: PosedImages, idx: list[int]) -> list[tuple[torch.Tensor, torch.
 
 
 def evaluate_views(model: NeRFModel, data: PosedImages, background: torch.Tensor, idx: list[int] | None = None,
-                   chunk: int = 4096) -> dict:
-    """PSNR and SSIM of rendered views against the frames composited on ``background``."""
+                   chunk: int = 4096, on_view: Callable[[int, int], None] | None = None) -> dict:
+    """PSNR and SSIM of rendered views against the frames composited on ``background``.
+
+    ``on_view(done, total)`` is called after each view (for a progress display)."""
     dev = model.aabb.device
     idx = list(range(len(data.images))) if idx is None else idx
     rows = []
@@ -113,8 +122,99 @@ def evaluate_views(model: NeRFModel, data: PosedImages, background: torch.Tensor
         gt = composite_on(img, background.numpy())
         rows.append({"psnr": metrics.psnr(pred, gt, 1.0), "ssim": metrics.ssim(pred, gt, 1.0), "pred": pred, "gt": gt,
                      "depth": r["depth"].cpu().numpy(), "opacity": r["opacity"].cpu().numpy()})
+        if on_view is not None:
+            on_view(len(rows), len(idx))
     return {"psnr": float(np.mean([r["psnr"] for r in rows])), "ssim": float(np.mean([r["ssim"] for r in rows])),
             "views": rows}
+
+
+class RaySampler:
+    """Each call draws ``batch_rays`` random pixels of all training views as a :class:`Batch` of rays.
+
+    ``origins, directions (P, 3)`` and ``pixels (P, 4)`` (RGBA in [0, 1]) are every training
+    pixel, flattened. The batch holds ``targets (N, 3)``, the pixel colours, and the extras
+    ``"origins"``, ``"directions"`` and ``"background"`` (N, 3). When any frame has
+    transparency each ray gets a random background colour and its target is the pixel
+    composited on it (the model must then learn the true opacity, not paint the background
+    into space); otherwise the background is ``background`` for every ray.
+
+    Draws from the generator, in this order: the ray indices, then (frames with alpha only)
+    the background colours. Indices and colours are drawn on the CPU and moved, so a seed
+    gives the same rays on every device.
+    """
+
+    def __init__(self, origins: torch.Tensor, directions: torch.Tensor, pixels: torch.Tensor, batch_rays: int,
+                 background: torch.Tensor):
+        self.origins, self.directions, self.pixels = origins, directions, pixels
+        self.batch_rays = int(batch_rays)
+        self.background = background.to(pixels.device)
+        self.has_alpha = bool((pixels[:, 3] < 1).any())
+
+    def __call__(self, generator: torch.Generator | None) -> Batch:
+        dev = self.pixels.device
+        idx = torch.randint(0, len(self.pixels), (self.batch_rays,), generator=generator).to(dev)
+        target = self.pixels[idx]  # (N, 4)
+        if self.has_alpha:
+            bgr = torch.rand(len(idx), 3, generator=generator).to(dev)  # (N, 3)
+            rgb = target[:, :3] * target[:, 3:] + (1 - target[:, 3:]) * bgr
+        else:
+            bgr = self.background.expand(len(idx), 3)
+            rgb = target[:, :3]
+        return Batch(targets=rgb, extras={"origins": self.origins[idx], "directions": self.directions[idx],
+                                          "background": bgr})
+
+
+class OccupancyUpdate(Callback):
+    """Refresh the model's occupancy grid before every ``every``-th step (step 0 included).
+
+    Draws the grid's random points from the run's generator, before the step samples its
+    rays. The update is training work, so its time counts in ``state.train_seconds`` (and
+    in a time budget). Publishes the occupied fraction as ``state.log["occupied"]``.
+    """
+
+    def __init__(self, every: int):
+        self.every = int(every)
+
+    def on_start(self, state: FitState) -> None:
+        if state.model.occupancy is not None:
+            state.log["occupied"] = 1.0
+
+    def before_step(self, state: FitState) -> None:
+        grid = state.model.occupancy
+        if grid is None or state.step % self.every:
+            return
+        t0 = time.perf_counter()
+        state.model.train()
+        state.log["occupied"] = grid.update(state.model.coarse.density, state.generator)
+        state.train_seconds += time.perf_counter() - t0
+
+
+class ValidationViews(Callback):
+    """Render the validation views every ``every_seconds`` of training and after the last step.
+
+    Appends ``{step, seconds, loss, val_psnr, val_ssim, occupied, samples_per_ray}`` to
+    ``history`` and publishes ``state.log["val_psnr"]``. Rendering is not training: it runs
+    with the clock stopped and leaves the model in training mode.
+    """
+
+    def __init__(self, data: PosedImages, background: torch.Tensor, every_seconds: float):
+        self.data, self.background, self.every = data, background, float(every_seconds)
+        self.history: list[dict] = []
+        self._next = self.every
+
+    def after_step(self, state: FitState) -> None:
+        if not (state.train_seconds >= self._next or state.last_step):
+            return
+        model = state.model
+        model.eval()
+        ev = evaluate_views(model, self.data, self.background)
+        model.train()
+        terms = state.loss_terms
+        self.history.append({"step": state.step, "seconds": state.train_seconds, "loss": terms["loss"],
+                             "val_psnr": ev["psnr"], "val_ssim": ev["ssim"], "occupied": state.log.get("occupied", 1.0),
+                             "samples_per_ray": terms["samples_per_ray"]})
+        state.log["val_psnr"] = ev["psnr"]
+        self._next = state.train_seconds + self.every
 
 
 def train_nerf(dataset: str | Path, preset: str | NeRFRecipe = "fast", steps: int = 20000, minutes: float | None = 10.0,
@@ -123,24 +223,27 @@ def train_nerf(dataset: str | Path, preset: str | NeRFRecipe = "fast", steps: in
                batch_rays: int | None = None) -> dict:
     """Train until ``steps`` or ``minutes`` of training (evaluation excluded), whichever comes first.
 
-    Each step draws ``batch_rays`` random pixels of all training views. Frames with
-    transparency are composited on a random colour per ray during training (the model must
-    then learn the true opacity, not paint the background into space) and on
-    ``background`` for evaluation. Every ``eval_every`` training seconds the PSNR of the
-    first ``eval_views`` validation views is recorded.
+    One :func:`~inrkit.train.fit` run: a :class:`RaySampler` over all training pixels, the
+    :class:`~inrkit.objectives.VolumeRendering` objective, Adam with an exponential decay
+    from ``recipe.lr`` to ``recipe.lr_final`` over ``steps``, and the callbacks
+    :class:`OccupancyUpdate` (fast recipe), :class:`ValidationViews` and the progress line.
+    Frames with transparency are composited on a random colour per ray during training and
+    on ``background`` for evaluation. Every ``eval_every`` training seconds (and at the end)
+    the PSNR of the first ``eval_views`` validation views is recorded. One generator seeded
+    with ``seed`` drives, each step: the occupancy update (when due), the ray indices, the
+    random backgrounds, then the stratified perturbation.
     """
-    from tqdm import tqdm
-
     if isinstance(preset, str) and preset not in PRESETS:
         raise InrkitError(f"unknown NeRF preset {preset!r}; choose from {', '.join(PRESETS)}")
     recipe = PRESETS[preset] if isinstance(preset, str) else preset
     if batch_rays is not None:
         recipe = replace(recipe, batch_rays=batch_rays)
     if steps < 1 or recipe.batch_rays < 1 or eval_views < 1 or (minutes is not None and minutes <= 0):
-        raise InrkitError("--steps, --batch-rays, --eval-views and --minutes must be positive")
+        raise InrkitError("steps, batch_rays, eval_views and minutes must be positive")
     bg = _background(background)
     dev = resolve_device(device)
-    folder = resolve_dataset(dataset, progress)
+    bar = Progress(f"nerf {recipe.recipe}", enabled=progress)
+    folder = resolve_dataset(dataset, (lambda msg: bar.stream.write(msg + "\n")) if progress else None)
     train = load_posed_images(folder, "train", downscale, limit_train)
     try:
         val = load_posed_images(folder, "val", downscale, eval_views)
@@ -149,69 +252,46 @@ def train_nerf(dataset: str | Path, preset: str | NeRFRecipe = "fast", steps: in
     if (val.height, val.width) != (train.height, train.width):
         raise InrkitError("validation frames differ in size from the training frames")
     O, D, T = train.rays()
-    O, D, T = O.reshape(-1, 3).to(dev), D.reshape(-1, 3).to(dev), T.reshape(-1, 4).to(dev)
-    has_alpha = bool((T[:, 3] < 1).any())
+    sampler = RaySampler(O.reshape(-1, 3).to(dev), D.reshape(-1, 3).to(dev), T.reshape(-1, 4).to(dev),
+                         recipe.batch_rays, bg)
     model = build_model(recipe, train.aabb, seed).to(dev)
     hull = 1.0
-    if has_alpha and model.occupancy is not None:
+    if sampler.has_alpha and model.occupancy is not None:
         hull = model.occupancy.carve(torch.as_tensor(train.images[..., 3]).to(dev), torch.as_tensor(train.poses).to(dev),
                                      torch.as_tensor(train.intrinsics).to(dev))
-    params = list(model.parameters())
-    opt = torch.optim.Adam(params, lr=recipe.lr, betas=recipe.betas, eps=recipe.eps)
-    gamma = (recipe.lr_final / recipe.lr) ** (1.0 / steps)
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma)
+    opt = torch.optim.Adam(list(model.parameters()), lr=recipe.lr, betas=recipe.betas, eps=recipe.eps)
     g = torch.Generator().manual_seed(seed)
-    history: list[dict] = []
-    t_train, next_eval, step = 0.0, eval_every, 0
-    budget = math.inf if minutes is None else 60.0 * minutes
-    bar = tqdm(total=steps, desc=f"nerf {recipe.recipe}", disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    occupied = 1.0
-    while step < steps and t_train < budget:
-        t0 = time.perf_counter()
-        model.train()
-        if model.occupancy is not None and step % recipe.occupancy_every == 0:
-            occupied = model.occupancy.update(model.coarse.density, g)
-        idx = torch.randint(0, len(O), (recipe.batch_rays,), generator=g).to(dev)
-        target = T[idx]
-        if has_alpha:
-            bgr = torch.rand(len(idx), 3, generator=g).to(dev)
-            rgb_t = target[:, :3] * target[:, 3:] + (1 - target[:, 3:]) * bgr
-        else:
-            bgr = bg.to(dev)
-            rgb_t = target[:, :3]
-        out = render_rays(model, O[idx], D[idx], bgr, perturb=True, generator=g)
-        loss = torch.mean((out["rgb"] - rgb_t) ** 2)
-        if "rgb_coarse" in out:
-            loss = loss + torch.mean((out["rgb_coarse"] - rgb_t) ** 2)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        step += 1
-        t_train += time.perf_counter() - t0
-        bar.update(1)
-        if t_train >= next_eval or step == steps or t_train >= budget:
-            model.eval()
-            ev = evaluate_views(model, val, bg)
-            history.append({"step": step, "seconds": t_train, "loss": float(loss.detach()), "val_psnr": ev["psnr"],
-                            "val_ssim": ev["ssim"], "occupied": occupied,
-                            "samples_per_ray": int(out["samples_evaluated"]) / len(idx)})
-            bar.set_postfix(val_psnr=f"{ev['psnr']:.2f}", occ=f"{occupied:.2f}", refresh=False)
-            next_eval = t_train + eval_every
-    bar.close()
+    validation = ValidationViews(val, bg, eval_every)
+    callbacks = [OccupancyUpdate(recipe.occupancy_every), validation, bar]
+    res = fit(model, sampler, VolumeRendering(generator=g), steps=steps,
+              max_seconds=None if minutes is None else 60.0 * minutes, optimizer=opt,
+              scheduler=schedules.exponential(opt, steps, recipe.lr_final / recipe.lr), callbacks=callbacks,
+              generator=g)
     model.eval()
     radius = float(np.linalg.norm(train.poses[:, :3, 3] - train.aabb.mean(0), axis=-1).mean())
     fwd = -train.poses[:, :3, 2]
     elevation = float(np.degrees(np.arcsin(np.clip(-fwd[:, 2], -1, 1))).mean())
-    return {"model": model, "recipe": recipe, "history": history, "seconds": t_train, "steps": step,
-            "dataset": str(folder), "background": background, "downscale": downscale,
+    return {"model": model, "recipe": recipe, "history": validation.history, "seconds": res.seconds,
+            "steps": res.steps, "dataset": str(folder), "background": background, "downscale": downscale,
             "image_size": [train.height, train.width], "intrinsics": train.intrinsics[0].tolist(),
             "orbit": {"radius": radius, "elevation_deg": elevation, "center": train.aabb.mean(0).tolist()},
             "train_views": len(train.images), "device": str(dev), "visual_hull": hull}
 
 
-def _u8(a: np.ndarray) -> np.ndarray:
-    return (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
+class _Counter:
+    """The :class:`~inrkit.train.progress.Progress` line for a loop that is not a fit (views, frames)."""
+
+    def __init__(self, label: str, total: int, enabled: bool):
+        self.bar = Progress(label, enabled)
+        self.state = FitState(model=None, optimizer=None, steps=total, max_seconds=None, generator=None)
+        self.bar.on_start(self.state)
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        self.state.step = done
+        self.bar.after_step(self.state)
+
+    def close(self) -> None:
+        self.bar.on_end(self.state)
 
 
 def _depth_u8(depth: np.ndarray, opacity: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
@@ -234,7 +314,7 @@ def write_nerf_run(r: dict, out: str | Path, command: str = "", overwrite: bool 
         curve = plots.training_curves({model.recipe: [{"step": h["step"], "seconds": h["seconds"],
                                                        "psnr": h["val_psnr"], "ssim": h["val_ssim"],
                                                        "loss": h["loss"]} for h in hist]})
-        (tmp / "training.png").write_bytes(curve)
+        write_bytes_atomic(tmp / "training.png", curve)
         write_json(tmp / "metrics.json", {"command": command, "inrkit_version": __version__,
                                           **{k: v for k, v in meta.items()}})
         last = hist[-1] if hist else {}
@@ -244,9 +324,9 @@ def write_nerf_run(r: dict, out: str | Path, command: str = "", overwrite: bool 
         rows = [[h["step"], f"{h['seconds']:.1f}", f"{h['val_psnr']:.2f}", f"{h['val_ssim']:.3f}",
                  f"{h['occupied']:.3f}", f"{h['samples_per_ray']:.1f}"] for h in hist]
         tbl = H.table(["step", "train s", "val PSNR", "val SSIM", "occupied", "samples/ray"], rows)
-        (tmp / "report.html").write_text(H.page(f"inrkit nerf: {model.recipe}", r["dataset"], [
+        write_bytes_atomic(tmp / "report.html", H.page(f"inrkit nerf: {model.recipe}", r["dataset"], [
             ("Result", cards), ("Training", H.figure(curve, "held-out PSNR against training time") + tbl),
-            ("Command", f"<pre>{command}</pre>")]))
+            ("Command", f"<pre>{command}</pre>")]).encode())
     return Path(out)
 
 
@@ -258,15 +338,20 @@ def load_nerf(path: str | Path, device="cpu") -> tuple[NeRFModel, dict]:
 
 
 def eval_nerf(ckpt: str | Path, dataset: str | Path, out: str | Path, split: str = "test", limit: int | None = None,
-              device: str = "auto", command: str = "", overwrite: bool = False, show: int = 4) -> dict:
-    """PSNR and SSIM on every view of ``split``; images side by side (truth, render, depth) in a report."""
+              device: str = "auto", command: str = "", overwrite: bool = False, show: int = 4,
+              progress: bool = False) -> dict:
+    """PSNR and SSIM on every view of ``split``; images side by side (truth, render, depth) in a report.
+
+    ``progress=True`` shows the progress line (views rendered) on stderr."""
     dev = resolve_device(device)
     model, meta = load_nerf(ckpt, dev)
     folder = resolve_dataset(dataset)
     data = load_posed_images(folder, split, int(meta.get("downscale", 1)), limit)
     bg = _background(meta.get("background", "white"))
     t0 = time.perf_counter()
-    ev = evaluate_views(model, data, bg)
+    counter = _Counter("nerf eval", len(data.images), progress)
+    ev = evaluate_views(model, data, bg, on_view=counter)
+    counter.close()
     seconds = time.perf_counter() - t0
     per_view = [{"file": f, "psnr": v["psnr"], "ssim": v["ssim"]} for f, v in zip(data.files, ev["views"])]
     res = {"command": command, "checkpoint": str(ckpt), "dataset": str(folder), "split": split,
@@ -276,35 +361,35 @@ def eval_nerf(ckpt: str | Path, dataset: str | Path, out: str | Path, split: str
         write_json(tmp / "metrics.json", res)
         figs = []
         for k, v in enumerate(ev["views"][:show]):
-            side = np.concatenate([_u8(v["gt"]), _u8(v["pred"]), _depth_u8(v["depth"], v["opacity"])], 1)
-            from PIL import Image
-
-            Image.fromarray(side).save(tmp / f"view_{k:03d}.png")
+            side = np.concatenate([to_uint8(v["gt"]), to_uint8(v["pred"]), _depth_u8(v["depth"], v["opacity"])], 1)
+            write_png(tmp / f"view_{k:03d}.png", side)
             figs.append(H.figure(side, f"{data.files[k]}: truth | render | depth, {v['psnr']:.2f} dB"))
         rows = [[p["file"], f"{p['psnr']:.2f}", f"{p['ssim']:.4f}"] for p in per_view]
-        (tmp / "report.html").write_text(H.page("inrkit nerf eval", f"{split} split of {folder}", [
+        write_bytes_atomic(tmp / "report.html", H.page("inrkit nerf eval", f"{split} split of {folder}", [
             ("Mean", H.cards([(f"{ev['psnr']:.2f} dB", "PSNR"), (f"{ev['ssim']:.4f}", "SSIM"),
                               (str(len(per_view)), "views")])),
             ("Views", "".join(figs)), ("Per view", H.table(["view", "PSNR", "SSIM"], rows)),
-            ("Command", f"<pre>{command}</pre>")]))
+            ("Command", f"<pre>{command}</pre>")]).encode())
     return res
 
 
 def render_orbit(ckpt: str | Path, out: str | Path, frames: int = 60, size: int | None = None,
                  elevation: float | None = None, radius: float | None = None, fmt: str = "gif",
-                 device: str = "auto", overwrite: bool = False) -> dict:
-    """An orbit around the scene: colour and depth animations (GIF, or MP4 when PyAV is installed)."""
+                 device: str = "auto", overwrite: bool = False, progress: bool = False) -> dict:
+    """An orbit around the scene: colour and depth animations (GIF, or MP4 when PyAV is installed).
+
+    ``progress=True`` shows the progress line (frames rendered) on stderr."""
     if frames < 1:
-        raise InrkitError("--frames must be at least 1")
+        raise InrkitError("frames must be at least 1")
     if fmt not in ("gif", "mp4"):
-        raise InrkitError(f"--format must be gif or mp4, not {fmt!r}")
+        raise InrkitError(f"format must be gif or mp4, not {fmt!r}")
     dev = resolve_device(device)
     model, meta = load_nerf(ckpt, dev)
     h, w = meta["image_size"]
     fx, fy, cx, cy = meta["intrinsics"]
     if size is not None:
         if size < 1 or size > 4096:
-            raise InrkitError("--size must be between 1 and 4096")
+            raise InrkitError("size must be between 1 and 4096")
         s = size / w
         h, w, fx, fy, cx, cy = round(h * s), size, fx * s, fy * s, cx * s, cy * s
     orb = meta["orbit"]
@@ -312,12 +397,15 @@ def render_orbit(ckpt: str | Path, out: str | Path, frames: int = 60, size: int 
                         tuple(orb["center"]))
     bg = _background(meta.get("background", "white"))
     rgbs, depths, opac = [], [], []
+    counter = _Counter("nerf orbit", len(poses), progress)
     for c2w in poses:
         o, d = camera_rays(h, w, fx, fy, cx, cy, c2w)
         r = render_image(model, o.to(dev), d.to(dev), bg.to(dev))
-        rgbs.append(_u8(r["rgb"].cpu().numpy()))
+        rgbs.append(to_uint8(r["rgb"].cpu().numpy()))
         depths.append(r["depth"].cpu().numpy())
         opac.append(r["opacity"].cpu().numpy())
+        counter(len(rgbs))
+    counter.close()
     m = np.concatenate([o_ > 0.5 for o_ in opac])
     alld = np.concatenate(depths)
     lo, hi = (float(alld[m].min()), float(alld[m].max())) if m.any() else (0.0, 1.0)
@@ -326,9 +414,7 @@ def render_orbit(ckpt: str | Path, out: str | Path, frames: int = 60, size: int 
     with RunDir(out, overwrite) as tmp:
         for name, seq in (("orbit", rgbs), ("orbit_depth", dimgs)):
             _write_animation(tmp / f"{name}.{fmt}", seq, fmt)
-        from PIL import Image
-
-        Image.fromarray(np.concatenate([rgbs[0], dimgs[0]], 1)).save(tmp / "frame_000.png")
+        write_png(tmp / "frame_000.png", np.concatenate([rgbs[0], dimgs[0]], 1))
         write_json(tmp / "orbit.json", {"checkpoint": str(ckpt), "frames": frames, "size": [w, h],
                                         "depth_range": [lo, hi], "format": fmt})
     return {"frames": frames, "size": [w, h], "out": str(out)}
@@ -343,14 +429,14 @@ def _write_animation(path: Path, frames: list[np.ndarray], fmt: str, fps: int = 
         buf = io.BytesIO()
         ims = [Image.fromarray(f) for f in frames]
         ims[0].save(buf, format="GIF", save_all=True, append_images=ims[1:], duration=int(1000 / fps), loop=0)
-        path.write_bytes(buf.getvalue())
+        write_bytes_atomic(path, buf.getvalue())
         return
     try:
         import imageio.v3 as iio
 
         iio.imwrite(path, np.stack(frames), plugin="pyav", codec="libx264", fps=fps)
     except (ImportError, ModuleNotFoundError, OSError, ValueError, RuntimeError) as exc:
-        raise InrkitError(f"MP4 needs PyAV (pip install av): {str(exc).splitlines()[0]}; use --format gif") from None
+        raise InrkitError(f"MP4 needs PyAV (pip install av): {str(exc).splitlines()[0]}; use the GIF format") from None
 
 
 @torch.no_grad()
@@ -365,7 +451,7 @@ def export_mesh(ckpt: str | Path, out: str | Path, resolution: int = 128, level:
     from skimage.measure import marching_cubes
 
     if not 8 <= resolution <= 512:
-        raise InrkitError("--resolution must be between 8 and 512")
+        raise InrkitError("resolution must be between 8 and 512")
     dev = resolve_device(device)
     model, _ = load_nerf(ckpt, dev)
     field = model.fine or model.coarse
@@ -375,7 +461,7 @@ def export_mesh(ckpt: str | Path, out: str | Path, resolution: int = 128, level:
     dens = torch.cat([field.density(pts[i:i + 65536]) for i in range(0, len(pts), 65536)])
     vol = dens.reshape(resolution, resolution, resolution).cpu().numpy()
     if not (vol.min() < level < vol.max()):
-        raise InrkitError(f"density never crosses --level {level} (range {vol.min():.3g}..{vol.max():.3g})")
+        raise InrkitError(f"density never crosses the level {level} (range {vol.min():.3g}..{vol.max():.3g})")
     spacing = tuple(float((hi[i] - lo[i]) / (resolution - 1)) for i in range(3))
     verts, faces, normals, _ = marching_cubes(vol, level, spacing=spacing, gradient_direction="ascent")
     verts = verts + lo.cpu().numpy()
@@ -386,7 +472,7 @@ def export_mesh(ckpt: str | Path, out: str | Path, resolution: int = 128, level:
     for i in range(0, len(v), 65536):
         _, c = field(v[i:i + 65536] - 0.01 * n[i:i + 65536], n[i:i + 65536])  # just outside, looking in
         cols.append(c)
-    colours = (torch.cat(cols).clamp(0, 1) * 255).round().byte().cpu().numpy()
+    colours = to_uint8(torch.cat(cols).cpu().numpy())  # (V, 3)
     write_bytes_atomic(Path(out), _ply_bytes(verts.astype(np.float32), faces.astype(np.int32), colours))
     return {"vertices": len(verts), "faces": len(faces), "out": str(out)}
 

@@ -15,7 +15,9 @@ from ..config import FieldConfig, TrainConfig, build_field, learning_rate, make_
 from ..errors import InrkitError
 from ..objectives import GradientMatch, LaplacianMatch, StencilMatch
 from ..ops import evaluate, finite
-from ..train import FitResult, fit
+from ..scaling import normalised, set_output_range
+from ..signals.sampling import PointSampler
+from ..train import FitResult, fit, schedules
 
 
 def image_gradients(values: np.ndarray, method: str = "central") -> np.ndarray:
@@ -60,14 +62,27 @@ def remove_constant(pred: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return pred - (pred - reference).mean(axis=axes, keepdims=True)
 
 
-def _train(field, objective, coords, targets, train_cfg, arch, progress_cb=None,
-           max_seconds: float | None = None) -> FitResult:
+def _train(field, objective, sampler, train_cfg, arch, callbacks=(), max_seconds: float | None = None) -> FitResult:
     lr = learning_rate(FieldConfig(arch=arch), train_cfg)
-    callbacks = [progress_cb] if progress_cb is not None else []
-    return fit(field, objective, coords, targets, train_cfg.steps, lr, train_cfg.batch_size,
-               generator=torch.Generator().manual_seed(train_cfg.seed + 1), callbacks=callbacks,
-               optimizer=make_optimizer(field, arch, lr), schedule=train_cfg.schedule, amp=False,
-               max_seconds=max_seconds)
+    opt = make_optimizer(field, arch, lr)
+    return fit(field, sampler, objective, steps=train_cfg.steps, max_seconds=max_seconds, optimizer=opt,
+               scheduler=schedules.make(train_cfg.schedule, opt, train_cfg.steps), callbacks=callbacks,
+               generator=torch.Generator().manual_seed(train_cfg.seed + 1))
+
+
+def _centred(u: np.ndarray) -> np.ndarray:
+    return u - u.mean()
+
+
+def _solution_span(grad: np.ndarray) -> float:
+    """Largest deviation from its mean of the least-squares integral of ``grad (H, W, 2)`` (DCT solve).
+
+    Sets the field's output scale (:mod:`inrkit.scaling`): the network then learns a function of
+    order one whatever the units of the gradients.
+    """
+    from . import discrete
+
+    return float(np.abs(_centred(discrete.integrate_gradient(grad, C.pixel_step(grad.shape[:2])))).max())
 
 
 OPERATORS = ("analytic", "stencil", "stencil-sobolev")
@@ -76,16 +91,16 @@ OPERATORS = ("analytic", "stencil", "stencil-sobolev")
 def check_operator(operator: str, batch_size: int = 0) -> None:
     """Refuse an unknown operator, and a sampled batch for the stencils (they need every pixel each step)."""
     if operator not in OPERATORS:
-        raise InrkitError(f"--operator must be one of {', '.join(OPERATORS)}, not {operator!r}")
+        raise InrkitError(f"operator must be one of {', '.join(OPERATORS)}, not {operator!r}")
     if operator != "analytic" and batch_size:
-        raise InrkitError(f"--operator {operator} uses every pixel each step; --batch-size {batch_size} "
+        raise InrkitError(f"operator {operator} uses every pixel each step; a batch size of {batch_size} "
                           f"cannot be honoured (leave it at 0)")
 
 
 def fit_gradient_field(grads: np.ndarray, field_cfg: FieldConfig, train_cfg: TrainConfig,
                        device: torch.device | str = "cpu", values: np.ndarray | None = None,
                        anchor: np.ndarray | None = None, anchor_weight: float | None = None,
-                       progress_cb=None, max_seconds: float | None = None,
+                       callbacks=(), max_seconds: float | None = None,
                        operator: str = "analytic") -> tuple[nn.Module, np.ndarray, FitResult]:
     """Fit a field whose gradient matches ``grads (H, W, C, 2)``.
 
@@ -102,26 +117,29 @@ def fit_gradient_field(grads: np.ndarray, field_cfg: FieldConfig, train_cfg: Tra
     check_operator(operator, train_cfg.batch_size)
     h, w, c, _ = grads.shape
     if operator == "stencil-sobolev":
-        raise InrkitError("--operator stencil-sobolev applies to the Laplacian; use stencil for gradients")
+        raise InrkitError("operator stencil-sobolev applies to the Laplacian; use stencil for gradients")
     if operator == "stencil" and anchor is not None:
         raise InrkitError("the stencil operator does not take anchored values")
     field = build_field(field_cfg, 2, c, max(h, w), generator=torch.Generator().manual_seed(train_cfg.seed)).to(device)
     coords = C.grid((h, w), device=device).reshape(-1, 2)
-    cols = [grads.reshape(h * w, 2 * c)]
-    weight = 0.0
+    as_t = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
+    extras, weight = {}, 0.0
     if values is not None and anchor is not None:
-        cols += [values.reshape(h * w, c), anchor.reshape(h * w, 1).astype(np.float64)]
+        extras = {"values": as_t(values.reshape(h * w, c)), "mask": as_t(anchor.reshape(h * w, 1))}
         weight = anchor_weight if anchor_weight is not None else 1.0 / C.pixel_step((h, w))[0] ** 2
-    targets = torch.as_tensor(np.concatenate(cols, axis=1), dtype=torch.float32, device=device)
-    step = C.pixel_step((h, w))
-    objective = StencilMatch("sobel", (h, w), step) if operator == "stencil" else GradientMatch(c, weight)
-    result = _train(field, objective, coords, targets, train_cfg, field_cfg.arch, progress_cb, max_seconds)
+    span = max(_solution_span(grads[:, :, k]) for k in range(c))
+    if values is not None and anchor is not None:
+        span = max(span, float(np.abs(values).max()))
+    scale, _ = set_output_range(field, -span, span, centre=False)
+    sampler = PointSampler(coords, as_t(grads.reshape(h * w, c, 2)), train_cfg.batch_size, extras, grid=(h, w))
+    objective = normalised(StencilMatch("sobel") if operator == "stencil" else GradientMatch(weight), scale)
+    result = _train(field, objective, sampler, train_cfg, field_cfg.arch, callbacks, max_seconds)
     pred = evaluate(field, C.grid((h, w)), "value").numpy().astype(np.float64)
     return field, pred, result
 
 
 def fit_laplacian_field(lap: np.ndarray, field_cfg: FieldConfig, train_cfg: TrainConfig,
-                        device: torch.device | str = "cpu", progress_cb=None,
+                        device: torch.device | str = "cpu", callbacks=(),
                         max_seconds: float | None = None, operator: str = "analytic"
                         ) -> tuple[nn.Module, np.ndarray, FitResult]:
     """Fit a one-channel field whose Laplacian matches ``lap (H, W)``.
@@ -137,12 +155,17 @@ def fit_laplacian_field(lap: np.ndarray, field_cfg: FieldConfig, train_cfg: Trai
     h, w = lap.shape
     field = build_field(field_cfg, 2, 1, max(h, w), generator=torch.Generator().manual_seed(train_cfg.seed)).to(device)
     coords = C.grid((h, w), device=device).reshape(-1, 2)
+    from . import discrete
+
+    span = float(np.abs(_centred(discrete.solve_poisson_neumann(lap, C.pixel_step((h, w))))).max())
+    scale, _ = set_output_range(field, -span, span, centre=False)
     targets = torch.as_tensor(lap.reshape(-1, 1), dtype=torch.float32, device=device)
+    sampler = PointSampler(coords, targets, train_cfg.batch_size, grid=(h, w))
     if operator == "analytic":
         objective = LaplacianMatch()
     else:
-        objective = StencilMatch("laplacian", (h, w), C.pixel_step((h, w)),
-                                 precondition=operator == "stencil-sobolev")
-    result = _train(field, objective, coords, targets, train_cfg, field_cfg.arch, progress_cb, max_seconds)
+        objective = StencilMatch("laplacian", precondition=operator == "stencil-sobolev")
+    objective = normalised(objective, scale)
+    result = _train(field, objective, sampler, train_cfg, field_cfg.arch, callbacks, max_seconds)
     pred = evaluate(field, C.grid((h, w)), "value").numpy().astype(np.float64)
     return field, pred, result

@@ -42,10 +42,23 @@ def fourier_features(coords: Tensor, B: Tensor) -> Tensor:
 
 
 def nyquist_frequencies(samples_per_axis: int) -> int:
-    """Number of NeRF frequency bands up to the Nyquist rate of ``samples_per_axis`` samples on [-1, 1].
+    """Number L of NeRF frequency bands for ``samples_per_axis`` = N samples on [-1, 1]:
 
-    The grid spacing is 2/N, so the Nyquist rate is N/4 cycles per unit; band k has
-    2^k / 2 cycles per unit, giving floor(log2(N/2)) bands (at least 1). This is the rule
-    Sitzmann et al. 2020 use for their ReLU+PE baseline.
+        L = max(1, floor(log2(N / 2))),   e.g. N = 64 -> 5, 256 -> 7, 512 -> 8.
+
+    Band k of :func:`positional_encoding` is sin(2^k pi x), which has 2^(k-1) cycles per
+    unit; samples 2/N apart have a Nyquist rate of N/4 cycles per unit. L is the number
+    of bands k = 0, 1, ... with 2^k <= N/4, so the top band (k = L - 1) has at most N/8
+    cycles per unit: half the Nyquist rate, never aliased.
+
+    This is ONE BAND MORE than the rule of SIREN's ReLU+PE baseline (Sitzmann et al.
+    2020): ``PosEncodingNeRF.get_num_frequencies_nyquist`` in the authors' ``modules.py``
+    (github.com/vsitzmann/siren) returns floor(log2(nyquist_rate)) = floor(log2(N/4)),
+    which is the index of that top band used as the count, so its top band has at most
+    N/16 cycles per unit. For N >= 4, ``nyquist_frequencies(N) ==
+    get_num_frequencies_nyquist(N) + 1`` always (for N < 4 SIREN's count is negative).
+    inrkit keeps its count: the ReLU+PE figures in docs/benchmarks.md were measured with
+    it, and the extra band still lies within half the Nyquist rate. Pass
+    ``num_frequencies = nyquist_frequencies(N) - 1`` to reproduce SIREN's baseline exactly.
     """
     return max(1, int(math.floor(math.log2(max(samples_per_axis, 2) / 2))))

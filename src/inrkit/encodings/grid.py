@@ -7,6 +7,25 @@ rows ``offsets[l] : offsets[l] + sizes[l]``.
 Coordinates in inrkit's [-1, 1] are mapped to u = (x + 1) / 2 in [0, 1]; at level l with
 resolution N_l the grid has vertices 0 .. N_l on every axis and the point sits at
 u * N_l. Points outside the domain are clamped to its boundary.
+
+Convention, and how it differs from tiny-cuda-nn / instant-ngp
+---------------------------------------------------------------
+inrkit follows the paper's equations (Mueller et al. 2022, sec. 3, eqs. 2-3): level l has
+N_l = floor(N_min b^l) CELLS per axis (N_l + 1 vertices), and x_l = u N_l with no offset,
+so vertex 0 lies at u = 0 and vertex N_l at u = 1 on every level. tiny-cuda-nn, the
+implementation instant-ngp uses (``include/tiny-cuda-nn/common_device.h``: ``grid_scale``,
+``grid_resolution``, ``pos_fract``, ``grid_index``; NVlabs/tiny-cuda-nn at 6ee3546), differs:
+
+- its level scale is s_l = N_min * b^l - 1 (its ``base_resolution`` counts vertices, not
+  cells), with ceil(s_l) + 1 vertices per axis; b is passed as ``per_level_scale``;
+- it places the point at u * s_l + 0.5, which staggers the levels by half a cell so that
+  their vertices do not line up (the paper's appendix A), and lets dense levels wrap;
+- it rounds each level's table up to a multiple of 8 rows.
+
+The spatial hash itself (XOR of x_i pi_i, then mod T for T a power of two) picks the
+same row for the same vertex. But for the same (L, F, T, N_min, b) the two put vertices
+at different places and size their tables differently: tables are NOT interchangeable,
+and weights trained by one cannot be loaded into the other.
 """
 
 from __future__ import annotations
@@ -17,7 +36,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .modules import Encoding
+from .modules import Encoding, spec_kwargs
 
 PRIMES = (1, 2654435761, 805459861, 3674653429)
 """pi_i of the spatial hash (Mueller et al. 2022, eq. 4; the 4th from instant-ngp's code for 4D)."""
@@ -93,6 +112,9 @@ class MultiresGrid(Encoding):
     Level l has resolution ``resolutions[l]`` and a table of min(T, (N_l + 1)^d) rows of
     ``features`` values, initialised U(-1e-4, 1e-4) (sec. 4). Levels that fit in T are
     indexed densely (one row per vertex, no collisions); the rest are hashed.
+
+    The paper's vertex convention, not tiny-cuda-nn's (no -1 in the level scale, no +0.5
+    offset; see the module docstring): its tables cannot be loaded here.
     """
 
     def __init__(self, in_dim: int, resolutions: list[int], log2_table_size: int = 18, features: int = 2,
@@ -141,6 +163,10 @@ class MultiresGrid(Encoding):
         return {"type": "hashgrid", "in_dim": self.in_dim, "resolutions": self.resolutions,
                 "log2_table_size": self.log2_table_size, "features": self.features}
 
+    @classmethod
+    def from_spec(cls, spec: dict) -> "MultiresGrid":
+        return cls(**spec_kwargs(spec, "in_dim", "resolutions", "log2_table_size", "features"))
+
 
 class DenseGrid(MultiresGrid):
     """A single dense grid of ``resolution`` cells per axis with d-linear interpolation.
@@ -156,3 +182,7 @@ class DenseGrid(MultiresGrid):
     def spec(self) -> dict:
         return {"type": "densegrid", "in_dim": self.in_dim, "resolution": self.resolutions[0],
                 "features": self.features}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "DenseGrid":
+        return cls(**spec_kwargs(spec, "in_dim", "resolution", "features"))

@@ -1,7 +1,8 @@
 """Encoding modules: thin shells around ``encodings.functional``.
 
-Every encoding has ``in_dim``, ``out_dim`` and ``spec()`` (a JSON-able dict from which
-``inrkit.config.build_encoding`` rebuilds it).
+Every encoding has ``in_dim``, ``out_dim``, ``spec()`` (a JSON-able dict whose ``"type"``
+names it) and the classmethod ``from_spec(spec)`` that rebuilds it with fresh parameters
+(``inrkit.fields.registry`` maps each ``"type"`` to its class).
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from torch import Tensor, nn
 from . import functional as F
 
 
+def spec_kwargs(spec: dict, *names: str) -> dict:
+    """The constructor arguments among ``names`` that ``spec`` holds; absent ones keep their defaults."""
+    return {n: spec[n] for n in names if n in spec}
+
+
 class Encoding(nn.Module):
     """A pointwise map ``(*, in_dim) -> (*, out_dim)``."""
 
@@ -19,6 +25,11 @@ class Encoding(nn.Module):
     out_dim: int
 
     def spec(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "Encoding":
+        """Rebuild from ``spec()`` with fresh parameters (a checkpoint then fills them)."""
         raise NotImplementedError
 
 
@@ -34,6 +45,10 @@ class Identity(Encoding):
 
     def spec(self) -> dict:
         return {"type": "identity", "in_dim": self.in_dim}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "Identity":
+        return cls(spec["in_dim"])
 
 
 class PositionalEncoding(Encoding):
@@ -52,6 +67,10 @@ class PositionalEncoding(Encoding):
     def spec(self) -> dict:
         return {"type": "pe", "in_dim": self.in_dim, "num_frequencies": self.num_frequencies,
                 "include_input": self.include_input}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "PositionalEncoding":
+        return cls(**spec_kwargs(spec, "in_dim", "num_frequencies", "include_input"))
 
 
 class GaussianFourierFeatures(Encoding):
@@ -77,3 +96,8 @@ class GaussianFourierFeatures(Encoding):
 
     def spec(self) -> dict:
         return {"type": "ffn", "in_dim": self.in_dim, "num_features": self.num_features, "sigma": self.sigma}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "GaussianFourierFeatures":
+        """``B`` is drawn afresh (from the global generator, as before); the checkpoint overwrites it."""
+        return cls(**spec_kwargs(spec, "in_dim", "num_features", "sigma"))

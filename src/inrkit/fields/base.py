@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 from torch import Tensor, nn
 
 from ..encodings import Encoding
 from ..nn import Network
+from .registry import build_encoding, build_network, register_field
 
 
 class Field(nn.Module):
@@ -20,26 +23,82 @@ class Field(nn.Module):
     out_dim: int
 
     def spec(self) -> dict:
+        """A JSON-able description whose ``"type"`` names the class (``inrkit.fields.registry``)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "Field":
+        """Rebuild from ``spec()`` with fresh parameters (a checkpoint then fills them)."""
         raise NotImplementedError
 
 
+@register_field("neural_field")
 class NeuralField(Field):
-    """``f(x) = network(encoding(x))``: composition only, no logic of its own."""
+    """``f(x) = output_scale * network(encoding(x)) + output_shift``: composition only.
 
-    def __init__(self, encoding: Encoding, network: Network):
+    ``output_scale`` and ``output_shift`` (plain numbers, not parameters) let a network
+    that works on values of order one represent a signal in its own units: a fit divides
+    its targets by the scale and the field multiplies back, so values, gradients and
+    Laplacians all come out in the signal's units (gradients and Laplacians are multiplied
+    by the scale; the shift moves values only). At the defaults (1, 0) no arithmetic is
+    added, so results are bit-identical to a field without them, and ``spec()`` leaves
+    them out (specs written before they existed load unchanged).
+    """
+
+    def __init__(self, encoding: Encoding, network: Network, output_scale: float = 1.0,
+                 output_shift: float = 0.0):
         super().__init__()
         if encoding.out_dim != network.in_dim:
             raise ValueError(f"encoding gives {encoding.out_dim} features, network takes {network.in_dim}")
         self.encoding = encoding
         self.network = network
+        self.output_scale = output_scale
+        self.output_shift = output_shift
         self.in_dim = encoding.in_dim
         self.out_dim = network.out_dim
 
+    @property
+    def output_scale(self) -> float:
+        return self._output_scale
+
+    @output_scale.setter
+    def output_scale(self, value: float) -> None:  # checked however it is set (constructor or a fit)
+        value = float(value)
+        if not math.isfinite(value) or value == 0.0:
+            raise ValueError(f"output_scale must be finite and non-zero, got {value}")
+        self._output_scale = value
+
+    @property
+    def output_shift(self) -> float:
+        return self._output_shift
+
+    @output_shift.setter
+    def output_shift(self, value: float) -> None:
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"output_shift must be finite, got {value}")
+        self._output_shift = value
+
     def forward(self, coords: Tensor) -> Tensor:
-        return self.network(self.encoding(coords))
+        values = self.network(self.encoding(coords))
+        if self.output_scale != 1.0:  # skipped at the default: no rounding is added
+            values = values * self.output_scale
+        if self.output_shift != 0.0:
+            values = values + self.output_shift
+        return values
 
     def spec(self) -> dict:
-        return {"type": "neural_field", "encoding": self.encoding.spec(), "network": self.network.spec()}
+        spec = {"type": "neural_field", "encoding": self.encoding.spec(), "network": self.network.spec()}
+        if self.output_scale != 1.0:
+            spec["output_scale"] = self.output_scale
+        if self.output_shift != 0.0:
+            spec["output_shift"] = self.output_shift
+        return spec
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "NeuralField":
+        return cls(build_encoding(spec["encoding"]), build_network(spec["network"]),
+                   output_scale=spec.get("output_scale", 1.0), output_shift=spec.get("output_shift", 0.0))
 
 
 def num_parameters(field: nn.Module) -> int:

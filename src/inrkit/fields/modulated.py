@@ -8,8 +8,10 @@ from torch import Tensor, nn
 from ..nn import Siren
 from ..nn import init as I
 from .base import Field
+from .registry import register_field, spec_kwargs
 
 
+@register_field("latent_modulated")
 class LatentModulatedField(Field):
     """A shared SIREN whose sine layers take per-signal shift modulations.
 
@@ -55,3 +57,7 @@ class LatentModulatedField(Field):
     def spec(self) -> dict:
         return {"type": "latent_modulated", "in_dim": self.in_dim, "out_dim": self.out_dim,
                 "latent_dim": self.latent_dim, "width": self.width, "hidden_layers": self.hidden_layers, "w0": self.w0}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "LatentModulatedField":
+        return cls(**spec_kwargs(spec, "in_dim", "out_dim", "latent_dim", "width", "hidden_layers", "w0"))

@@ -25,7 +25,10 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ..batch import Batch
 from ..nn import init as I
+from ..train.fit import Callback, FitState, fit
+from ..train.progress import Progress
 
 
 def _time_embedding(t: Tensor, dim: int) -> Tensor:
@@ -92,36 +95,86 @@ class VectorDDPM(nn.Module):
         return x * self.scale + self.loc
 
 
+class DenoisingLoss:
+    """Objective: the simple DDPM loss (Ho et al. eq. 14) on standardised rows ``batch.coords (B, dim)``.
+
+    Draws the steps t and the noise from ``generator`` (held here, since the objective is
+    called right after the sampler, the two share one generator in a fixed order).
+    """
+
+    def __init__(self, generator: torch.Generator | None = None):
+        self.generator = generator
+
+    def __call__(self, model: VectorDDPM, batch: Batch) -> dict[str, Tensor]:
+        return {"loss": model.loss(batch.coords, self.generator)}
+
+
+class RowBatches:
+    """Sampler: ``batch_size`` rows of ``x (M, dim)`` drawn uniformly with replacement (one
+    ``torch.randint`` on the CPU per step, then moved to ``x``'s device)."""
+
+    def __init__(self, x: Tensor, batch_size: int):
+        self.x, self.batch_size = x, min(batch_size, len(x))
+
+    def __call__(self, generator: torch.Generator | None = None) -> Batch:
+        idx = torch.randint(0, len(self.x), (self.batch_size,), generator=generator).to(self.x.device)
+        return Batch(coords=self.x[idx])
+
+
+class EMA(Callback):
+    """Exponential moving average of the model's weights, in ``average`` (Polyak averaging).
+
+    After step s the average moves towards the weights by 1 - decay_s with
+    decay_s = min(``decay``, (1 + s) / (10 + s)): a warm-up, so that early averages forget
+    the initial weights.
+    """
+
+    def __init__(self, model: nn.Module, decay: float = 0.999):
+        self.average = copy.deepcopy(model)
+        self.decay = decay
+
+    def after_step(self, state: FitState) -> None:
+        decay = min(self.decay, (1.0 + state.step) / (10.0 + state.step))
+        with torch.no_grad():
+            for pa, pm in zip(self.average.parameters(), state.model.parameters()):
+                pa.lerp_(pm, 1.0 - decay)
+
+
+class LossHistory(Callback):
+    """Mean training loss over every ``every`` steps (and the remainder at the end)."""
+
+    def __init__(self, every: int = 100):
+        self.every, self.history, self._running, self._count = every, [], 0.0, 0
+
+    def after_step(self, state: FitState) -> None:
+        self._running += state.loss_terms["loss"]
+        self._count += 1
+        if state.step % self.every == 0 or state.last_step:
+            self.history.append({"step": state.step, "loss": self._running / self._count})
+            self._running, self._count = 0.0, 0
+
+
 def train_ddpm(train: Tensor, steps: int = 4000, batch_size: int = 256, lr: float = 1e-3, hidden: int = 512,
-               layers: int = 3, ema: float = 0.999, seed: int = 0) -> tuple[VectorDDPM, list[dict]]:
-    """Fit a ``VectorDDPM`` to the rows of ``train``; returns the EMA model and a loss history."""
+               layers: int = 3, ema: float = 0.999, seed: int = 0,
+               progress: bool = False) -> tuple[VectorDDPM, list[dict]]:
+    """Fit a ``VectorDDPM`` to the rows of ``train``; returns the EMA model and a loss history.
+
+    Adam at ``lr`` with a cosine decay over ``steps``; ``batch_size`` rows drawn with
+    replacement each step; the history holds the mean loss of every 100 steps.
+    """
     g = torch.Generator().manual_seed(seed)
     model = VectorDDPM(train.shape[1], hidden, layers, generator=g).to(train.device)
     with torch.no_grad():
         model.loc.copy_(train.mean(0))
         model.scale.copy_(train.std(0).clamp_min(1e-6))
     x = (train - model.loc) / model.scale
-    avg = copy.deepcopy(model)
+    average, history = EMA(model, ema), LossHistory(100)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    history, running = [], 0.0
-    for step in range(1, steps + 1):
-        idx = torch.randint(0, len(x), (min(batch_size, len(x)),), generator=g).to(x.device)
-        loss = model.loss(x[idx], g)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        decay = min(ema, (1.0 + step) / (10.0 + step))  # warm-up: early averages forget the initial weights
-        with torch.no_grad():
-            for pa, pm in zip(avg.parameters(), model.parameters()):
-                pa.lerp_(pm, 1.0 - decay)
-        running += float(loss.detach())
-        if step % 100 == 0 or step == steps:
-            history.append({"step": step, "loss": running / (100 if step % 100 == 0 else step % 100)})
-            running = 0.0
-    avg.eval()
-    return avg, history
+    fit(model, RowBatches(x, batch_size), DenoisingLoss(g), steps=steps, optimizer=opt, scheduler=sched,
+        generator=g, callbacks=[average, history, Progress("diffusion", progress)])
+    average.average.eval()
+    return average.average, history.history
 
 
 def frechet_distance(a: Tensor, b: Tensor) -> float:

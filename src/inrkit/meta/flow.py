@@ -28,7 +28,11 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ..batch import Batch
 from ..nn import init as I
+from ..train.fit import Callback, FitState, fit
+from ..train.progress import Progress
+from .epochs import EpochBatches
 
 
 def _mlp(d_in: int, hidden: int, d_out: int, generator: torch.Generator | None) -> nn.Sequential:
@@ -145,60 +149,103 @@ def gaussian_log_prob(train: Tensor, test: Tensor, shrink: float = 1e-3) -> Tens
     return dist.log_prob(test.double()).float()
 
 
+class NegativeLogLikelihood:
+    """Objective: mean negative log-likelihood (nats) of the rows of ``batch.coords (B, dim)``."""
+
+    def __call__(self, flow: RealNVP, batch: Batch) -> dict[str, Tensor]:
+        return {"loss": -flow.log_prob(batch.coords).mean()}
+
+
+def clip_gradients(optimizer: torch.optim.Optimizer, max_norm: float):
+    """Clip the gradient norm of ``optimizer``'s parameters to ``max_norm`` before each of its steps.
+
+    A step pre-hook, so it runs between the backward pass and the update wherever the
+    optimiser is stepped; returns the hook's handle (``.remove()`` detaches it).
+    """
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+
+    def hook(opt, args, kwargs):
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
+
+    return optimizer.register_step_pre_hook(hook)
+
+
+class EpochEvaluation(Callback):
+    """After every epoch: the epoch's log-likelihoods, the best state on validation, early stopping.
+
+    ``steps_per_epoch`` optimiser steps make an epoch. The record of an epoch holds the mean
+    training log-likelihood per dimension over the epoch's batches (as trained, weighted by
+    batch size), and on the epoch's final weights the validation (``val``, used to select)
+    and ``test`` (reported only) figures. The best state is the one with the highest
+    validation likelihood (the training one without a validation split). With ``patience``,
+    the run stops once that many epochs pass without a new best.
+    """
+
+    def __init__(self, steps_per_epoch: int, fit_rows: int, val: Tensor | None, test: Tensor | None,
+                 patience: int | None = None):
+        self.steps_per_epoch, self.fit_rows = steps_per_epoch, fit_rows
+        self.val, self.test, self.patience = val, test, patience
+        self.history: list[dict] = []
+        self.best, self.best_state, self.best_epoch = -math.inf, None, 0
+        self._total = 0.0
+
+    def after_step(self, state: FitState) -> None:
+        self._total += state.loss_terms["loss"] * len(state.batch)
+        if state.step % self.steps_per_epoch:
+            return
+        flow, epoch = state.model, state.step // self.steps_per_epoch
+        d = flow.dim
+        flow.eval()
+        rec = {"epoch": epoch, "train_ll_per_dim": -self._total / self.fit_rows / d}
+        self._total = 0.0
+        with torch.no_grad():
+            if self.val is not None:
+                rec["val_ll_per_dim"] = float(flow.log_prob(self.val).mean()) / d
+            if self.test is not None:
+                rec["test_ll_per_dim"] = float(flow.log_prob(self.test).mean()) / d
+        score = rec.get("val_ll_per_dim", rec["train_ll_per_dim"])
+        if math.isfinite(score) and score > self.best:
+            self.best, self.best_epoch = score, epoch
+            self.best_state = {k: v.detach().clone() for k, v in flow.state_dict().items()}
+            rec["best"] = True
+        self.history.append(rec)
+        state.log.update({k: v for k, v in rec.items() if k not in ("epoch", "best")})
+        if self.patience is not None and epoch - self.best_epoch >= self.patience:
+            state.stop = True
+
+
 def train_flow(train: Tensor, test: Tensor | None = None, couplings: int = 8, hidden: int = 128,
                epochs: int = 100, batch_size: int = 256, lr: float = 1e-3, seed: int = 0,
-               val_fraction: float = 0.1, progress_every: int = 0) -> tuple[RealNVP, list[dict]]:
-    """Maximum likelihood with Adam and a cosine schedule, with early stopping.
+               val_fraction: float = 0.1, progress_every: int = 0, patience: int | None = None,
+               progress: bool = False) -> tuple[RealNVP, list[dict]]:
+    """Maximum likelihood with Adam and a cosine schedule, keeping the best state on validation.
 
     ``val_fraction`` of the training rows (at random) are held out; the returned flow is
     the state with the best validation likelihood (a flow on a few thousand latents
-    overfits within tens of epochs). The history holds mean log-likelihoods per data
-    dimension, in nats, for train, validation and ``test`` (reported only, never used
-    for selection).
+    overfits within tens of epochs). With ``patience``, training stops early once that
+    many epochs pass without a new best (default: all ``epochs`` run). Gradients are
+    clipped to norm 10. The history holds mean log-likelihoods per data dimension, in
+    nats, for train, validation and ``test`` (reported only, never used for selection).
+    ``progress`` (or a non-zero ``progress_every``, the older form) shows the progress
+    display with the latest epoch's figures.
     """
     g = torch.Generator().manual_seed(seed)
     perm0 = torch.randperm(len(train), generator=g).to(train.device)
     n_val = int(round(val_fraction * len(train))) if len(train) >= 10 else 0
-    val, fit = train[perm0[:n_val]], train[perm0[n_val:]]
+    val, rows = train[perm0[:n_val]], train[perm0[n_val:]]
     flow = RealNVP(train.shape[1], couplings, hidden, generator=g).to(train.device)
     flow.train()
     with torch.no_grad():
-        flow.layers[0](fit)  # data-dependent ActNorm initialisation on the whole fitting set
+        flow.layers[0](rows)  # data-dependent ActNorm initialisation on the whole fitting set
     opt = torch.optim.Adam(flow.parameters(), lr=lr, weight_decay=1e-5)
-    steps_per_epoch = max(1, math.ceil(len(fit) / batch_size))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * steps_per_epoch)
-    history: list[dict] = []
-    d = train.shape[1]
-    best, best_state = -math.inf, None
-    for ep in range(1, epochs + 1):
-        flow.train()
-        perm = torch.randperm(len(fit), generator=g).to(train.device)
-        total = 0.0
-        for i in range(0, len(perm), batch_size):
-            xb = fit[perm[i:i + batch_size]]
-            loss = -flow.log_prob(xb).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(flow.parameters(), 10.0)
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(xb)
-        flow.eval()
-        rec = {"epoch": ep, "train_ll_per_dim": -total / len(fit) / d}
-        with torch.no_grad():
-            if n_val:
-                rec["val_ll_per_dim"] = float(flow.log_prob(val).mean()) / d
-            if test is not None:
-                rec["test_ll_per_dim"] = float(flow.log_prob(test).mean()) / d
-        score = rec.get("val_ll_per_dim", rec["train_ll_per_dim"])
-        if math.isfinite(score) and score > best:
-            best, best_state = score, {k: v.detach().clone() for k, v in flow.state_dict().items()}
-            rec["best"] = True
-        history.append(rec)
-        if progress_every and ep % progress_every == 0:
-            print(f"flow epoch {ep}: " + ", ".join(f"{k} {v:.3f}" for k, v in rec.items()
-                                                  if k not in ("epoch", "best")), flush=True)
-    if best_state is not None:
-        flow.load_state_dict(best_state)
+    clip_gradients(opt, 10.0)
+    batches = EpochBatches(rows, batch_size=batch_size)
+    steps = epochs * len(batches)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    evaluation = EpochEvaluation(len(batches), len(rows), val if n_val else None, test, patience)
+    fit(flow, batches, NegativeLogLikelihood(), steps=steps, optimizer=opt, scheduler=sched, generator=g,
+        callbacks=[evaluation, Progress("flow", progress or bool(progress_every))])
+    if evaluation.best_state is not None:
+        flow.load_state_dict(evaluation.best_state)
     flow.eval()
-    return flow, history
+    return flow, evaluation.history

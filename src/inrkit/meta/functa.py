@@ -1,18 +1,27 @@
 """Functa meta-learning as functions (Dupont, Kim et al. 2022, sec. 3, with Meta-SGD).
 
 The inner loop fits per-signal latents by a few gradient steps from zero; the outer loop
-updates the shared weights and the per-dimension inner learning rates through it.
-Everything is batched over signals as one tensor computation.
+updates the shared weights and the per-dimension inner learning rates through it. The outer
+loop is :func:`inrkit.train.fit` with :class:`inrkit.objectives.meta.MetaReconstruction`
+as its objective, :class:`SignalBatches` as its sampler and :class:`ClampMetaLRs` as a
+callback. Everything is batched over signals as one tensor computation.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import Tensor
 
+from ..batch import Batch
 from ..fields.modulated import LatentModulatedField
+from ..metrics import psnr_from_mse
+from ..train.fit import Callback, FitState
+
+PerSignalLoss = Callable[[Tensor, Tensor], Tensor]
+"""``loss(pred (B, N, C), targets (B, N, C)) -> (B,)``: one loss per signal."""
 
 
 def per_signal_loss(pred: Tensor, targets: Tensor) -> Tensor:
@@ -21,10 +30,12 @@ def per_signal_loss(pred: Tensor, targets: Tensor) -> Tensor:
 
 
 def inner_loop(field: LatentModulatedField, coords: Tensor, targets: Tensor, steps: int,
-               first_order: bool = False, latents: Tensor | None = None) -> Tensor:
+               first_order: bool = False, latents: Tensor | None = None,
+               loss: PerSignalLoss = per_signal_loss) -> Tensor:
     """Fit latents ``(B, latent_dim)`` to ``targets (B, N, C)`` by ``steps`` Meta-SGD steps from zero.
 
-    z <- z - clip(alpha, 0, 1) * grad_z L, with alpha = ``field.meta_lrs``.
+    z <- z - clip(alpha, 0, 1) * grad_z L, with alpha = ``field.meta_lrs`` and L the sum over
+    signals of ``loss(field(coords, z), targets)`` (per-signal MSE by default).
     The per-signal losses are SUMMED, not averaged: signal i's loss depends only on z_i,
     so the gradient of the sum with respect to z_i is exactly that signal's own gradient,
     and the step does not shrink with the batch size (a mean would divide it by B, making
@@ -40,30 +51,53 @@ def inner_loop(field: LatentModulatedField, coords: Tensor, targets: Tensor, ste
     lrs = field.meta_lrs.clamp(0.0, 1.0)
     for _ in range(steps):
         with torch.enable_grad():
-            loss = per_signal_loss(field(coords, z), targets).sum()
-            (g,) = torch.autograd.grad(loss, z, create_graph=not first_order)
+            total = loss(field(coords, z), targets).sum()
+            (g,) = torch.autograd.grad(total, z, create_graph=not first_order)
         z = z - lrs * g
         if first_order:
             z = z.detach().requires_grad_(True)
     return z
 
 
-def outer_step(field: LatentModulatedField, optimizer: torch.optim.Optimizer, coords: Tensor, targets: Tensor,
-               inner_steps: int = 3, first_order: bool = False) -> dict[str, float]:
-    """One meta-learning step: inner loop, then Adam on shared weights and ``meta_lrs``.
+class SignalBatches:
+    """Sampler for meta-training: ``batch_size`` signals drawn uniformly with replacement.
 
-    Returns the outer loss and the batch's mean PSNR (targets in [-1, 1]).
+    Every batch holds the shared ``coords (N, d)`` and ``targets (B, N, C)`` of the drawn
+    signals out of ``targets (M, N, C)``. Indices are drawn on the CPU from the generator (one
+    ``torch.randint`` per step, also when ``batch_size >= M``) and then moved, so a seed gives
+    the same batches on every device.
     """
-    z = inner_loop(field, coords, targets, inner_steps, first_order)
-    losses = per_signal_loss(field(coords, z), targets)  # (B,)
-    loss = losses.mean()
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    with torch.no_grad():
-        field.meta_lrs.clamp_(0.0, 1.0)  # Meta-SGD rates live in [0, 1] (functa's clipping)
-    psnr = float((10 * torch.log10(4.0 / losses.detach().clamp_min(1e-12))).mean())
-    return {"loss": float(loss.detach()), "psnr": psnr}
+
+    def __init__(self, coords: Tensor, targets: Tensor, batch_size: int):
+        self.coords, self.targets = coords, targets
+        self.batch_size = min(batch_size, targets.shape[0])
+
+    def __call__(self, generator: torch.Generator | None = None) -> Batch:
+        idx = torch.randint(0, self.targets.shape[0], (self.batch_size,), generator=generator)
+        return Batch(coords=self.coords, targets=self.targets[idx.to(self.targets.device)])
+
+
+class ClampMetaLRs(Callback):
+    """Keep the Meta-SGD rates in [0, 1] after every optimiser step (functa's clipping)."""
+
+    def after_step(self, state: FitState) -> None:
+        with torch.no_grad():
+            state.model.meta_lrs.clamp_(0.0, 1.0)
+
+
+class TermHistory(Callback):
+    """Record ``{"step", "seconds", **terms}`` every ``every`` steps and on the last step.
+
+    ``seconds`` is the training time so far (:attr:`FitState.train_seconds`).
+    """
+
+    def __init__(self, every: int = 10):
+        self.every = every
+        self.history: list[dict] = []
+
+    def after_step(self, state: FitState) -> None:
+        if state.step % self.every == 0 or state.last_step:
+            self.history.append({"step": state.step, "seconds": state.train_seconds, **state.loss_terms})
 
 
 def encode(field: LatentModulatedField, coords: Tensor, targets: Tensor, steps: int, batch_size: int = 256) -> Tensor:
@@ -76,9 +110,10 @@ def encode(field: LatentModulatedField, coords: Tensor, targets: Tensor, steps: 
 
 
 def psnr_per_signal(field: LatentModulatedField, coords: Tensor, targets: Tensor, latents: Tensor) -> Tensor:
+    """PSNR in dB of each signal's reconstruction ``(B,)``, targets in [-1, 1]."""
     with torch.no_grad():
         mse = per_signal_loss(field(coords, latents), targets)
-    return 10 * torch.log10(4.0 / mse.clamp_min(1e-12))
+    return psnr_from_mse(mse)
 
 
 def pca_psnr(train: Tensor, test: Tensor, components: int) -> float:
@@ -89,4 +124,4 @@ def pca_psnr(train: Tensor, test: Tensor, components: int) -> float:
     P = V[:components]  # (k, D)
     rec = ((test - mean).double() @ P.T) @ P + mean.double()
     mse = ((rec - test.double()) ** 2).mean(1)
-    return float((10 * torch.log10(4.0 / mse.clamp_min(1e-12))).mean()) if not math.isnan(float(mse.mean())) else float("nan")
+    return float(psnr_from_mse(mse).mean()) if not math.isnan(float(mse.mean())) else float("nan")

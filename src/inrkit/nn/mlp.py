@@ -11,13 +11,26 @@ from .layers import SineLayer
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
+def _spec_kwargs(spec: dict, *names: str) -> dict:
+    """The constructor arguments among ``names`` that ``spec`` holds; absent ones keep their defaults."""
+    return {n: spec[n] for n in names if n in spec}
+
+
 class Network(nn.Module):
-    """An MLP over features: ``(*, in_dim) -> (*, out_dim)``, pointwise."""
+    """An MLP over features: ``(*, in_dim) -> (*, out_dim)``, pointwise.
+
+    ``spec()`` is a JSON-able dict whose ``"type"`` names the class; the classmethod
+    ``from_spec(spec)`` rebuilds it with fresh parameters (``inrkit.fields.registry``).
+    """
 
     in_dim: int
     out_dim: int
 
     def spec(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "Network":
         raise NotImplementedError
 
 
@@ -52,6 +65,10 @@ class MLP(Network):
     def spec(self) -> dict:
         return {"type": "mlp", "in_dim": self.in_dim, "out_dim": self.out_dim, "width": self.width,
                 "hidden_layers": self.hidden_layers, "activation": self.activation}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "MLP":
+        return cls(**_spec_kwargs(spec, "in_dim", "out_dim", "width", "hidden_layers", "activation"))
 
 
 class Siren(Network):
@@ -94,3 +111,7 @@ class Siren(Network):
     def spec(self) -> dict:
         return {"type": "siren", "in_dim": self.in_dim, "out_dim": self.out_dim, "width": self.width,
                 "hidden_layers": self.hidden_layers, "w0": self.w0, "first_w0": self.first_w0}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "Siren":
+        return cls(**_spec_kwargs(spec, "in_dim", "out_dim", "width", "hidden_layers", "w0", "first_w0"))

@@ -11,6 +11,7 @@ from . import diff
 from .jet import jet, supports_jet
 
 Quantity = Literal["value", "gradient", "laplacian", "hessian", "jacobian", "divergence"]
+Channels = Literal["mean", "each"]
 
 DEFAULT_CHUNK = 65_536
 """Points per pass for values. Peak memory grows linearly with it (docs/benchmarks.md)."""
@@ -43,16 +44,31 @@ def _scalar(values: Tensor) -> Tensor:
     return values.mean(dim=-1, keepdim=True)
 
 
+def _per_channel(op, out: Tensor, x: Tensor) -> Tensor:
+    """``op`` (a scalar-field operator of ``ops.diff``) of every channel of ``out (N, m)``,
+    channel-major: ``(N, m * k)`` where ``op`` gives ``k`` numbers per point."""
+    return torch.cat([op(out[:, i:i + 1], x).reshape(x.shape[0], -1) for i in range(out.shape[-1])], dim=-1)
+
+
 def evaluate(field: nn.Module, coords: Tensor, what: Quantity = "value", chunk: int | None = None,
-             out_device: torch.device | str = "cpu", method: str = "auto") -> Tensor:
+             out_device: torch.device | str = "cpu", method: str = "auto", channels: Channels = "mean") -> Tensor:
     """Evaluate ``what`` at ``coords (*, d)`` in chunks of ``chunk`` points.
 
     - ``"value"``: ``(*, out_dim)``
-    - ``"gradient"``: ``(*, d)`` gradient of the channel mean
-    - ``"laplacian"``: ``(*, 1)`` Laplacian of the channel mean
-    - ``"hessian"``: ``(*, d * d)`` Hessian of the channel mean, row-major
+    - ``"gradient"``: ``(*, d)`` gradient of the channel mean (``channels="mean"``), or
+      ``(*, out_dim * d)`` one gradient per channel, channel-major (``channels="each"``;
+      the same numbers as ``"jacobian"``)
+    - ``"laplacian"``: ``(*, 1)`` Laplacian of the channel mean, or ``(*, out_dim)`` one per channel
+    - ``"hessian"``: ``(*, d * d)`` Hessian of the channel mean, row-major, or
+      ``(*, out_dim * d * d)`` one per channel, channel-major then row-major
     - ``"jacobian"``: ``(*, out_dim * d)`` Jacobian of all channels, row-major
     - ``"divergence"``: ``(*, 1)`` divergence of a vector field (``out_dim == d``)
+
+    ``channels`` applies to gradient, Laplacian and Hessian only. Its default, ``"mean"``,
+    differentiates the mean of the output channels (for an RGB field: of the grey level
+    (R + G + B) / 3), the one map a derivative plot shows; for one channel both agree.
+    Derivatives are in the field's own output units (a ``NeuralField``'s ``output_scale``
+    is applied).
 
     Each chunk's graph is freed before the next, so memory is bounded by ``chunk``
     whatever the number of points. Gradients and Laplacians of MLP fields (``ops.jet.supports_jet``)
@@ -62,6 +78,9 @@ def evaluate(field: nn.Module, coords: Tensor, what: Quantity = "value", chunk: 
     """
     if what not in ("value", "gradient", "laplacian", "hessian", "jacobian", "divergence"):
         raise ValueError(f"unknown quantity {what!r}")
+    if channels not in ("mean", "each"):
+        raise ValueError(f"channels must be mean or each, not {channels!r}")
+    each = channels == "each"
     use_jet = _uses_jet(field, what, method)
     if chunk is None:
         chunk = default_chunk(field, what, method)
@@ -78,8 +97,11 @@ def evaluate(field: nn.Module, coords: Tensor, what: Quantity = "value", chunk: 
                 y = field(x)
         elif use_jet:
             with torch.no_grad():  # forward-mode: no graph is kept
-                _, g, lap = jet(field, x, laplacian=what == "laplacian")
-                y = _scalar(lap) if what == "laplacian" else g.mean(dim=1)  # derivative of the channel mean
+                _, g, lap = jet(field, x, laplacian=what == "laplacian")  # g (n, m, d), lap (n, m)
+                if what == "laplacian":
+                    y = lap if each else _scalar(lap)
+                else:
+                    y = g.flatten(1) if each else g.mean(dim=1)  # (n, m * d) or the channel mean's (n, d)
         else:
             x.requires_grad_(True)
             with torch.enable_grad():
@@ -89,9 +111,8 @@ def evaluate(field: nn.Module, coords: Tensor, what: Quantity = "value", chunk: 
                 elif what == "divergence":
                     y = diff.divergence(out, x)
                 else:
-                    s = _scalar(out)
                     op = {"gradient": diff.gradient, "laplacian": diff.laplacian, "hessian": diff.hessian}[what]
-                    y = op(s, x).reshape(x.shape[0], -1)
+                    y = _per_channel(op, out, x) if each else op(_scalar(out), x).reshape(x.shape[0], -1)
             y = y.detach()
         pieces.append(y.to(out_device))
     out = torch.cat(pieces, dim=0)  # (N, k)

@@ -16,7 +16,8 @@ map costs the memory of a forward pass (``(2 + d) x`` the activations).
 
 Supported: ``NeuralField`` with an ``Identity``, ``PositionalEncoding`` or
 ``GaussianFourierFeatures`` encoding and an ``MLP`` (ReLU or tanh) or ``Siren`` network
-without modulations. ``supports_jet(field)`` says whether a field qualifies; callers
+without modulations, and any ``output_scale`` / ``output_shift`` (value ``* scale + shift``,
+partials and Laplacian ``* scale``). ``supports_jet(field)`` says whether a field qualifies; callers
 fall back to autograd otherwise (hash grids, radiance fields, modulated fields).
 """
 
@@ -163,4 +164,11 @@ def jet(field: nn.Module, coords: Tensor, laplacian: bool = True) -> tuple[Tenso
     if coords.dim() != 2:
         raise ValueError(f"coords must be (N, d), got {tuple(coords.shape)}")
     J = _network(field.network, _encode(field.encoding, _input_jet(coords, laplacian)))
-    return J.v, J.p.permute(1, 2, 0), J.lap  # grad (d, N, m) -> (N, m, d)
+    value, partials, lap = J.v, J.p, J.lap
+    scale, shift = field.output_scale, field.output_shift
+    if scale != 1.0:  # f = scale * g + shift: derivatives scale, only the value shifts
+        value, partials = value * scale, partials * scale
+        lap = None if lap is None else lap * scale
+    if shift != 0.0:
+        value = value + shift
+    return value, partials.permute(1, 2, 0), lap  # grad (d, N, m) -> (N, m, d)

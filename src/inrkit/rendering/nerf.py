@@ -17,12 +17,14 @@ import torch
 from torch import Tensor, nn
 
 from ..fields.radiance import HashRadianceField, RadianceField, VanillaRadianceField
+from ..fields.registry import register_field
 from . import samplers as SM
 from .occupancy import OccupancyGrid
 from .rays import intersect_aabb
 from .volume import composite, render_weights
 
 
+@register_field("nerf")
 class NeRFModel(nn.Module):
     def __init__(self, recipe: str, aabb: Tensor, samples: int, importance: int = 0, near: float = 0.0,
                  field_args: dict | None = None, occupancy_resolution: int = 64,
@@ -51,6 +53,12 @@ class NeRFModel(nn.Module):
         return {"type": "nerf", "recipe": self.recipe, "aabb": self.aabb.tolist(), "samples": self.samples,
                 "importance": self.importance, "near": self.near, "field_args": self.field_args,
                 "occupancy_resolution": self.occupancy_resolution}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "NeRFModel":
+        """Rebuild from ``spec()`` with fresh parameters (a checkpoint then fills them)."""
+        return cls(spec["recipe"], torch.tensor(spec["aabb"], dtype=torch.float32), spec["samples"],
+                   spec["importance"], spec["near"], dict(spec["field_args"]), spec["occupancy_resolution"])
 
     @property
     def step_size(self) -> float:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -10,7 +9,7 @@ import time
 from pathlib import Path
 
 from ..errors import InrkitError
-from ..signals.io import write_bytes_atomic
+from ..atomic import write_json  # noqa: F401  (re-exported)
 
 
 def default_run_dir(*parts: str, root: str = "runs") -> Path:
@@ -55,14 +54,3 @@ class RunDir:
         else:
             os.replace(self.tmp, self.final)
         return False
-
-
-def write_json(path: str | os.PathLike, obj) -> None:
-    write_bytes_atomic(path, (json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n").encode())
-
-
-def _jsonable(x):
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return str(x)

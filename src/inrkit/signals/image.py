@@ -9,6 +9,8 @@ import torch
 from torch import Tensor
 
 from .. import coords as C
+from .sampling import PointSampler
+from ..pixels import to_uint8, values_to_pixels  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -47,17 +49,13 @@ class ImageSignal:
         """``(H, W, C)`` values in [-1, 1]."""
         return torch.as_tensor(self.pixels * 2.0 - 1.0, dtype=dtype, device=device)
 
+    def sampler(self, batch_size: int = 0, device=None) -> PointSampler:
+        """Pixels for :func:`inrkit.train.fit`: ``batch_size`` random ones per step, or all (0) as a grid."""
+        h, w = self.shape
+        return PointSampler(self.coords(device).reshape(-1, 2), self.targets(device).reshape(-1, self.channels),
+                            batch_size, grid=(h, w))
 
-def values_to_pixels(values: Tensor | np.ndarray) -> np.ndarray:
-    """Field values in [-1, 1] -> float pixels in [0, 1], clipped."""
-    if isinstance(values, Tensor):
-        values = values.detach().cpu().float().numpy()
-    return np.clip((values + 1.0) * 0.5, 0.0, 1.0)
-
-
-def to_uint8(pixels: np.ndarray) -> np.ndarray:
-    """[0, 1] floats -> uint8, dropping a singleton channel axis."""
-    out = np.round(np.clip(pixels, 0, 1) * 255.0).astype(np.uint8)
-    if out.ndim == 3 and out.shape[2] == 1:
-        out = out[..., 0]
-    return out
+    def meta(self) -> dict:
+        """Kind, shape, coordinate convention and value range: the checkpoint's description of the signal."""
+        h, w = self.shape
+        return {"kind": "image", "name": self.name, "shape": [h, w], "channels": self.channels, **self.info}

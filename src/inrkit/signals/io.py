@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_bytes_atomic  # noqa: F401  (re-exported: older imports)
 from ..errors import InrkitError
 from .image import ImageSignal
 
@@ -55,7 +56,7 @@ def _read_file(path: Path, max_pixels: int) -> np.ndarray:
         raise InrkitError(f"{path} has zero size ({w}x{h})")
     if w * h > max_pixels:
         raise InrkitError(f"{path} has {w}x{h} = {w * h} pixels, above the limit of {max_pixels} "
-                          f"(raise it with --max-pixels)")
+                          f"(raise max_pixels)")
     try:
         if _is_png_16bit_color(path):
             arr = _read_png_16bit(path)  # Pillow would truncate these to 8 bits
@@ -117,7 +118,7 @@ def load_image(source: str | os.PathLike, size: int | None = None, max_pixels: i
     if alpha not in ("keep", "drop"):
         raise InrkitError(f"alpha must be 'keep' or 'drop', not {alpha!r}")
     if resample not in RESAMPLE_FILTERS:
-        raise InrkitError(f"--resample must be one of {', '.join(RESAMPLE_FILTERS)}, not {resample!r}")
+        raise InrkitError(f"resample must be one of {', '.join(RESAMPLE_FILTERS)}, not {resample!r}")
     src = str(source)
     if src in BUILTIN_IMAGES and not Path(src).exists():
         arr, name, origin = _builtin(src), src, f"skimage.data.{src}"
@@ -163,15 +164,15 @@ def resize_longer_side(pixels: np.ndarray, size: int, max_pixels: int = DEFAULT_
 
     The resized image is held to the same pixel limit as a file."""
     if resample not in RESAMPLE_FILTERS:
-        raise InrkitError(f"--resample must be one of {', '.join(RESAMPLE_FILTERS)}, not {resample!r}")
+        raise InrkitError(f"resample must be one of {', '.join(RESAMPLE_FILTERS)}, not {resample!r}")
     if size < 1:
-        raise InrkitError(f"--size must be at least 1, not {size}")
+        raise InrkitError(f"size must be at least 1, not {size}")
     h, w = pixels.shape[:2]
     scale = size / max(h, w)
     new = (max(1, round(h * scale)), max(1, round(w * scale)))
     if new[0] * new[1] > max_pixels:
-        raise InrkitError(f"--size {size} gives {new[1]}x{new[0]} = {new[0] * new[1]} pixels, above the limit of "
-                          f"{max_pixels} (raise it with --max-pixels)")
+        raise InrkitError(f"size {size} gives {new[1]}x{new[0]} = {new[0] * new[1]} pixels, above the limit of "
+                          f"{max_pixels} (raise max_pixels)")
     if new == (h, w):
         return pixels
     if resample == "gaussian":
@@ -205,14 +206,3 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
         raise
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -165,7 +165,7 @@ def load_posed_images(folder: str | Path, split: str = "train", downscale: int =
     if split not in ("train", "val", "test"):
         raise InrkitError(f"split must be train, val or test, not {split!r}")
     if downscale < 1:
-        raise InrkitError("--downscale must be at least 1")
+        raise InrkitError("downscale must be at least 1")
     layout = detect_layout(folder)
     if layout == "blender":
         path = folder / f"transforms_{split}.json"

@@ -1,6 +1,7 @@
-"""Training: the loop and checkpoints."""
+"""Training: the one loop, its callbacks, schedules, progress display and checkpoints."""
 
-from . import checkpoint
-from .fit import FitResult, fit
+from . import checkpoint, schedules
+from .fit import Callback, FitResult, FitState, fit
+from .progress import Progress
 
-__all__ = ["fit", "FitResult", "checkpoint"]
+__all__ = ["fit", "FitResult", "FitState", "Callback", "Progress", "checkpoint", "schedules"]

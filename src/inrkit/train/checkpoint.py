@@ -1,7 +1,9 @@
 """Checkpoints: ``NAME.safetensors`` (tensors) beside ``NAME.json`` (everything else).
 
 Loading never unpickles: tensors come from safetensors, the architecture from JSON,
-and both are checked against each other before any value is used.
+and both are checked against each other before any value is used. Each part rebuilds
+itself from its JSON spec (``inrkit.fields.registry``), so this module depends on the
+field layer only, never on the configuration at the edge.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..atomic import write_bytes_atomic
 from ..errors import InrkitError
-from ..signals.io import write_bytes_atomic
+from ..fields.registry import build_field_from_spec
 
 FORMAT = "inrkit-checkpoint"
 FORMAT_VERSION = 1
@@ -52,8 +55,6 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Modul
     from safetensors import SafetensorError
     from safetensors.torch import load as st_load
 
-    from ..config import build_from_spec
-
     st_path, json_path = _paths(path)
     for p in (st_path, json_path):
         if not p.is_file():
@@ -68,7 +69,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Modul
         tensors = st_load(st_path.read_bytes())
     except (SafetensorError, ValueError, OSError) as exc:
         raise InrkitError(f"{st_path} is corrupt or truncated ({str(exc).splitlines()[0]})") from None
-    field = build_from_spec(meta["architecture"])
+    field = build_field_from_spec(meta["architecture"])
     expected = {k: tuple(v.shape) for k, v in field.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in tensors.items()}
     if expected != found:

@@ -1,96 +1,174 @@
-"""The one training loop: sample -> objective -> step -> callbacks."""
+"""The one training loop: sample -> objective -> step -> callbacks.
+
+Every optimisation in inrkit runs here: image fits, gradient-domain fits, NeRF, functa
+meta-training (its objective runs the inner loop), the functa classifier, the latent flow
+and the latent diffusion model. What differs between tasks is data, not loops:
+
+- ``sample(generator) -> Batch``: what the step observes (a fixed set re-indexed, fresh
+  random points, rays, a dataset's next minibatch);
+- ``objective(model, batch) -> dict`` of named loss terms, ``"loss"`` the one minimised;
+- the optimiser and learning-rate schedule;
+- a budget of steps and/or training seconds;
+- callbacks for everything around the step (evaluation, progress, occupancy-grid updates,
+  clamping, early stopping).
+"""
 
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import dataclass, field as dc_field
-from typing import Callable, Protocol
+from typing import Any, Callable, Iterable
 
 import torch
 from torch import Tensor, nn
 
+from ..batch import Batch
 
-class Callback(Protocol):
-    def __call__(self, step: int, terms: dict[str, float], field: nn.Module) -> None: ...
+Sampler = Callable[[torch.Generator | None], Batch]
+Objective = Callable[[nn.Module, Batch], dict[str, Tensor]]
+
+
+@dataclass
+class FitState:
+    """What callbacks see and may change.
+
+    ``step`` counts finished steps (0 before the first). ``train_seconds`` is the time spent
+    in sampling, objective and optimiser steps only: callbacks (evaluation, progress) are not
+    counted, so a time budget buys the same training whatever is evaluated along the way.
+    ``log`` holds figures that callbacks publish for the others (``"psnr"``, ``"val_psnr"``,
+    ...), shown by the progress bar. Setting ``stop = True`` ends the run after this step.
+    """
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    steps: int | None
+    max_seconds: float | None
+    generator: torch.Generator | None
+    step: int = 0
+    train_seconds: float = 0.0
+    terms: dict[str, Tensor] = dc_field(default_factory=dict)
+    batch: Batch | None = None
+    log: dict[str, float] = dc_field(default_factory=dict)
+    stop: bool = False
+    _floats: dict[str, float] | None = None
+
+    @property
+    def loss_terms(self) -> dict[str, float]:
+        """This step's terms as floats (read back from the device once per step, on demand)."""
+        if self._floats is None:
+            self._floats = {k: float(v.detach()) for k, v in self.terms.items()}
+        return self._floats
+
+    @property
+    def fraction(self) -> float:
+        """How much of the budget is spent, in [0, 1]: the larger of steps and seconds."""
+        parts = [0.0]
+        if self.steps:
+            parts.append(self.step / self.steps)
+        if self.max_seconds:
+            parts.append(self.train_seconds / self.max_seconds)
+        return min(1.0, max(parts))
+
+    @property
+    def last_step(self) -> bool:
+        """True on the step that exhausts the step or time budget."""
+        return self.stop or self.fraction >= 1.0
+
+
+class Callback:
+    """Hooks around the step; override the ones you need. Each receives the :class:`FitState`."""
+
+    def on_start(self, state: FitState) -> None:
+        pass
+
+    def before_step(self, state: FitState) -> None:
+        pass
+
+    def after_step(self, state: FitState) -> None:
+        pass
+
+    def on_end(self, state: FitState) -> None:
+        pass
+
+
+class _Function(Callback):
+    """A plain function ``fn(step, terms, model)`` called after every step (the older form)."""
+
+    def __init__(self, fn: Callable[[int, dict[str, float], nn.Module], Any]):
+        self.fn = fn
+
+    def after_step(self, state: FitState) -> None:
+        self.fn(state.step, state.loss_terms, state.model)
 
 
 @dataclass
 class FitResult:
-    """What ``fit`` returns: the last loss, wall time and every callback's records."""
+    """What ``fit`` returns: steps done, training seconds, the last terms and the published log."""
 
     steps: int
     seconds: float
     final_terms: dict[str, float]
-    history: list[dict] = dc_field(default_factory=list)
+    log: dict[str, float] = dc_field(default_factory=dict)
 
 
-def fit(field: nn.Module, objective: Callable[[nn.Module, Tensor, Tensor], dict[str, Tensor]],
-        coords: Tensor, targets: Tensor, steps: int, lr: float, batch_size: int = 0,
-        generator: torch.Generator | None = None, callbacks: list[Callback] | tuple = (),
-        optimizer: torch.optim.Optimizer | None = None, schedule: str = "constant",
-        amp: bool = False, max_seconds: float | None = None) -> FitResult:
-    """Minimise ``objective(field, coords[batch], targets[batch])["loss"]`` with Adam.
+def fit(model: nn.Module, sample: Sampler, objective: Objective, *, steps: int | None = None,
+        max_seconds: float | None = None, optimizer: torch.optim.Optimizer | None = None, lr: float = 1e-3,
+        scheduler: Any = None, callbacks: Iterable[Callback | Callable] = (),
+        generator: torch.Generator | None = None, amp: bool = False) -> FitResult:
+    """Minimise ``objective(model, sample(generator))["loss"]`` for ``steps`` steps or ``max_seconds``.
 
-    ``coords (N, d)`` and ``targets (N, k)`` are flat observations. ``batch_size=0``
-    uses all N every step (the SIREN image recipe); otherwise each step draws
-    ``batch_size`` indices uniformly with replacement from ``generator`` (so a seed
-    fixes the sequence). Callbacks run after every step with the step number (1-based),
-    the step's terms as floats, and the field.
+    At least one budget must be given; the run ends at whichever comes first, or when a
+    callback sets ``state.stop``. ``optimizer`` defaults to Adam over ``model.parameters()``
+    at ``lr``; ``scheduler`` (anything with ``step()``, e.g. from :mod:`inrkit.train.schedules`)
+    steps once after every optimiser step. ``generator`` is handed to the sampler every step,
+    so a seed fixes the sequence of batches. ``amp=True`` runs the objective under bfloat16
+    autocast on CUDA (no effect elsewhere).
 
-    ``schedule="cosine"`` decays the learning rate from ``lr`` to 1 % of it along a
-    half cosine over ``steps``. ``amp=True`` runs the objective under bfloat16 autocast
-    on CUDA (no effect on the CPU, where it would be slower). ``max_seconds`` stops the loop
-    once that much time has passed (``FitResult.steps`` says how many steps ran; the schedule
-    keeps its plan for ``steps``), so a time-limited job ends with a result instead of being killed.
-
-    The loss is read back from the device only when a callback needs it or at the end, so
-    a run without callbacks never waits on the GPU inside the loop.
+    Order within a step: ``before_step`` callbacks, sample, objective, backward, optimiser
+    step, scheduler, ``after_step`` callbacks. Loss terms are read back from the device only
+    when a callback asks (``state.loss_terms``) or at the end, so a quiet run never waits on
+    the GPU inside the loop.
     """
-    if steps < 0:
+    if steps is None and max_seconds is None:
+        raise ValueError("fit needs a step budget, a time budget or both")
+    if steps is not None and steps < 0:
         raise ValueError("steps must be non-negative")
-    opt = optimizer if optimizer is not None else torch.optim.Adam(field.parameters(), lr=lr)
-    sched = _scheduler(opt, schedule, steps)
-    use_amp = amp and coords.device.type == "cuda"
-    n = coords.shape[0]
-    t0 = time.perf_counter()
-    terms_f: dict[str, float] = {}
-    terms: dict[str, Tensor] = {}
-    done = 0
-    for step in range(1, steps + 1):
-        if batch_size and batch_size < n:
-            idx = torch.randint(0, n, (batch_size,), generator=generator).to(coords.device)
-            x, y = coords[idx], targets[idx]
-        else:
-            x, y = coords, targets
+    if max_seconds is not None and not max_seconds > 0:
+        raise ValueError("max_seconds must be positive")
+    opt = optimizer if optimizer is not None else torch.optim.Adam(model.parameters(), lr=lr)
+    cbs = [cb if isinstance(cb, Callback) else _Function(cb) for cb in callbacks]
+    state = FitState(model=model, optimizer=opt, steps=steps, max_seconds=max_seconds, generator=generator)
+    device_type = _device_type(model)
+    use_amp = amp and device_type == "cuda"
+    for cb in cbs:
+        cb.on_start(state)
+    limit = steps if steps is not None else math.inf
+    while state.step < limit and not state.stop and (max_seconds is None or state.train_seconds < max_seconds):
+        for cb in cbs:
+            cb.before_step(state)
+        t0 = time.perf_counter()
+        model.train()
+        batch = sample(generator)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-            terms = objective(field, x, y)
+            terms = objective(model, batch)
         opt.zero_grad(set_to_none=True)
         terms["loss"].float().backward()
         opt.step()
-        if sched is not None:
-            sched.step()
-        done = step
-        if callbacks:
-            terms_f = {k: float(v.detach()) for k, v in terms.items()}
-            for cb in callbacks:
-                cb(step, terms_f, field)
-        if max_seconds is not None and time.perf_counter() - t0 >= max_seconds:
-            break
-    if terms and not callbacks:
-        terms_f = {k: float(v.detach()) for k, v in terms.items()}
-    return FitResult(steps=done, seconds=time.perf_counter() - t0, final_terms=terms_f)
+        if scheduler is not None:
+            scheduler.step()
+        state.train_seconds += time.perf_counter() - t0
+        state.step += 1
+        state.terms, state.batch, state._floats = terms, batch, None
+        for cb in cbs:
+            cb.after_step(state)
+    for cb in cbs:
+        cb.on_end(state)
+    final = state.loss_terms if state.terms else {}
+    return FitResult(steps=state.step, seconds=state.train_seconds, final_terms=final, log=dict(state.log))
 
 
-def _scheduler(opt: torch.optim.Optimizer, schedule: str, steps: int):
-    if schedule == "constant":
-        return None
-    if schedule == "cosine":
-        floor = 0.01
-
-        def factor(step: int) -> float:
-            t = min(step / max(steps, 1), 1.0)
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
-
-        return torch.optim.lr_scheduler.LambdaLR(opt, factor)
-    raise ValueError(f"unknown schedule {schedule!r}; use constant or cosine")
+def _device_type(model: nn.Module) -> str:
+    for p in model.parameters():
+        return p.device.type
+    return "cpu"

@@ -1,0 +1,139 @@
+"""``inrkit functa train | encode | classify | sample``: a modulated SIREN shared by a dataset
+(Dupont et al. 2022), its functaset, and models on the latents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InrkitError
+from .options import Command, Group, Invocation, opt, options
+from .shared import Device, Out, Overwrite, Quiet, RunOptions, Seed, refuse_existing
+
+
+@options
+class TrainArgs(RunOptions):
+    dataset: str = opt(help="mnist, digits, or a folder of same-size images (sub-folders = classes)", positional=True)
+    latent_dims: str = opt("64", "comma-separated latent sizes, one model each")
+    steps: int = opt(1000, "outer steps", at_least=1)
+    minutes: float | None = opt(None, "training-time budget per latent size: stop earlier once it is spent",
+                                above=0, unset="no budget")
+    batch_size: int = opt(32, "images per outer step", at_least=1)
+    width: int = opt(128, "hidden width of the shared SIREN", at_least=1)
+    depth: int = opt(3, "hidden layers of the shared SIREN", at_least=0)
+    w0: float = opt(30.0, "SIREN frequency omega_0")
+    inner_steps: int = opt(3, "inner-loop steps that fit each image's latent", at_least=1)
+    lr: float = opt(3e-4, "outer Adam learning rate", above=0)
+    first_order: bool = opt(False, "first-order meta-gradients (cheaper)")
+    eval_items: int = opt(500, "test images scored in the report", at_least=1)
+
+
+def _latent_dims(text: str) -> list[int]:
+    try:
+        dims = [int(d) for d in text.split(",")]
+    except ValueError:
+        raise InrkitError(f"--latent-dims must be comma-separated integers, not {text!r}") from None
+    if any(d < 1 for d in dims):
+        raise InrkitError(f"--latent-dims must be positive, not {text}")
+    return dims
+
+
+def run_train(a: TrainArgs, run: Invocation) -> None:
+    from ..apps.functa import train_functa, write_functa_run
+    from ..report.rundir import default_run_dir
+
+    dims = _latent_dims(a.latent_dims)
+    out = a.out or default_run_dir("functa", Path(a.dataset).name)
+    refuse_existing(out, a.overwrite)
+    runs = [train_functa(dataset=a.dataset, latent_dim=d, steps=a.steps, batch_size=a.batch_size, width=a.width,
+                         hidden_layers=a.depth, w0=a.w0, inner_steps=a.inner_steps, lr=a.lr,
+                         first_order=a.first_order, seed=a.seed, device=a.device, eval_items=a.eval_items,
+                         progress=not a.quiet, minutes=a.minutes) for d in dims]
+    write_functa_run(runs=runs, out=out, command=run.command, overwrite=a.overwrite)
+    print(f"{'latent':>6} {'1 step':>7} {'3 steps':>8} {'10 steps':>9} {'PCA':>6}  (held-out PSNR, dB)  "
+          "outer steps, s per step")
+    for r in runs:
+        hp = r["heldout_psnr"]
+        print(f"{r['latent_dim']:>6} {hp[1]:7.2f} {hp[3]:8.2f} {hp[10]:9.2f} {r['pca_psnr']:6.2f}  "
+              f"{r['steps_done']:>19} {r['seconds_per_step']:.4f}")
+    print(f"-> {out}/report.html")
+
+
+@options
+class EncodeArgs(Device, Quiet):
+    checkpoint: str = opt(help="a model_z*.safetensors/.json from functa train", positional=True)
+    dataset: str = opt(help="the dataset to encode (as for functa train)", positional=True)
+    out: Path = opt(help="functaset folder (an interrupted run resumes in it)")
+    inner_steps: int | None = opt(None, "inner-loop steps per item", unset="the training's", at_least=1)
+    shard_size: int = opt(1000, "items per safetensors shard", at_least=1)
+    batch_size: int = opt(256, "items encoded together", at_least=1)
+
+
+def run_encode(a: EncodeArgs, run: Invocation) -> None:
+    from ..apps.functa import encode_functaset
+
+    m = encode_functaset(ckpt=a.checkpoint, dataset=a.dataset, out=a.out, inner_steps=a.inner_steps,
+                         shard_size=a.shard_size, batch_size=a.batch_size, device=a.device, progress=not a.quiet)
+    print(f"functaset of {m['items']} items, latent {m['latent_dim']}, modulations {m['modulation_dim']} -> {a.out}")
+    if m["encoded_this_run"]:
+        print(f"encoded {m['encoded_this_run']} items in {m['encode_seconds']:.1f} s "
+              f"({m['encoded_this_run'] / m['encode_seconds']:.0f} signals/s, {m['inner_steps']} inner steps)")
+
+
+@options
+class ClassifyArgs(Seed):  # writes nothing: no --out
+    functaset: str = opt(help="a functaset folder from functa encode", positional=True)
+    epochs: int = opt(100, "training epochs of each MLP", at_least=1)
+
+
+def run_classify(a: ClassifyArgs, run: Invocation) -> None:
+    from ..apps.functa import classify
+
+    r = classify(functaset=a.functaset, epochs=a.epochs, seed=a.seed)
+    print(f"test accuracy on {r['dataset']} ({r['train_items']} train / {r['test_items']} test), same MLP:")
+    print("| input | dimension | accuracy |\n|---|---|---|")
+    print(f"| modulations | {r['modulation_dim']} | {100 * r['modulations']:.1f} % |")
+    print(f"| latents | {r['latent_dim']} | {100 * r['latents']:.1f} % |")
+    print(f"| pixels | {r['pixel_dim']} | {100 * r['pixels']:.1f} % |")
+
+
+@options
+class SampleArgs(Seed, Out, Overwrite, Quiet):  # runs on the CPU: no --device
+    functaset: str = opt(help="a functaset folder from functa encode", positional=True)
+    checkpoint: str | None = opt(None, "functa checkpoint that decodes it", unset="the one in the manifest")
+    samples: int = opt(32, "samples drawn and decoded", at_least=1)
+    temperature: float = opt(0.8, "scale of the base normal when sampling", above=0)
+    couplings: int = opt(8, "RealNVP coupling layers", at_least=1)
+    hidden: int = opt(128, "hidden width of each coupling", at_least=1)
+    epochs: int = opt(100, "at most; the best epoch on validation is kept", at_least=1)
+    pairs: int = opt(4, "interpolation pairs (test items of different classes)", at_least=1)
+    steps: int = opt(8, "points along each interpolation path", at_least=2)
+    diffusion_steps: int = opt(0, "also train a DDPM on the latents for this many steps (e.g. 4000; 0: flow only)",
+                               at_least=0)
+
+
+def run_sample(a: SampleArgs, run: Invocation) -> None:
+    from ..apps.functa import sample_functa
+    from ..report.rundir import default_run_dir
+
+    out = a.out or default_run_dir("functa_sample", Path(a.functaset).name)
+    refuse_existing(out, a.overwrite)
+    m = sample_functa(functaset=a.functaset, out=out, checkpoint_path=a.checkpoint, samples=a.samples,
+                      temperature=a.temperature, couplings=a.couplings, hidden=a.hidden, epochs=a.epochs,
+                      pairs=a.pairs, steps=a.steps, seed=a.seed, command=run.command, overwrite=a.overwrite,
+                      progress=not a.quiet, diffusion_steps=a.diffusion_steps)
+    print(f"held-out log-likelihood per latent dim: flow {m['test_ll_per_dim_flow']:.3f}, "
+          f"Gaussian {m['test_ll_per_dim_gaussian']:.3f} nats")
+    print("Frechet distance to the held-out latents: " +
+          ", ".join(f"{k} {v:.4g}" for k, v in m["frechet_distance_to_test"].items()))
+    print(f"-> {out}/report.html")
+
+
+GROUP = Group((
+    Command("train", "meta-train on a dataset (mnist, digits or a folder) and report PSNR vs PCA", TrainArgs,
+            run_train),
+    Command("encode", "turn a dataset into a functaset (safetensors shards + manifest, resumable)", EncodeArgs,
+            run_encode),
+    Command("classify", "MLP on modulations beside the same MLP on pixels", ClassifyArgs, run_classify),
+    Command("sample", "fit a RealNVP flow to a functaset; decode samples and interpolations", SampleArgs,
+            run_sample),
+), name="functa", help="functa: meta-learn a modulated SIREN, encode datasets, classify, sample")

@@ -1,0 +1,116 @@
+"""``inrkit fit | compare | render``: fit image fields and evaluate them at any resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from ..config import ALL_ARCHS, ARCHS
+from ..errors import InrkitError
+from ..ops.chunked import DEFAULT_CHUNK, DERIVATIVE_CHUNK, JET_CHUNK
+from ..signals import DEFAULT_MAX_PIXELS
+from .options import Command, Group, Invocation, opt, options
+from .shared import (Acceleration, Device, ImageFile, ImageLoading, LogEvery, Model, Optimisation, Preset,
+                     RunOptions, arch_option, configs, image_name, parse_archs)
+
+
+@options
+class AlphaChannel:
+    alpha: Literal["keep", "drop"] = opt("keep", "alpha channel: fit it as a fourth channel (keep) or discard it "
+                                         "(drop)")
+
+
+@options
+class _ImageFit(ImageFile, AlphaChannel, ImageLoading, Model, Preset, Optimisation, Acceleration, LogEvery,
+                RunOptions):
+    """Options of fit and compare."""
+
+
+@options
+class FitArgs(_ImageFit):
+    arch: str = arch_option()
+
+
+@options
+class CompareArgs(_ImageFit):
+    archs: str = opt(",".join(ARCHS), f"comma-separated list from {','.join(ALL_ARCHS)}")
+
+
+def run_fit(a: FitArgs, run: Invocation) -> None:
+    from ..apps.image import fit_image
+    from ..report.rundir import default_run_dir
+
+    fcfg, tcfg = configs(a, run.given)
+    out = a.out or default_run_dir(image_name(a.image), fcfg.arch)
+    fit_ = fit_image(source=a.image, arch=fcfg.arch, size=a.size, field_cfg=fcfg, train_cfg=tcfg, device=a.device,
+                     out=out, overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha, progress=not a.quiet,
+                     command=run.command, resample=a.resample)
+    m = fit_.metrics
+    print(f"{fcfg.arch}: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f}, {m['parameters']:,} parameters, "
+          f"{m['seconds']:.1f} s -> {out}/report.html")
+
+
+def run_compare(a: CompareArgs, run: Invocation) -> None:
+    from ..apps.image import compare_images
+    from ..report.rundir import default_run_dir
+
+    archs = parse_archs(a.archs)
+    fcfg, tcfg = configs(a, run.given)
+    out = a.out or default_run_dir("compare", image_name(a.image))
+    fits = compare_images(source=a.image, archs=archs, size=a.size, field_cfg=fcfg, train_cfg=tcfg,
+                          device=a.device, out=out, overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha,
+                          progress=not a.quiet, command=run.command, resample=a.resample)
+    print(f"{'architecture':<10} {'PSNR':>8} {'SSIM':>7} {'params':>9} {'seconds':>8}")
+    for f in fits:
+        m = f.metrics
+        print(f"{f.arch:<10} {m['psnr']:8.2f} {m['ssim']:7.4f} {m['parameters']:9,d} {m['seconds']:8.1f}")
+    print(f"-> {out}/report.html")
+
+
+@options
+class RenderArgs(Device):
+    checkpoint: str = opt(help="run folder, or model.safetensors / model.json", positional=True)
+    size: tuple[int, int] | None = opt(None, "output size", metavar=("W", "H"),
+                                       unset="the training size x --scale", at_least=1)
+    scale: int = opt(1, "multiple of the training size when --size is not given", at_least=1)
+    region: tuple[float, float, float, float] | None = opt(
+        None, "rectangle of the domain [-1,1]^2 to render (x right, y down)", metavar=("X0", "Y0", "X1", "Y1"),
+        unset="the whole domain")
+    what: Literal["image", "gradient", "laplacian"] = opt("image", "what to render")
+    chunk: int | None = opt(None, "points per evaluation block, bounds memory", at_least=1,
+                            unset=f"{DEFAULT_CHUNK:,} for images; for derivatives {JET_CHUNK:,} (MLP fields, forward "
+                                  f"mode) or {DERIVATIVE_CHUNK:,} (other fields, autograd)")
+    max_pixels: int = opt(DEFAULT_MAX_PIXELS * 4, "refuse larger renders", at_least=1)
+    out: Path | None = opt(None, "output PNG", unset="beside the checkpoint, CHECKPOINT-WHAT-WxH.png")
+
+
+def run_render(a: RenderArgs, run: Invocation) -> None:
+    from ..apps.image import render
+    from ..device import resolve_device
+    from ..signals.io import write_png
+    from ..train import checkpoint
+
+    field, meta = checkpoint.load(a.checkpoint, device=resolve_device(a.device))
+    if meta.get("signal", {}).get("kind") != "image":
+        raise InrkitError(f"{a.checkpoint} is not an image field")
+    if a.size is None:
+        h, w = meta["signal"]["shape"]
+        size = (w * a.scale, h * a.scale)
+    else:
+        size = a.size
+    if size[0] * size[1] > a.max_pixels:
+        raise InrkitError(f"render size {size[0]}x{size[1]} is above the limit of {a.max_pixels} pixels (--max-pixels)")
+    img = render(field=field, meta=meta, size=size, region=a.region, what=a.what, chunk=a.chunk)
+    out = a.out or Path(f"{Path(a.checkpoint).with_suffix('')}-{a.what}-{size[0]}x{size[1]}.png")
+    if out.parent and not out.parent.exists():
+        raise InrkitError(f"output folder {out.parent} does not exist")
+    write_png(out, img)
+    print(f"wrote {out} ({size[0]}x{size[1]}, {a.what})")
+
+
+GROUP = Group((
+    Command("fit", "fit one architecture to an image and write a run folder with a report", FitArgs, run_fit),
+    Command("compare", "fit every architecture with the same steps and seed; one figure and table", CompareArgs,
+            run_compare),
+    Command("render", "evaluate a fitted image field at any resolution", RenderArgs, run_render),
+))

@@ -1,0 +1,124 @@
+"""``inrkit nerf scene | train | eval | render | mesh``: radiance fields from posed images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from ..errors import InrkitError
+from .options import Command, Group, Invocation, opt, options
+from .shared import Device, Out, Overwrite, RunOptions, refuse_existing
+
+
+@options
+class SceneArgs(Overwrite):
+    out: Path = opt(help="dataset folder to write")
+    size: int = opt(100, "image width and height in pixels", at_least=8, at_most=2048)
+    train: int = opt(100, "training views", at_least=1)
+    val: int = opt(10, "validation views", at_least=1)
+    test: int = opt(20, "test views", at_least=1)
+
+
+def run_scene(a: SceneArgs, run: Invocation) -> None:
+    from ..signals.scene import write_scene
+
+    write_scene(out=a.out, size=a.size, train=a.train, val=a.val, test=a.test, overwrite=a.overwrite)
+    print(f"built-in scene: {a.train}/{a.val}/{a.test} views of {a.size}x{a.size} (Blender layout) -> {a.out}")
+
+
+@options
+class TrainArgs(RunOptions):
+    dataset: str = opt(help="dataset folder, or builtin (rendered once into ~/.cache/inrkit)", positional=True)
+    preset: str = opt("fast", "fast (hash grid + occupancy), vanilla (the 2020 paper's), fast-tiny, vanilla-small")
+    steps: int = opt(20_000, "at most this many steps", at_least=1)
+    minutes: float = opt(10.0, "at most this much training time", above=0)
+    batch_rays: int | None = opt(None, "rays per step", unset="the preset's", at_least=1)
+    eval_every: float = opt(30.0, "seconds of training between validation renders")
+    eval_views: int = opt(3, "validation views rendered each time", at_least=1)
+    background: Literal["white", "black"] = opt("white", "background of transparent frames")
+    downscale: int = opt(1, "divide the image resolution by this integer", at_least=1)
+
+
+def run_train(a: TrainArgs, run: Invocation) -> None:
+    from ..apps.nerf import train_nerf, write_nerf_run
+    from ..report.rundir import default_run_dir
+
+    out = a.out or default_run_dir("nerf", Path(a.dataset).name)
+    refuse_existing(out, a.overwrite)
+    r = train_nerf(dataset=a.dataset, preset=a.preset, steps=a.steps, minutes=a.minutes, eval_every=a.eval_every,
+                   eval_views=a.eval_views, background=a.background, downscale=a.downscale, seed=a.seed,
+                   device=a.device, progress=not a.quiet, batch_rays=a.batch_rays)
+    write_nerf_run(r=r, out=out, command=run.command, overwrite=a.overwrite)
+    last = r["history"][-1]
+    print(f"{r['steps']} steps in {r['seconds']:.0f} s: validation PSNR {last['val_psnr']:.2f} dB, "
+          f"SSIM {last['val_ssim']:.4f} -> {out}/report.html")
+
+
+@options
+class EvalArgs(Device, Out, Overwrite):
+    checkpoint: str = opt(help="a run folder or model.json from nerf train", positional=True)
+    dataset: str = opt(help="dataset folder, or builtin", positional=True)
+    split: str = opt("test", "which views: train, val or test")
+    limit: int | None = opt(None, "first views only", unset="every view of the split", at_least=1)
+
+
+def run_eval(a: EvalArgs, run: Invocation) -> None:
+    from ..apps.nerf import eval_nerf
+    from ..report.rundir import default_run_dir
+
+    out = a.out or default_run_dir("nerf_eval", Path(a.dataset).name)
+    r = eval_nerf(ckpt=a.checkpoint, dataset=a.dataset, out=out, split=a.split, limit=a.limit, device=a.device,
+                  command=run.command, overwrite=a.overwrite)
+    print(f"{r['split']}: {r['views']} views, PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f} -> {out}/report.html")
+
+
+@options
+class RenderArgs(Device, Overwrite):
+    checkpoint: str = opt(help="a run folder or model.json from nerf train", positional=True)
+    orbit: bool = opt(False, "circle the scene at the training cameras' mean elevation (required: the only path "
+                      "it renders)")
+    frames: int = opt(60, "frames of the orbit", at_least=1)
+    size: int | None = opt(None, "width in pixels", unset="the training images'", at_least=1, at_most=4096)
+    elevation: float | None = opt(None, "degrees", unset="the training cameras' mean")
+    radius: float | None = opt(None, "distance to the orbit's centre", unset="the training cameras' mean")
+    format: Literal["gif", "mp4"] = opt("gif", "animation format (MP4 needs PyAV)")
+    out: Path | None = opt(None, "output folder", unset="orbit/ beside the checkpoint")
+
+
+def run_render(a: RenderArgs, run: Invocation) -> None:
+    from ..apps.nerf import render_orbit
+
+    if not a.orbit:
+        raise InrkitError("nerf render needs --orbit (the only path it renders)")
+    ck = Path(a.checkpoint)
+    out = a.out or (ck if ck.is_dir() else ck.parent) / "orbit"
+    r = render_orbit(ckpt=a.checkpoint, out=out, frames=a.frames, size=a.size, elevation=a.elevation,
+                     radius=a.radius, fmt=a.format, device=a.device, overwrite=a.overwrite)
+    print(f"{r['frames']} frames of {r['size'][0]}x{r['size'][1]} -> {out}/orbit.{a.format}, orbit_depth.{a.format}")
+
+
+@options
+class MeshArgs(Device):
+    checkpoint: str = opt(help="a run folder or model.json from nerf train", positional=True)
+    out: Path = opt(help="output PLY file")
+    resolution: int = opt(128, "marching-cubes grid points per axis", at_least=8, at_most=512)
+    level: float = opt(25.0, "density iso-value")
+
+
+def run_mesh(a: MeshArgs, run: Invocation) -> None:
+    from ..apps.nerf import export_mesh
+
+    if a.out.suffix.lower() != ".ply":
+        raise InrkitError("--out must end in .ply")
+    r = export_mesh(ckpt=a.checkpoint, out=a.out, resolution=a.resolution, level=a.level, device=a.device)
+    print(f"{r['vertices']} vertices, {r['faces']} faces -> {a.out}")
+
+
+GROUP = Group((
+    Command("scene", "write the built-in ray-traced scene in the Blender layout", SceneArgs, run_scene),
+    Command("train", "train a NeRF on a folder (Blender layout or transforms.json) or 'builtin'", TrainArgs,
+            run_train),
+    Command("eval", "PSNR and SSIM on held-out views, images side by side", EvalArgs, run_eval),
+    Command("render", "render an orbit video (GIF or MP4) with its depth", RenderArgs, run_render),
+    Command("mesh", "marching cubes on the density field, written as a coloured PLY", MeshArgs, run_mesh),
+), name="nerf", help="NeRF: train on posed images, evaluate, render orbits, export meshes")

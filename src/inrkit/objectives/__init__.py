@@ -1,0 +1,13 @@
+"""Objectives: the forward operator A and the loss, as named terms.
+
+Every objective is called as ``objective(model, batch) -> dict[str, Tensor]`` with a
+``"loss"`` entry (what the optimiser minimises) and any other named terms to log. It reads
+what it needs from the :class:`~inrkit.batch.Batch` by name; a new task is a new class here
+(or in its own module), never a new loop.
+"""
+
+from .fitting import GradientMatch, LaplacianMatch, Reconstruction, StencilMatch
+from .rendering import VolumeRendering
+from .meta import MetaReconstruction
+
+__all__ = ["Reconstruction", "GradientMatch", "LaplacianMatch", "StencilMatch"]
