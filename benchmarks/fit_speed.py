@@ -30,8 +30,7 @@ from torch import nn
 
 import inrkit
 from inrkit.config import PRESETS, build_field, make_optimizer
-from inrkit.objectives import Reconstruction
-from inrkit.train.fit import _scheduler
+from inrkit.train.schedules import make as make_schedule
 
 
 # ---- plain references ----------------------------------------------------------------------
@@ -148,12 +147,12 @@ def recipes(channels, size, device, seed):
         field = build_field(fcfg, 2, channels, size, generator=torch.Generator().manual_seed(seed)).to(device)
         lr = tcfg.lr if tcfg.lr is not None else inrkit.config.DEFAULT_LR[fcfg.arch]
         opt = make_optimizer(field, fcfg.arch, lr)
-        out.append((f"inrkit --preset {pname}", field, opt, _scheduler(opt, tcfg.schedule, tcfg.steps), tcfg.batch_size,
+        out.append((f"inrkit --preset {pname}", field, opt, make_schedule(tcfg.schedule, opt, tcfg.steps), tcfg.batch_size,
                     tcfg.steps, False))
         if device.type == "cuda":
             field = build_field(fcfg, 2, channels, size, generator=torch.Generator().manual_seed(seed)).to(device)
             opt = make_optimizer(field, fcfg.arch, lr)
-            out.append((f"inrkit --preset {pname} --amp", field, opt, _scheduler(opt, tcfg.schedule, tcfg.steps),
+            out.append((f"inrkit --preset {pname} --amp", field, opt, make_schedule(tcfg.schedule, opt, tcfg.steps),
                         tcfg.batch_size, tcfg.steps, True))
     return out
 

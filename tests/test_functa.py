@@ -249,13 +249,13 @@ def test_mlp_classifier_separates_separable_classes_and_is_seeded():
     from inrkit.meta.classifier import mlp_accuracy
 
     g = torch.Generator().manual_seed(0)
-    centres = 3 * torch.randn(4, 6, generator=g)
-    y = torch.arange(200) % 4
-    x = centres[y] + torch.randn(200, 6, generator=g)
+    centres = 4 * torch.randn(4, 6, generator=g)
+    y = torch.arange(400) % 4
+    x = centres[y] + torch.randn(400, 6, generator=g)
     state = torch.random.get_rng_state()
-    a = mlp_accuracy(x[:160], y[:160], x[160:], y[160:], hidden=64, epochs=5)
+    a = mlp_accuracy(x[:320], y[:320], x[320:], y[320:], hidden=64, epochs=20)
     assert torch.equal(torch.random.get_rng_state(), state)  # the caller's global generator is untouched
-    assert a > 0.9 and a == mlp_accuracy(x[:160], y[:160], x[160:], y[160:], hidden=64, epochs=5)
+    assert a > 0.9 and a == mlp_accuracy(x[:320], y[:320], x[320:], y[320:], hidden=64, epochs=20)
 
 
 def test_classify_reports_every_input_and_beats_chance(small):
@@ -269,8 +269,17 @@ def test_classify_reports_every_input_and_beats_chance(small):
 
 @pytest.fixture(scope="module")
 def sampled(small):
+    """A sample run with a flow and a diffusion model; the denoiser is made narrow (16 units
+    instead of 512) so that its 1,000-step sampling of 1,000 latents takes a second."""
+    import functools
+
+    from inrkit.meta import diffusion as D
+
     root, _ = small
-    metrics = F.sample_functa(root / "fs", root / "gen", samples=8, epochs=3, pairs=2, steps=3, diffusion_steps=30)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(D, "train_ddpm", functools.partial(D.train_ddpm, hidden=16))
+        metrics = F.sample_functa(root / "fs", root / "gen", samples=8, epochs=3, pairs=2, steps=3,
+                                  diffusion_steps=30)
     return root / "gen", metrics
 
 

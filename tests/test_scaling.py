@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from inrkit import coords as C
 from inrkit.config import FieldConfig, TrainConfig

@@ -9,11 +9,13 @@ know about configuration objects. Each encoding has its own small dataclass
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from dataclasses import dataclass
 
 import torch
 
-from .encodings import DenseGrid, Encoding, GaussianFourierFeatures, Identity, MultiresGrid, PositionalEncoding
+from .encodings import Encoding, GaussianFourierFeatures, Identity, MultiresGrid, PositionalEncoding
 from .encodings.functional import nyquist_frequencies
 from .errors import InrkitError
 from .fields import Field, NeuralField
@@ -131,6 +133,93 @@ PRESETS["tiny"] = (dataclasses.replace(PRESETS["fast"][0],
 """``tiny`` is the fast preset's small form, for tests on the CPU."""
 
 
+@dataclass(frozen=True)
+class ResourceLimit:
+    """A limit on what one run may ask for, checked from the numbers before anything is
+    allocated. The default can be raised (or lowered) with the environment variable ``env``:
+    one setting reaches every command and library call that builds such a thing, without a
+    flag on each command or a parameter threaded through every workflow."""
+
+    env: str
+    default: int
+    what: str  # "numbers in a field", ...
+
+    def value(self) -> int:
+        text = os.environ.get(self.env, "").strip().replace("_", "")
+        if not text:
+            return self.default
+        try:
+            v = float(text)
+        except ValueError:
+            v = math.nan
+        if not (math.isfinite(v) and v >= 1 and v == int(v)):
+            raise InrkitError(f"environment variable {self.env} must be a positive whole number, not {text!r}")
+        return int(v)
+
+    def check(self, n: int, subject: str) -> None:
+        """Refuse ``n`` above the limit with one line that says how to raise it."""
+        limit = self.value()
+        if n > limit:
+            raise InrkitError(f"{subject} has {n:,} {self.what}, above the limit of {limit:,} "
+                              f"(set the environment variable {self.env} to raise it)")
+
+
+MAX_PARAMETERS = ResourceLimit("INRKIT_MAX_PARAMETERS", 2**27, "numbers (parameters and encoding tables)")
+"""2^27 numbers (512 MiB in float32) per field: about 80 times the largest paper recipe here
+(the hash grid's 16 levels of 2^18 x 2 entries)."""
+MAX_BATCH = ResourceLimit("INRKIT_MAX_BATCH", 2**24, "points per step")
+"""Random points (pixels, items) drawn per optimisation step."""
+MAX_RAYS = ResourceLimit("INRKIT_MAX_RAYS", 2**18, "rays per step")
+"""NeRF rays per step: 64 times the vanilla recipe's 4,096 (each ray carries up to 256 samples)."""
+MAX_VIEWS = ResourceLimit("INRKIT_MAX_VIEWS", 10_000, "views")
+"""Camera views written (``nerf scene``) or rendered (orbit frames) by one command."""
+LIMITS = (MAX_PARAMETERS, MAX_BATCH, MAX_RAYS, MAX_VIEWS)
+
+
+def _mlp_size(in_dim: int, out_dim: int, width: int, hidden_layers: int) -> int:
+    """Weights and biases of in -> width, ``hidden_layers`` x (width -> width), width -> out
+    (the layout of both :class:`~inrkit.nn.MLP` and :class:`~inrkit.nn.Siren`)."""
+    return (in_dim + 1) * width + hidden_layers * (width + 1) * width + (width + 1) * out_dim
+
+
+def field_size(cfg: FieldConfig, in_dim: int, out_dim: int, samples_per_axis: int = 256,
+               stop_above: int | None = None) -> int:
+    """How many numbers (parameters and encoding buffers) ``build_field(cfg, in_dim, out_dim,
+    samples_per_axis)`` would hold, computed from the configuration alone (nothing is built).
+
+    The hash grid's levels are counted one by one (its table sizes follow eqs. 2-3 of
+    Mueller 2022); with ``stop_above`` the count stops as soon as it passes that value, so
+    an absurd number of levels is not walked."""
+    check_arch(cfg.arch)
+    enc_out, enc = in_dim, 0
+    if cfg.arch == "pe":
+        L = cfg.pe.frequencies if cfg.pe.frequencies is not None else nyquist_frequencies(samples_per_axis)
+        enc_out = in_dim * (2 * L + 1)
+    elif cfg.arch == "ffn":
+        enc_out, enc = 2 * cfg.ffn.features, in_dim * cfg.ffn.features  # the fixed matrix B is a buffer
+    elif cfg.arch == "hash":
+        hg = cfg.hash
+        enc_out = hg.levels * hg.features
+        max_res = hg.max_res if hg.max_res is not None else 2 * samples_per_axis
+        min_res = min(hg.min_res, max_res)
+        table = 2 ** hg.log2_table
+        b = 1.0 if hg.levels == 1 else math.exp((math.log(max_res) - math.log(min_res)) / (hg.levels - 1))
+        for level in range(hg.levels):
+            r = int(math.floor(min_res * b**level + 1e-6))
+            enc += min(table, (r + 1) ** in_dim) * hg.features
+            if stop_above is not None and enc > stop_above:
+                break
+    return enc + _mlp_size(enc_out, out_dim, cfg.width, cfg.hidden_layers)
+
+
+def check_field_size(cfg: FieldConfig, in_dim: int, out_dim: int, samples_per_axis: int = 256) -> int:
+    """:func:`field_size`, refused above :data:`MAX_PARAMETERS` (one line naming the limit)."""
+    limit = MAX_PARAMETERS.value()
+    n = field_size(cfg, in_dim, out_dim, samples_per_axis, stop_above=limit)
+    MAX_PARAMETERS.check(n, f"a {cfg.arch} field of width {cfg.width} x {cfg.hidden_layers} hidden layers")
+    return n
+
+
 def check_arch(arch: str) -> str:
     if arch not in ALL_ARCHS:
         raise InrkitError(f"unknown architecture {arch!r}; choose one of {', '.join(ALL_ARCHS)}")
@@ -156,8 +245,9 @@ def learning_rate(cfg: FieldConfig, train: TrainConfig) -> float:
 
 def build_field(cfg: FieldConfig, in_dim: int, out_dim: int, samples_per_axis: int = 256,
                 generator: torch.Generator | None = None) -> Field:
-    """Compose the field named by ``cfg``: Encoding + Network."""
-    check_arch(cfg.arch)
+    """Compose the field named by ``cfg``: Encoding + Network. Its size is checked against
+    :data:`MAX_PARAMETERS` from the numbers first (:func:`check_field_size`)."""
+    check_field_size(cfg, in_dim, out_dim, samples_per_axis)
     encoding: Encoding
     if cfg.arch == "pe":
         pe = cfg.pe

@@ -12,10 +12,11 @@ from ..config import ARCH_LABELS, FieldConfig, TrainConfig, check_arch, learning
 from ..edit import discrete
 from ..edit.gradient_domain import (check_operator, fit_gradient_field, fit_laplacian_field, image_gradients,
                                     poisson_problem, remove_constant)
-from ..errors import InrkitError
+from ..errors import DivergedError, InrkitError
 from ..metrics import psnr
-from ..report import html as H, plots
-from ..report.rundir import RunDir, write_json
+from ..report import html as H
+from ..atomic import write_bytes_atomic, write_json
+from ..report.rundir import RunDir
 from ..device import resolve_device
 from ..pixels import to_uint8, values_to_uint8
 from ..signals import DEFAULT_MAX_PIXELS, ImageSignal, load_image, write_png
@@ -82,7 +83,8 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
         preds[arch] = (field, pred)
         results["architectures"][arch] = {
             "psnr": psnr(pred, gt), "psnr_vs_classical": psnr(pred, classical), "seconds": res.seconds,
-            "steps_done": res.steps, "schedule": tcfg.schedule,
+            "steps_done": res.steps, "schedule": tcfg.schedule, "status": res.status,
+            **({"message": res.message} if res.diverged else {}),
             "final_loss": res.final_terms.get("loss"), "lr": learning_rate(fcfg, tcfg)}
     if out is not None:
         with RunDir(out, overwrite) as tmp:
@@ -102,10 +104,21 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
             rows.append(["discrete Poisson solve (DCT)", f"{results['classical_psnr']:.2f}", "-", "-", "-"])
             table = H.table(["method", "PSNR vs image (dB)", "PSNR vs discrete solve (dB)", "steps", "seconds"], rows)
             (tmp / "report.html").write_text(H.page(
-                f"inrkit poisson: from the {supervision}", f"{sig.name}, {w}x{h}, {tcfg.steps} steps, device {dev}",
+                f"inrkit poisson: from the {supervision}", f"{sig.name}, {w}x{h}, {tcfg.steps} steps, device {dev}"
+                + "".join(f", {a} DIVERGED" for a, r in results["architectures"].items() if r["status"] == "diverged"),
                 [("Results", table + "<p class='note'>PSNR after removing the unknown constant (Sitzmann et al. "
                   "2020, sec. 4.1).</p>"), ("Images", "".join(figs)), ("Command", f"<pre>{command}</pre>")]))
+        _raise_if_diverged({a: r for a, r in results["architectures"].items()}, out)
     return results
+
+
+def _raise_if_diverged(records: dict[str, dict], out) -> None:
+    """After a run folder is written: :class:`DivergedError` (exit 3) when a fit diverged."""
+    bad = {k: r for k, r in records.items() if r.get("status") == "diverged"}
+    if bad:
+        first = next(iter(bad.values()))
+        raise DivergedError(f"{', '.join(bad)}: {first['message']}; {out} holds the last finite weights, "
+                            f"marked diverged")
 
 
 # ---- blending ----------------------------------------------------------------------------
@@ -199,6 +212,7 @@ def blend(a: str | ImageSignal, b: str | ImageSignal, alpha: float = 0.5, mask: 
     pred = np.clip(pred, -1, 1)
     classical = np.clip(classical, -1, 1)
     result = {"mode": mode, "shape": [h, w, c], "psnr_inr_vs_discrete": psnr(pred, classical),
+              "status": res.status, **({"message": res.message} if res.diverged else {}),
               "psnr_naive_vs_discrete": psnr(naive, classical), "seconds": res.seconds, "steps": tcfg.steps,
               "arch": fcfg.arch, "device": str(dev)}
     result["images"] = {"inr": pred, "discrete": classical, "naive": naive}
@@ -221,8 +235,11 @@ def blend(a: str | ImageSignal, b: str | ImageSignal, alpha: float = 0.5, mask: 
             figs = "".join(H.figure(imgs[k], caps[k]) for k in caps if k in imgs)
             table = H.table(["comparison", "PSNR (dB)"], [["INR blend vs discrete Poisson", f"{meta['psnr_inr_vs_discrete']:.2f}"],
                                                          ["naive vs discrete Poisson", f"{meta['psnr_naive_vs_discrete']:.2f}"]])
-            (tmp / "report.html").write_text(H.page(f"inrkit blend: {mode}", f"{w}x{h}, {fcfg.arch}, {tcfg.steps} steps",
+            status = "" if not res.diverged else f", DIVERGED after {res.steps} steps"
+            (tmp / "report.html").write_text(H.page(f"inrkit blend: {mode}",
+                                                    f"{w}x{h}, {fcfg.arch}, {tcfg.steps} steps{status}",
                                                     [("Images", figs), ("Agreement", table), ("Command", f"<pre>{command}</pre>")]))
+        _raise_if_diverged({fcfg.arch: result}, out)
     return result
 
 
@@ -279,9 +296,9 @@ def integrate(paths: list[str], field_cfg: FieldConfig | None = None, train_cfg:
     classical = discrete.integrate_gradient(g, step)
     rng = float(classical.max() - classical.min()) or 1.0
     result = {"shape": [h, w], "seconds": res.seconds, "steps": tcfg.steps, "arch": fcfg.arch,
+              "status": res.status, **({"message": res.message} if res.diverged else {}),
               "psnr_inr_vs_discrete": psnr(u, classical, data_range=rng), "scalar": u}
     if out is not None:
-        from ..signals.io import write_bytes_atomic
         import io
 
         with RunDir(out, overwrite) as tmp:
@@ -296,4 +313,5 @@ def integrate(paths: list[str], field_cfg: FieldConfig | None = None, train_cfg:
             meta.update(command=command, inrkit_version=__version__,
                         note="psnr_inr_vs_discrete uses the discrete solution's range as peak")
             write_json(tmp / "metrics.json", meta)
+        _raise_if_diverged({fcfg.arch: result}, out)
     return result

@@ -6,6 +6,7 @@ Everything here composes the nouns (signals, ``config.build_field``, ``Reconstru
 
 from __future__ import annotations
 
+import html
 import time
 from dataclasses import asdict, dataclass, field as dc_field
 from pathlib import Path
@@ -17,14 +18,15 @@ from torch import nn
 from .. import __version__, coords as C
 from ..config import (ARCH_LABELS, ARCHS, FieldConfig, TrainConfig, build_field, check_arch, learning_rate,
                       make_optimizer, replace)
-from ..errors import InrkitError
+from ..errors import DivergedError, InrkitError
 from ..fields import num_parameters
 from ..metrics import psnr, ssim
 from ..objectives import Reconstruction
 from ..ops import evaluate, finite
 from ..ops.chunked import default_chunk
 from ..report import html as H, plots
-from ..report.rundir import RunDir, default_run_dir, write_json
+from ..atomic import write_json
+from ..report.rundir import RunDir
 from ..device import resolve_device
 from ..pixels import to_uint8, values_to_pixels
 from ..scaling import normalised, set_output_range
@@ -142,7 +144,8 @@ def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), trai
         "arch": field_cfg.arch, "psnr": psnr(pred, signal.targets()), "ssim": ssim(pred_pixels, signal.pixels),
         "parameters": n_params, "model_bytes": model_bytes, "image_bytes": image_bytes,
         "model_to_image_ratio": model_bytes / image_bytes, "seconds": result.seconds,
-        "steps": train_cfg.steps, "image_shape": [h, w, signal.channels],
+        "steps": train_cfg.steps, "steps_done": result.steps, "image_shape": [h, w, signal.channels],
+        "status": result.status, **({"message": result.message} if result.diverged else {}),
     }
     fit_ = ImageFit(field, signal, field_cfg, train_cfg, lr, str(dev), metrics, tracker.history)
     fit_.maps["reconstruction"] = pred_pixels
@@ -205,6 +208,14 @@ def write_fit_run(fit_: ImageFit, out: Path, command: str = "", overwrite: bool 
     return out
 
 
+def _flat(d: dict, prefix: str = "") -> dict:
+    """Nested settings (a field's per-encoding configuration) as ``pe.frequencies``-style rows."""
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
 def _fit_report(fit_: ImageFit, imgs: dict, curves: bytes, command: str) -> str:
     m = fit_.metrics
     h, w, c = m["image_shape"]
@@ -213,7 +224,10 @@ def _fit_report(fit_: ImageFit, imgs: dict, curves: bytes, command: str) -> str:
     summary = H.cards([("PSNR", f"{m['psnr']:.2f} dB"), ("SSIM", f"{m['ssim']:.4f}"),
                        ("parameters", f"{m['parameters']:,}"),
                        ("model / image", f"{_fmt_bytes(m['model_bytes'])} / {_fmt_bytes(m['image_bytes'])}"),
-                       ("training time", f"{m['seconds']:.1f} s"), ("steps", str(m["steps"]))])
+                       ("training time", f"{m['seconds']:.1f} s"), ("steps", str(m["steps_done"]))]
+                      + ([("status", "DIVERGED")] if m["status"] == "diverged" else []))
+    if m["status"] == "diverged":
+        summary += f"<p class='note'>{html.escape(m['message'])}</p>"
     pics = "".join(H.figure(imgs[k], cap, disp) for k, cap in
                    [("target", "target"), ("reconstruction", "f(x), the fitted field"),
                     ("error", "|error| (0 to 0.1)")])
@@ -226,9 +240,8 @@ def _fit_report(fit_: ImageFit, imgs: dict, curves: bytes, command: str) -> str:
                          [("gradient", "|grad f| (autodiff)"), ("target_gradient", "|grad| of target (finite diff.)"),
                           ("laplacian", "Laplacian of f (autodiff)"),
                           ("target_laplacian", "Laplacian of target (finite diff.)")]))
-    cfg = H.table(["setting", "value"], [[k, v] for k, v in
-                                         {**asdict(fit_.field_cfg), **asdict(fit_.train_cfg), "lr": fit_.lr,
-                                          "device": fit_.device}.items()])
+    settings = {**_flat(asdict(fit_.field_cfg)), **asdict(fit_.train_cfg), "lr": fit_.lr, "device": fit_.device}
+    cfg = H.table(["setting", "value"], [[k, v] for k, v in settings.items()])
     src = H.table(["", ""], [["source", fit_.signal.info.get("source", fit_.signal.name)],
                              ["shape fitted", f"{w} x {h} x {c}"],
                              ["original shape", fit_.signal.info.get("original_shape", "")],
@@ -257,7 +270,16 @@ def fit_image(source: str | ImageSignal, arch: str = "siren", *, size: int | Non
     fit_ = fit_signal(signal, fcfg, tcfg, device, progress)
     if out is not None:
         write_fit_run(fit_, Path(out), command, overwrite)
+        raise_if_diverged([fit_], out)
     return fit_
+
+
+def raise_if_diverged(fits: list["ImageFit"], out) -> None:
+    """After a run folder is written: :class:`DivergedError` (exit 3) when any fit diverged."""
+    bad = [f for f in fits if f.metrics.get("status") == "diverged"]
+    if bad:
+        raise DivergedError(f"{', '.join(f.arch for f in bad)}: {bad[0].metrics['message']}; "
+                            f"{out} holds the last finite weights, marked diverged")
 
 
 def compare_images(source: str | ImageSignal, archs: tuple[str, ...] = ARCHS, *, size: int | None = None,
@@ -273,6 +295,7 @@ def compare_images(source: str | ImageSignal, archs: tuple[str, ...] = ARCHS, *,
     fits = [fit_signal(signal, replace(base, arch=a), train_cfg or TrainConfig(), device, progress) for a in archs]
     if out is not None:
         write_compare_run(fits, Path(out), command, overwrite)
+        raise_if_diverged(fits, out)
     return fits
 
 
@@ -296,10 +319,10 @@ def write_compare_run(fits: list[ImageFit], out: Path, command: str = "", overwr
         (tmp / "spectral_bias.png").write_bytes(spectral_png)
         curves = plots.training_curves({ARCH_LABELS[f.arch]: f.history for f in fits})
         (tmp / "training.png").write_bytes(curves)
-        header = ["architecture", "PSNR (dB)", "SSIM", "parameters", "model bytes", "seconds", "lr"]
+        header = ["architecture", "PSNR (dB)", "SSIM", "parameters", "model bytes", "seconds", "lr", "status"]
         rows_t = [[ARCH_LABELS[f.arch], f"{f.metrics['psnr']:.2f}", f"{f.metrics['ssim']:.4f}",
                    f"{f.metrics['parameters']:,}", f"{f.metrics['model_bytes']:,}", f"{f.metrics['seconds']:.1f}",
-                   f"{f.lr:g}"] for f in fits]
+                   f"{f.lr:g}", f.metrics["status"]] for f in fits]
         table_md = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n" + \
             "".join("| " + " | ".join(r) + " |\n" for r in rows_t)
         (tmp / "table.md").write_text(table_md)

@@ -15,7 +15,7 @@ from .. import __version__, metrics
 from ..atomic import write_bytes_atomic, write_json
 from ..batch import Batch
 from ..device import resolve_device
-from ..errors import InrkitError
+from ..errors import DivergedError, InrkitError
 from ..objectives.rendering import VolumeRendering
 from ..pixels import to_uint8
 from ..rendering.nerf import NeRFModel, render_image
@@ -275,7 +275,8 @@ def train_nerf(dataset: str | Path, preset: str | NeRFRecipe = "fast", steps: in
             "steps": res.steps, "dataset": str(folder), "background": background, "downscale": downscale,
             "image_size": [train.height, train.width], "intrinsics": train.intrinsics[0].tolist(),
             "orbit": {"radius": radius, "elevation_deg": elevation, "center": train.aabb.mean(0).tolist()},
-            "train_views": len(train.images), "device": str(dev), "visual_hull": hull}
+            "train_views": len(train.images), "device": str(dev), "visual_hull": hull, "status": res.status,
+            "message": res.message}
 
 
 class _Counter:
@@ -307,7 +308,8 @@ def write_nerf_run(r: dict, out: str | Path, command: str = "", overwrite: bool 
     meta = {"task": "nerf", "recipe": asdict(r["recipe"]), "dataset": r["dataset"], "background": r["background"],
             "downscale": r["downscale"], "image_size": r["image_size"], "intrinsics": r["intrinsics"],
             "orbit": r["orbit"], "training": {"steps": r["steps"], "seconds": r["seconds"], "history": r["history"],
-                                              "device": r["device"], "train_views": r["train_views"]}}
+                                              "device": r["device"], "train_views": r["train_views"],
+                                              "status": r.get("status", "ok")}}
     with RunDir(out, overwrite) as tmp:
         checkpoint.save(tmp / "model", model, meta)
         hist = r["history"]
@@ -318,15 +320,18 @@ def write_nerf_run(r: dict, out: str | Path, command: str = "", overwrite: bool 
         write_json(tmp / "metrics.json", {"command": command, "inrkit_version": __version__,
                                           **{k: v for k, v in meta.items()}})
         last = hist[-1] if hist else {}
-        cards = H.cards([(f"{last.get('val_psnr', float('nan')):.2f} dB", "validation PSNR"),
-                         (f"{r['seconds']:.0f} s", f"training, {r['steps']} steps"),
-                         (f"{last.get('samples_per_ray', 0):.1f}", "network samples per ray")])
+        cards = H.cards([("validation PSNR", f"{last.get('val_psnr', float('nan')):.2f} dB"),
+                         (f"training, {r['steps']} steps", f"{r['seconds']:.0f} s"),
+                         ("network samples per ray", f"{last.get('samples_per_ray', 0):.1f}")]
+                        + ([("status", "DIVERGED")] if r.get("status") == "diverged" else []))
         rows = [[h["step"], f"{h['seconds']:.1f}", f"{h['val_psnr']:.2f}", f"{h['val_ssim']:.3f}",
                  f"{h['occupied']:.3f}", f"{h['samples_per_ray']:.1f}"] for h in hist]
         tbl = H.table(["step", "train s", "val PSNR", "val SSIM", "occupied", "samples/ray"], rows)
         write_bytes_atomic(tmp / "report.html", H.page(f"inrkit nerf: {model.recipe}", r["dataset"], [
             ("Result", cards), ("Training", H.figure(curve, "held-out PSNR against training time") + tbl),
             ("Command", f"<pre>{command}</pre>")]).encode())
+    if r.get("status") == "diverged":
+        raise DivergedError(f"{r['message']}; {out} holds the last finite weights, marked diverged")
     return Path(out)
 
 
@@ -366,8 +371,8 @@ def eval_nerf(ckpt: str | Path, dataset: str | Path, out: str | Path, split: str
             figs.append(H.figure(side, f"{data.files[k]}: truth | render | depth, {v['psnr']:.2f} dB"))
         rows = [[p["file"], f"{p['psnr']:.2f}", f"{p['ssim']:.4f}"] for p in per_view]
         write_bytes_atomic(tmp / "report.html", H.page("inrkit nerf eval", f"{split} split of {folder}", [
-            ("Mean", H.cards([(f"{ev['psnr']:.2f} dB", "PSNR"), (f"{ev['ssim']:.4f}", "SSIM"),
-                              (str(len(per_view)), "views")])),
+            ("Mean", H.cards([("PSNR", f"{ev['psnr']:.2f} dB"), ("SSIM", f"{ev['ssim']:.4f}"),
+                              ("views", str(len(per_view)))])),
             ("Views", "".join(figs)), ("Per view", H.table(["view", "PSNR", "SSIM"], rows)),
             ("Command", f"<pre>{command}</pre>")]).encode())
     return res

@@ -72,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         args, given = instantiate(cmd.args, ns)
         validate(args)
         cmd.run(args, Invocation(command, given))
-    except InrkitError as exc:
+    except InrkitError as exc:  # DivergedError: exit 3, the run folder says "status": "diverged"
         print(f"inrkit: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except KeyboardInterrupt:
         print("inrkit: interrupted", file=sys.stderr)
         return 130

@@ -12,6 +12,7 @@ from typing import Literal
 from ..config import ALL_ARCHS
 from ..errors import InrkitError
 from ..signals.io import RESAMPLE_FILTERS
+from .image import preflight
 from .options import Command, Group, Invocation, opt, options
 from .shared import (RESAMPLE_HELP, SIZE_HELP, ImageFile, ImageLoading, Model, Optimisation, Preset, RunOptions,
                      arch_option, configs, image_name, parse_archs, preset_option)
@@ -49,6 +50,7 @@ def run_poisson(a: PoissonArgs, run: Invocation) -> None:
     _check_operator(a)
     fcfg, tcfg = configs(a, run.given, always=("steps",))
     out = a.out or default_run_dir("poisson", a.supervision, image_name(a.image))
+    preflight(out, a.overwrite)
     r = poisson_reconstruction(source=a.image, supervision=a.supervision, archs=archs, size=a.size, field_cfg=fcfg,
                                train_cfg=tcfg, device=a.device, out=out, overwrite=a.overwrite,
                                progress=not a.quiet, command=run.command, max_pixels=a.max_pixels,
@@ -79,6 +81,7 @@ def run_blend(a: BlendArgs, run: Invocation) -> None:
 
     fcfg, tcfg = configs(a, run.given, always=("steps",))
     out = a.out or default_run_dir("blend", image_name(a.a), image_name(a.b))
+    preflight(out, a.overwrite)
     r = blend(a=a.a, b=a.b, alpha=a.mix, mask=a.mask, size=a.size, field_cfg=fcfg, train_cfg=tcfg, device=a.device,
               out=out, overwrite=a.overwrite, progress=not a.quiet, command=run.command, max_pixels=a.max_pixels,
               resample=a.resample)
@@ -101,6 +104,7 @@ def run_integrate(a: IntegrateArgs, run: Invocation) -> None:
 
     fcfg, tcfg = configs(a, run.given, always=("steps",))
     out = a.out or default_run_dir("integrate", Path(a.fields[0]).stem)
+    preflight(out, a.overwrite)
     r = integrate(paths=a.fields, field_cfg=fcfg, train_cfg=tcfg, device=a.device, out=out, overwrite=a.overwrite,
                   progress=not a.quiet, command=run.command)
     print(f"integrated {r['shape'][1]}x{r['shape'][0]}: INR vs discrete solve {r['psnr_inr_vs_discrete']:.2f} dB "

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InrkitError
+from .image import preflight
 from .options import Command, Group, Invocation, opt, options
-from .shared import Device, Out, Overwrite, Quiet, RunOptions, Seed, refuse_existing
+from .shared import Device, Out, Overwrite, Quiet, RunOptions, Seed
 
 
 @options
@@ -43,7 +44,7 @@ def run_train(a: TrainArgs, run: Invocation) -> None:
 
     dims = _latent_dims(a.latent_dims)
     out = a.out or default_run_dir("functa", Path(a.dataset).name)
-    refuse_existing(out, a.overwrite)
+    preflight(out, a.overwrite)
     runs = [train_functa(dataset=a.dataset, latent_dim=d, steps=a.steps, batch_size=a.batch_size, width=a.width,
                          hidden_layers=a.depth, w0=a.w0, inner_steps=a.inner_steps, lr=a.lr,
                          first_order=a.first_order, seed=a.seed, device=a.device, eval_items=a.eval_items,
@@ -70,7 +71,9 @@ class EncodeArgs(Device, Quiet):
 
 def run_encode(a: EncodeArgs, run: Invocation) -> None:
     from ..apps.functa import encode_functaset
+    from ..report.rundir import check_writable
 
+    check_writable(a.out)  # a functaset folder is resumed in place, not swapped: only check it can be written
     m = encode_functaset(ckpt=a.checkpoint, dataset=a.dataset, out=a.out, inner_steps=a.inner_steps,
                          shard_size=a.shard_size, batch_size=a.batch_size, device=a.device, progress=not a.quiet)
     print(f"functaset of {m['items']} items, latent {m['latent_dim']}, modulations {m['modulation_dim']} -> {a.out}")
@@ -116,7 +119,7 @@ def run_sample(a: SampleArgs, run: Invocation) -> None:
     from ..report.rundir import default_run_dir
 
     out = a.out or default_run_dir("functa_sample", Path(a.functaset).name)
-    refuse_existing(out, a.overwrite)
+    preflight(out, a.overwrite)
     m = sample_functa(functaset=a.functaset, out=out, checkpoint_path=a.checkpoint, samples=a.samples,
                       temperature=a.temperature, couplings=a.couplings, hidden=a.hidden, epochs=a.epochs,
                       pairs=a.pairs, steps=a.steps, seed=a.seed, command=run.command, overwrite=a.overwrite,

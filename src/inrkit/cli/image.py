@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -36,12 +37,25 @@ class CompareArgs(_ImageFit):
     archs: str = opt(",".join(ARCHS), f"comma-separated list from {','.join(ALL_ARCHS)}")
 
 
+def preflight(out: Path, overwrite: bool) -> None:
+    """Before any work, refuse an output folder that cannot be written or replaced (every command
+    writing a run folder calls it, so a bad ``--out`` costs a second, not a training); show on
+    stderr what the repair of runs killed earlier did."""
+    from ..report.rundir import check_output
+    from .shared import refuse_existing
+
+    refuse_existing(out, overwrite)
+    for note in check_output(out, overwrite):
+        print(f"inrkit: {note}", file=sys.stderr)
+
+
 def run_fit(a: FitArgs, run: Invocation) -> None:
     from ..apps.image import fit_image
     from ..report.rundir import default_run_dir
 
     fcfg, tcfg = configs(a, run.given)
     out = a.out or default_run_dir(image_name(a.image), fcfg.arch)
+    preflight(out, a.overwrite)
     fit_ = fit_image(source=a.image, arch=fcfg.arch, size=a.size, field_cfg=fcfg, train_cfg=tcfg, device=a.device,
                      out=out, overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha, progress=not a.quiet,
                      command=run.command, resample=a.resample)
@@ -57,6 +71,7 @@ def run_compare(a: CompareArgs, run: Invocation) -> None:
     archs = parse_archs(a.archs)
     fcfg, tcfg = configs(a, run.given)
     out = a.out or default_run_dir("compare", image_name(a.image))
+    preflight(out, a.overwrite)
     fits = compare_images(source=a.image, archs=archs, size=a.size, field_cfg=fcfg, train_cfg=tcfg,
                           device=a.device, out=out, overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha,
                           progress=not a.quiet, command=run.command, resample=a.resample)
@@ -90,11 +105,16 @@ def run_render(a: RenderArgs, run: Invocation) -> None:
     from ..signals.io import write_png
     from ..train import checkpoint
 
-    field, meta = checkpoint.load(a.checkpoint, device=resolve_device(a.device))
-    if meta.get("signal", {}).get("kind") != "image":
+    field, meta = checkpoint.load(a.checkpoint, device=resolve_device(a.device), expect="field")
+    signal = meta.get("signal")
+    if not isinstance(signal, dict) or signal.get("kind") != "image":
         raise InrkitError(f"{a.checkpoint} is not an image field")
     if a.size is None:
-        h, w = meta["signal"]["shape"]
+        shape = signal.get("shape")
+        if (not isinstance(shape, list) or len(shape) != 2
+                or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape)):
+            raise InrkitError(f"{a.checkpoint}: its image shape {shape!r:.40} is not two positive integers")
+        h, w = shape
         size = (w * a.scale, h * a.scale)
     else:
         size = a.size

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import InrkitError
+from .image import preflight
 from .options import Command, Group, Invocation, opt, options
-from .shared import Device, Out, Overwrite, RunOptions, refuse_existing
+from .shared import Device, Out, Overwrite, RunOptions
 
 
 @options
@@ -22,6 +23,7 @@ class SceneArgs(Overwrite):
 def run_scene(a: SceneArgs, run: Invocation) -> None:
     from ..signals.scene import write_scene
 
+    preflight(a.out, a.overwrite)
     write_scene(out=a.out, size=a.size, train=a.train, val=a.val, test=a.test, overwrite=a.overwrite)
     print(f"built-in scene: {a.train}/{a.val}/{a.test} views of {a.size}x{a.size} (Blender layout) -> {a.out}")
 
@@ -44,7 +46,7 @@ def run_train(a: TrainArgs, run: Invocation) -> None:
     from ..report.rundir import default_run_dir
 
     out = a.out or default_run_dir("nerf", Path(a.dataset).name)
-    refuse_existing(out, a.overwrite)
+    preflight(out, a.overwrite)
     r = train_nerf(dataset=a.dataset, preset=a.preset, steps=a.steps, minutes=a.minutes, eval_every=a.eval_every,
                    eval_views=a.eval_views, background=a.background, downscale=a.downscale, seed=a.seed,
                    device=a.device, progress=not a.quiet, batch_rays=a.batch_rays)
@@ -67,6 +69,7 @@ def run_eval(a: EvalArgs, run: Invocation) -> None:
     from ..report.rundir import default_run_dir
 
     out = a.out or default_run_dir("nerf_eval", Path(a.dataset).name)
+    preflight(out, a.overwrite)
     r = eval_nerf(ckpt=a.checkpoint, dataset=a.dataset, out=out, split=a.split, limit=a.limit, device=a.device,
                   command=run.command, overwrite=a.overwrite)
     print(f"{r['split']}: {r['views']} views, PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f} -> {out}/report.html")
@@ -92,6 +95,7 @@ def run_render(a: RenderArgs, run: Invocation) -> None:
         raise InrkitError("nerf render needs --orbit (the only path it renders)")
     ck = Path(a.checkpoint)
     out = a.out or (ck if ck.is_dir() else ck.parent) / "orbit"
+    preflight(out, a.overwrite)
     r = render_orbit(ckpt=a.checkpoint, out=out, frames=a.frames, size=a.size, elevation=a.elevation,
                      radius=a.radius, fmt=a.format, device=a.device, overwrite=a.overwrite)
     print(f"{r['frames']} frames of {r['size'][0]}x{r['size'][1]} -> {out}/orbit.{a.format}, orbit_depth.{a.format}")

@@ -17,7 +17,11 @@ field annotation               argument
 
 Metadata (written with ``opt``) carries the help text, ``positional``, ``aliases`` (more
 option strings), ``metavar``, ``unset`` and bounds (``at_least``, ``at_most``,
-``above``). ``--help`` appends ``(default: X)`` from the dataclass default itself, so
+``above``). A float must be finite (argparse's ``float`` accepts ``nan`` and ``inf``) unless
+its field says ``finite=False``. A bound may be a :class:`~inrkit.config.ResourceLimit`
+(read when the command runs, so an environment variable raises it). An options class may
+define ``check(self)`` for rules over several fields; ``validate`` runs each class's own
+after the bounds. ``--help`` appends ``(default: X)`` from the dataclass default itself, so
 help and behaviour cannot disagree; a subclass changes a default by redeclaring the field.
 
 The generated arguments carry no argparse default (``SUPPRESS``): the dataclass
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -37,6 +42,7 @@ from dataclasses import MISSING
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+from ..config import ResourceLimit
 from ..errors import InrkitError
 
 __all__ = ["Arg", "Command", "Group", "Invocation", "add_arguments", "arguments", "format_default", "instantiate",
@@ -50,14 +56,17 @@ def options(cls: type) -> type:
 
 def opt(default: Any = MISSING, help: str = "", *, positional: bool = False, aliases: tuple[str, ...] = (),
         choices: tuple | None = None, metavar: str | tuple[str, ...] | None = None, unset: str | None = None,
-        at_least: float | None = None, at_most: float | None = None, above: float | None = None) -> Any:
+        at_least: float | None = None, at_most: float | ResourceLimit | None = None, above: float | None = None,
+        finite: bool = True) -> Any:
     """A dataclass field with command-line metadata; no ``default``: required (or positional).
 
     ``unset`` says what a ``None`` default means ("the image's own size"); it is printed as
-    that option's default. Bounds are checked by ``validate`` with the option's name.
+    that option's default. Bounds are checked by ``validate`` with the option's name;
+    ``finite=False`` lets a float option take ``nan`` or ``inf`` (none does today).
     """
     meta = {"help": help, "positional": positional, "aliases": tuple(aliases), "choices": choices,
-            "metavar": metavar, "unset": unset, "at_least": at_least, "at_most": at_most, "above": above}
+            "metavar": metavar, "unset": unset, "at_least": at_least, "at_most": at_most, "above": above,
+            "finite": finite}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -196,20 +205,31 @@ def instantiate(cls: type, namespace: argparse.Namespace) -> tuple[Any, frozense
 
 
 def validate(instance: Any) -> None:
-    """Check the declared bounds; the message names the option as the user typed it."""
+    """Check the declared bounds, then each options class's own ``check``; the messages name
+    the option as the user typed it."""
     for a in arguments(type(instance)):
         value = getattr(instance, a.name)
         if value is None or a.is_flag or a.kind not in (int, float):
             continue
         lo, hi, above = a.metadata.get("at_least"), a.metadata.get("at_most"), a.metadata.get("above")
         for v in value if isinstance(value, tuple | list) else (value,):
+            if a.kind is float and a.metadata.get("finite", True) and not math.isfinite(v):
+                raise InrkitError(f"{a.display} must be a finite number, not {v}")
+            if isinstance(hi, ResourceLimit):
+                if v > hi.value():
+                    raise InrkitError(f"{a.display} must be at most {_fmt(hi.value())}, not {_fmt(v)} (set the "
+                                      f"environment variable {hi.env} to raise the limit)")
+            elif hi is not None and v > hi:
+                raise InrkitError(f"{a.display} must be at most {_fmt(hi)}, not {_fmt(v)}")
             if lo is not None and v < lo:
                 raise InrkitError(f"{a.display} must be at least {_fmt(lo)}, not {_fmt(v)}")
-            if hi is not None and v > hi:
-                raise InrkitError(f"{a.display} must be at most {_fmt(hi)}, not {_fmt(v)}")
             if above is not None and not v > above:
                 what = "positive" if above == 0 else f"above {_fmt(above)}"
                 raise InrkitError(f"{a.display} must be {what}, not {_fmt(v)}")
+    for klass in reversed(type(instance).__mro__):  # bases first
+        check = klass.__dict__.get("check")
+        if check is not None:
+            check(instance)
 
 
 # ---- commands and command groups ---------------------------------------------------------

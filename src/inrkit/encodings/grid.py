@@ -36,6 +36,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from .. import specs as S
 from .modules import Encoding, spec_kwargs
 
 PRIMES = (1, 2654435761, 805459861, 3674653429)
@@ -149,12 +150,16 @@ class MultiresGrid(Encoding):
         Defaults are Table 1's: L = 16, F = 2, N_min = 16; T = 2^19 and N_max = 2048 (the
         paper uses T up to 2^24 and N_max up to 2^19 depending on the task).
         """
+        return cls(in_dim, cls.paper_resolutions(levels, min_resolution, max_resolution), log2_table_size, features,
+                   generator)
+
+    @staticmethod
+    def paper_resolutions(levels: int, min_resolution: int, max_resolution: int) -> list[int]:
+        """N_l = floor(N_min * b^l), b = exp((ln N_max - ln N_min) / (L - 1)) (eqs. 2-3)."""
         if levels == 1:
-            res = [min_resolution]
-        else:
-            b = math.exp((math.log(max_resolution) - math.log(min_resolution)) / (levels - 1))
-            res = [int(math.floor(min_resolution * b**level + 1e-6)) for level in range(levels)]
-        return cls(in_dim, res, log2_table_size, features, generator)
+            return [min_resolution]
+        b = math.exp((math.log(max_resolution) - math.log(min_resolution)) / (levels - 1))
+        return [int(math.floor(min_resolution * b**level + 1e-6)) for level in range(levels)]
 
     def forward(self, coords: Tensor) -> Tensor:
         return grid_encode(coords, self.table, self.resolution, self.offsets, self.sizes, self.dense)
@@ -166,6 +171,24 @@ class MultiresGrid(Encoding):
     @classmethod
     def from_spec(cls, spec: dict) -> "MultiresGrid":
         return cls(**spec_kwargs(spec, "in_dim", "resolutions", "log2_table_size", "features"))
+
+    MAX_LOG2_TABLE_SIZE = 32
+    """Largest T = 2^32 rows per level (the paper uses up to 2^24)."""
+
+    @staticmethod
+    def table_rows(in_dim: int, resolutions: list[int], log2_table_size: int) -> int:
+        """Rows of the flat table: sum over levels of min(T, (N_l + 1)^d), from the numbers."""
+        T = 2**log2_table_size
+        return sum(min(T, (r + 1) ** in_dim) for r in resolutions)
+
+    @classmethod
+    def check_spec(cls, spec: dict) -> int:
+        S.only_keys(spec, "hashgrid", ["in_dim", "resolutions", "log2_table_size", "features"])
+        in_dim = S.integer(spec, "in_dim", "hashgrid", hi=4)
+        res = S.integer_list(spec, "resolutions", "hashgrid")
+        log2 = S.integer(spec, "log2_table_size", "hashgrid", hi=cls.MAX_LOG2_TABLE_SIZE, default=18)
+        features = S.integer(spec, "features", "hashgrid", default=2)
+        return cls.table_rows(in_dim, res, log2) * features
 
 
 class DenseGrid(MultiresGrid):
@@ -186,3 +209,11 @@ class DenseGrid(MultiresGrid):
     @classmethod
     def from_spec(cls, spec: dict) -> "DenseGrid":
         return cls(**spec_kwargs(spec, "in_dim", "resolution", "features"))
+
+    @classmethod
+    def check_spec(cls, spec: dict) -> int:
+        S.only_keys(spec, "densegrid", ["in_dim", "resolution", "features"])
+        in_dim = S.integer(spec, "in_dim", "densegrid", hi=4)
+        res = S.integer(spec, "resolution", "densegrid")
+        features = S.integer(spec, "features", "densegrid", default=8)
+        return (res + 1) ** in_dim * features

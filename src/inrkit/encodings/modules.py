@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .. import specs as S
 from . import functional as F
 
 
@@ -32,6 +33,12 @@ class Encoding(nn.Module):
         """Rebuild from ``spec()`` with fresh parameters (a checkpoint then fills them)."""
         raise NotImplementedError
 
+    @classmethod
+    def check_spec(cls, spec: dict) -> int:
+        """Check ``spec`` from the numbers alone (types, ranges; ``inrkit.specs``) and return the
+        number of tensor elements ``from_spec`` would allocate; raises before allocating anything."""
+        raise NotImplementedError
+
 
 class Identity(Encoding):
     """No encoding: the network sees raw coordinates."""
@@ -49,6 +56,12 @@ class Identity(Encoding):
     @classmethod
     def from_spec(cls, spec: dict) -> "Identity":
         return cls(spec["in_dim"])
+
+    @classmethod
+    def check_spec(cls, spec: dict) -> int:
+        S.only_keys(spec, "identity", ["in_dim"])
+        S.integer(spec, "in_dim", "identity", missing=KeyError)
+        return 0
 
 
 class PositionalEncoding(Encoding):
@@ -71,6 +84,14 @@ class PositionalEncoding(Encoding):
     @classmethod
     def from_spec(cls, spec: dict) -> "PositionalEncoding":
         return cls(**spec_kwargs(spec, "in_dim", "num_frequencies", "include_input"))
+
+    @classmethod
+    def check_spec(cls, spec: dict) -> int:
+        S.only_keys(spec, "pe", ["in_dim", "num_frequencies", "include_input"])
+        S.integer(spec, "in_dim", "pe")
+        S.integer(spec, "num_frequencies", "pe", lo=0, hi=S.MAX_FREQUENCIES, default=10)
+        S.boolean(spec, "include_input", "pe", default=True)
+        return 0
 
 
 class GaussianFourierFeatures(Encoding):
@@ -101,3 +122,11 @@ class GaussianFourierFeatures(Encoding):
     def from_spec(cls, spec: dict) -> "GaussianFourierFeatures":
         """``B`` is drawn afresh (from the global generator, as before); the checkpoint overwrites it."""
         return cls(**spec_kwargs(spec, "in_dim", "num_features", "sigma"))
+
+    @classmethod
+    def check_spec(cls, spec: dict) -> int:
+        S.only_keys(spec, "ffn", ["in_dim", "num_features", "sigma"])
+        in_dim = S.integer(spec, "in_dim", "ffn")
+        n = S.integer(spec, "num_features", "ffn", default=256)
+        S.number(spec, "sigma", "ffn", default=5.0)
+        return n * in_dim  # the buffer B

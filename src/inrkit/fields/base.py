@@ -8,7 +8,8 @@ from torch import Tensor, nn
 
 from ..encodings import Encoding
 from ..nn import Network
-from .registry import build_encoding, build_network, register_field
+from .. import specs as S
+from .registry import build_encoding, build_network, check_encoding, check_network, register_field
 
 
 class Field(nn.Module):
@@ -29,6 +30,12 @@ class Field(nn.Module):
     @classmethod
     def from_spec(cls, spec: dict) -> "Field":
         """Rebuild from ``spec()`` with fresh parameters (a checkpoint then fills them)."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_spec(cls, spec: dict) -> int:
+        """Check ``spec`` from the numbers alone (``inrkit.specs``) and return the number of tensor
+        elements ``from_spec`` would allocate; raises before allocating anything."""
         raise NotImplementedError
 
 
@@ -99,6 +106,14 @@ class NeuralField(Field):
     def from_spec(cls, spec: dict) -> "NeuralField":
         return cls(build_encoding(spec["encoding"]), build_network(spec["network"]),
                    output_scale=spec.get("output_scale", 1.0), output_shift=spec.get("output_shift", 0.0))
+
+    @classmethod
+    def check_spec(cls, spec: dict) -> int:
+        S.only_keys(spec, "neural_field", ["encoding", "network", "output_scale", "output_shift"])
+        n = check_encoding(spec["encoding"]) + check_network(spec["network"])
+        S.number(spec, "output_scale", "neural_field", nonzero=True, default=1.0)
+        S.number(spec, "output_shift", "neural_field", default=0.0)
+        return n
 
 
 def num_parameters(field: nn.Module) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .. import specs as S
 from ..nn import Siren
 from ..nn import init as I
 from .base import Field
@@ -61,3 +62,15 @@ class LatentModulatedField(Field):
     @classmethod
     def from_spec(cls, spec: dict) -> "LatentModulatedField":
         return cls(**spec_kwargs(spec, "in_dim", "out_dim", "latent_dim", "width", "hidden_layers", "w0"))
+
+    @classmethod
+    def check_spec(cls, spec: dict) -> int:
+        what = "latent_modulated"
+        S.only_keys(spec, what, ["in_dim", "out_dim", "latent_dim", "width", "hidden_layers", "w0"])
+        in_dim, out_dim = S.integer(spec, "in_dim", what), S.integer(spec, "out_dim", what)
+        latent = S.integer(spec, "latent_dim", what, default=64)
+        width = S.integer(spec, "width", what, default=128)
+        layers = S.integer(spec, "hidden_layers", what, lo=0, hi=S.MAX_LAYERS, default=3)
+        S.number(spec, "w0", what, positive=True, default=30.0)
+        siren = S.linear_size(in_dim, width) + layers * S.linear_size(width, width) + S.linear_size(width, out_dim)
+        return siren + S.linear_size(latent, (layers + 1) * width) + latent  # to_shifts, meta_lrs

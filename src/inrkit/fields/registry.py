@@ -14,6 +14,13 @@ module. This module only maps each ``"type"`` to its class, one table per family
   caller while the field layer imports nothing above it when it is loaded.
 
 A rebuilt part has fresh (untrained) parameters; a checkpoint then fills its tensors.
+
+Before anything is built, each class checks its own spec from the numbers with the
+classmethod ``check_spec(spec) -> int`` beside its ``from_spec`` (types, ranges, known
+choices; ``inrkit.specs``), returning the number of tensor elements it would allocate.
+:func:`check_field_spec` sums them, so a loader can refuse a model above a parameter
+budget (:data:`DEFAULT_MAX_PARAMETERS`, which a caller can raise) before allocating.
+Every error from a spec comes out as one :class:`InrkitError` line.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from torch import nn
 from ..encodings import DenseGrid, Encoding, GaussianFourierFeatures, Identity, MultiresGrid, PositionalEncoding
 from ..errors import InrkitError
 from ..nn import MLP, Network, Siren
+from ..specs import show
 
 ENCODINGS: dict[str, type[Encoding]] = {}
 NETWORKS: dict[str, type[Network]] = {}
@@ -35,6 +43,13 @@ _DEFINED_IN = {"nerf": "inrkit.rendering.nerf"}
 """Field kinds registered by modules above the field layer: imported when first asked for."""
 
 C = TypeVar("C", bound=type)
+
+DEFAULT_MAX_PARAMETERS = 2**28
+"""Tensor elements a spec may ask for unless the caller raises it: 268M, 1 GiB of float32, about
+30 times the largest model inrkit trains (a NeRF hash field with T = 2^19 and 16 levels: 8.4M)."""
+
+SPEC_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, RecursionError)
+"""What checking or building a malformed spec may raise; the registry turns each into one line."""
 
 
 def _register(table: dict[str, type], family: str, kind: str) -> Callable[[C], C]:
@@ -76,37 +91,70 @@ def _kind(spec) -> object:
     return spec.get("type")
 
 
+def _lookup(table: dict[str, type], family: str, spec) -> type:
+    kind = _kind(spec)
+    if family == "field" and isinstance(kind, str) and kind not in FIELDS and kind in _DEFINED_IN:
+        importlib.import_module(_DEFINED_IN[kind])
+    if not isinstance(kind, str) or kind not in table:
+        raise InrkitError(f"unknown {family} type {show(kind)} in checkpoint")
+    return table[kind]
+
+
+def check_encoding(spec: dict) -> int:
+    """Check an encoding's spec (its class's ``check_spec``); the tensor elements it would allocate."""
+    return _lookup(ENCODINGS, "encoding", spec).check_spec(spec)  # type: ignore[attr-defined]
+
+
+def check_network(spec: dict) -> int:
+    """Check a network's spec (its class's ``check_spec``); the tensor elements it would allocate."""
+    return _lookup(NETWORKS, "network", spec).check_spec(spec)  # type: ignore[attr-defined]
+
+
 def build_encoding(spec: dict) -> Encoding:
     """Rebuild an encoding from its ``spec()``."""
-    kind = _kind(spec)
-    if kind not in ENCODINGS:
-        raise InrkitError(f"unknown encoding type {kind!r} in checkpoint")
-    return ENCODINGS[kind].from_spec(spec)  # type: ignore[arg-type]
+    return _lookup(ENCODINGS, "encoding", spec).from_spec(spec)  # type: ignore[attr-defined]
 
 
 def build_network(spec: dict) -> Network:
     """Rebuild a network from its ``spec()``."""
-    kind = _kind(spec)
-    if kind not in NETWORKS:
-        raise InrkitError(f"unknown network type {kind!r} in checkpoint")
-    return NETWORKS[kind].from_spec(spec)  # type: ignore[arg-type]
+    return _lookup(NETWORKS, "network", spec).from_spec(spec)  # type: ignore[attr-defined]
 
 
-def build_field_from_spec(spec: dict) -> nn.Module:
-    """Rebuild an (untrained) field from ``field.spec()``; a checkpoint then fills its tensors.
+def _malformed(exc: BaseException) -> InrkitError:
+    msg = str(exc) if not isinstance(exc, KeyError) else show(exc.args[0] if exc.args else "")
+    msg = " ".join(msg.split())[:200]
+    return InrkitError(f"checkpoint architecture is malformed ({type(exc).__name__}: {msg})")
 
-    Raises :class:`InrkitError` (one line) for an unknown type of field, encoding or
-    network, or a spec with missing or ill-typed entries.
+
+def check_field_spec(spec: dict, max_parameters: int | None = DEFAULT_MAX_PARAMETERS) -> int:
+    """Check a field's spec from the numbers alone, allocating nothing; returns its tensor elements.
+
+    Raises :class:`InrkitError` (one line) for an unknown type, a missing or ill-typed entry, a
+    value out of range, or more than ``max_parameters`` elements (``None``: no limit).
     """
     try:
-        kind = _kind(spec)
-        if kind not in FIELDS and kind in _DEFINED_IN:
-            importlib.import_module(_DEFINED_IN[kind])  # type: ignore[index]
-        if kind not in FIELDS:
-            raise InrkitError(f"unknown field type {kind!r} in checkpoint")
-        return FIELDS[kind].from_spec(spec)  # type: ignore[attr-defined,index]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InrkitError(f"checkpoint architecture is malformed ({type(exc).__name__}: {exc})") from None
+        n = _lookup(FIELDS, "field", spec).check_spec(spec)  # type: ignore[attr-defined]
+    except SPEC_ERRORS as exc:
+        raise _malformed(exc) from None
+    if max_parameters is not None and n > max_parameters:
+        raise InrkitError(f"checkpoint architecture asks for {n:,} parameters, above the limit of "
+                          f"{max_parameters:,} (raise max_parameters to load it)")
+    return n
+
+
+def build_field_from_spec(spec: dict, max_parameters: int | None = DEFAULT_MAX_PARAMETERS) -> nn.Module:
+    """Rebuild an (untrained) field from ``field.spec()``; a checkpoint then fills its tensors.
+
+    The spec is checked first (:func:`check_field_spec`), so nothing is allocated for a spec
+    that is malformed or above ``max_parameters``. Raises :class:`InrkitError` (one line) for
+    an unknown type of field, encoding or network, or a spec with missing or ill-typed entries.
+    Under ``with torch.device("meta"):`` it builds a model with shapes and dtypes but no data.
+    """
+    check_field_spec(spec, max_parameters)
+    try:
+        return _lookup(FIELDS, "field", spec).from_spec(spec)  # type: ignore[attr-defined]
+    except SPEC_ERRORS as exc:
+        raise _malformed(exc) from None
 
 
 # ---- the parts below the field layer ------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .. import specs as S
 from . import init
 from .layers import SineLayer
 
@@ -31,6 +32,12 @@ class Network(nn.Module):
 
     @classmethod
     def from_spec(cls, spec: dict) -> "Network":
+        raise NotImplementedError
+
+    @classmethod
+    def check_spec(cls, spec: dict) -> int:
+        """Check ``spec`` from the numbers alone (``inrkit.specs``) and return the number of tensor
+        elements ``from_spec`` would allocate; raises before allocating anything."""
         raise NotImplementedError
 
 
@@ -69,6 +76,16 @@ class MLP(Network):
     @classmethod
     def from_spec(cls, spec: dict) -> "MLP":
         return cls(**_spec_kwargs(spec, "in_dim", "out_dim", "width", "hidden_layers", "activation"))
+
+    @classmethod
+    def check_spec(cls, spec: dict) -> int:
+        S.only_keys(spec, "mlp", ["in_dim", "out_dim", "width", "hidden_layers", "activation"])
+        in_dim, out_dim = S.integer(spec, "in_dim", "mlp"), S.integer(spec, "out_dim", "mlp")
+        width = S.integer(spec, "width", "mlp", default=256)
+        layers = S.integer(spec, "hidden_layers", "mlp", lo=0, hi=S.MAX_LAYERS, default=3)
+        S.choice(spec, "activation", "mlp", _ACTIVATIONS, default="relu")
+        return (S.linear_size(in_dim, width) + (layers + 1) * S.linear_size(width, width)
+                + S.linear_size(width, out_dim))
 
 
 class Siren(Network):
@@ -115,3 +132,14 @@ class Siren(Network):
     @classmethod
     def from_spec(cls, spec: dict) -> "Siren":
         return cls(**_spec_kwargs(spec, "in_dim", "out_dim", "width", "hidden_layers", "w0", "first_w0"))
+
+    @classmethod
+    def check_spec(cls, spec: dict) -> int:
+        S.only_keys(spec, "siren", ["in_dim", "out_dim", "width", "hidden_layers", "w0", "first_w0"])
+        in_dim, out_dim = S.integer(spec, "in_dim", "siren"), S.integer(spec, "out_dim", "siren")
+        width = S.integer(spec, "width", "siren", default=256)
+        layers = S.integer(spec, "hidden_layers", "siren", lo=0, hi=S.MAX_LAYERS, default=3)
+        S.number(spec, "w0", "siren", positive=True, default=30.0)
+        if spec.get("first_w0") is not None:
+            S.number(spec, "first_w0", "siren", positive=True)
+        return S.linear_size(in_dim, width) + layers * S.linear_size(width, width) + S.linear_size(width, out_dim)

@@ -7,7 +7,8 @@ what it needs from the :class:`~inrkit.batch.Batch` by name; a new task is a new
 """
 
 from .fitting import GradientMatch, LaplacianMatch, Reconstruction, StencilMatch
-from .rendering import VolumeRendering
 from .meta import MetaReconstruction
+from .rendering import VolumeRendering
 
-__all__ = ["Reconstruction", "GradientMatch", "LaplacianMatch", "StencilMatch"]
+__all__ = ["Reconstruction", "GradientMatch", "LaplacianMatch", "StencilMatch", "VolumeRendering",
+           "MetaReconstruction"]

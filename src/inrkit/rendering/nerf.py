@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .. import specs as S
+from ..encodings import MultiresGrid
 from ..fields.radiance import HashRadianceField, RadianceField, VanillaRadianceField
 from ..fields.registry import register_field
 from . import samplers as SM
@@ -56,9 +58,70 @@ class NeRFModel(nn.Module):
 
     @classmethod
     def from_spec(cls, spec: dict) -> "NeRFModel":
-        """Rebuild from ``spec()`` with fresh parameters (a checkpoint then fills them)."""
-        return cls(spec["recipe"], torch.tensor(spec["aabb"], dtype=torch.float32), spec["samples"],
+        """Rebuild from ``spec()`` with fresh parameters (a checkpoint then fills them).
+
+        The scene box is made on the CPU even under a ``torch.device("meta")`` context (the
+        loader builds a model there to read the shapes it expects): its diagonal is a number."""
+        return cls(spec["recipe"], torch.tensor(spec["aabb"], dtype=torch.float32, device="cpu"), spec["samples"],
                    spec["importance"], spec["near"], dict(spec["field_args"]), spec["occupancy_resolution"])
+
+    INFINITE_OK = ("occupancy.density",)
+    """Tensors that may hold +inf in a checkpoint: occupancy cells not yet visited (``OccupancyGrid``)."""
+    MAX_SAMPLES = 1 << 16
+    """Most samples (stratified or importance) per ray a spec may ask for."""
+    _VANILLA = {"width": 256, "depth": 8, "skip": 4, "pos_freqs": 10, "dir_freqs": 4}
+    _HASH = {"levels": 16, "features": 2, "log2_table_size": 19, "min_resolution": 16, "max_resolution": 1024,
+             "width": 64, "colour_layers": 2, "dir_freqs": 4}
+
+    @classmethod
+    def check_spec(cls, spec: dict) -> int:
+        """Check ``spec`` from the numbers alone (``inrkit.specs``): the tensor elements it would allocate."""
+        what = "nerf"
+        S.only_keys(spec, what, ["recipe", "aabb", "samples", "importance", "near", "field_args",
+                                 "occupancy_resolution"])
+        recipe = S.choice(spec, "recipe", what, ("vanilla", "fast"), missing=KeyError)
+        box = spec["aabb"]
+        if (not isinstance(box, list) or len(box) != 2
+                or not all(isinstance(c, list) and len(c) == 3 for c in box)):
+            raise TypeError("nerf.aabb must be two lists of three numbers")
+        lo = [S.number({"aabb": v}, "aabb", what) for v in box[0]]
+        hi = [S.number({"aabb": v}, "aabb", what) for v in box[1]]
+        if not all(a < b for a, b in zip(lo, hi)):
+            raise ValueError("nerf.aabb must have its minimum below its maximum on every axis")
+        S.integer(spec, "samples", what, hi=cls.MAX_SAMPLES, missing=KeyError)
+        importance = S.integer(spec, "importance", what, lo=0, hi=cls.MAX_SAMPLES, missing=KeyError)
+        S.number(spec, "near", what, at_least=0.0, missing=KeyError)
+        occ = S.integer(spec, "occupancy_resolution", what, lo=0, missing=KeyError)
+        args = S.require_object(spec["field_args"], "nerf.field_args")
+        fa = "nerf.field_args"
+        if recipe == "vanilla":
+            S.only_keys(args, fa, cls._VANILLA)
+            skip = S.integer(args, "skip", fa, lo=0, hi=S.MAX_LAYERS, default=cls._VANILLA["skip"])
+            width = S.integer(args, "width", fa, lo=2, default=cls._VANILLA["width"])
+            depth = S.integer(args, "depth", fa, hi=S.MAX_LAYERS, default=cls._VANILLA["depth"])
+            pf = S.integer(args, "pos_freqs", fa, lo=0, hi=S.MAX_FREQUENCIES, default=cls._VANILLA["pos_freqs"])
+            df = S.integer(args, "dir_freqs", fa, lo=0, hi=S.MAX_FREQUENCIES, default=cls._VANILLA["dir_freqs"])
+            p, d = 3 * (2 * pf + 1), 3 * (2 * df + 1)
+            trunk = sum(S.linear_size(width + (p if i == skip else 0), width) for i in range(1, depth))
+            one = (S.linear_size(p, width) + trunk + S.linear_size(width, 1) + S.linear_size(width, width)
+                   + S.linear_size(width + d, width // 2) + S.linear_size(width // 2, 3))
+            return 6 + one * (2 if importance > 0 else 1)
+        S.only_keys(args, fa, cls._HASH)
+        levels = S.integer(args, "levels", fa, hi=S.MAX_LEVELS, default=cls._HASH["levels"])
+        features = S.integer(args, "features", fa, default=cls._HASH["features"])
+        log2 = S.integer(args, "log2_table_size", fa, hi=MultiresGrid.MAX_LOG2_TABLE_SIZE,
+                         default=cls._HASH["log2_table_size"])
+        n_min = S.integer(args, "min_resolution", fa, default=cls._HASH["min_resolution"])
+        n_max = S.integer(args, "max_resolution", fa, lo=n_min, default=cls._HASH["max_resolution"])
+        width = S.integer(args, "width", fa, default=cls._HASH["width"])
+        layers = S.integer(args, "colour_layers", fa, lo=0, hi=S.MAX_LAYERS, default=cls._HASH["colour_layers"])
+        df = S.integer(args, "dir_freqs", fa, lo=0, hi=S.MAX_FREQUENCIES, default=cls._HASH["dir_freqs"])
+        grid = MultiresGrid.table_rows(3, MultiresGrid.paper_resolutions(levels, n_min, n_max), log2) * features
+        dense = S.linear_size(levels * features, width) + S.linear_size(width, 16)
+        d_in = 16 + 3 * (2 * df + 1)
+        colour = sum(S.linear_size(d_in if i == 0 else width, width) for i in range(layers))
+        colour += S.linear_size(width if layers else d_in, 3)
+        return 6 + grid + dense + colour + 3 * occ**3
 
     @property
     def step_size(self) -> float:

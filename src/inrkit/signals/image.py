@@ -10,7 +10,6 @@ from torch import Tensor
 
 from .. import coords as C
 from .sampling import PointSampler
-from ..pixels import to_uint8, values_to_pixels  # noqa: F401  (re-exported)
 
 
 @dataclass

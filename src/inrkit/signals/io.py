@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_bytes_atomic  # noqa: F401  (re-exported: older imports)
 from ..errors import InrkitError
 from .image import ImageSignal
 

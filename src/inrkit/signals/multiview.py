@@ -25,6 +25,7 @@ import torch
 
 from ..errors import InrkitError
 from .io import DEFAULT_MAX_PIXELS, _read_file
+from .paths import confined, exists_in
 
 BLENDER_AABB = ((-1.5, -1.5, -1.5), (1.5, 1.5, 1.5))  # the synthetic scenes fit in this box
 
@@ -83,12 +84,17 @@ def _matrix(frame: dict, where: str) -> np.ndarray:
     return m
 
 
-def _read_frame(folder: Path, file_path: str, max_pixels: int) -> np.ndarray:
-    p = (folder / file_path)
-    if not p.exists() and p.suffix.lower() not in (".png", ".jpg", ".jpeg", ".exr"):
-        p = p.with_name(p.name + ".png")
-    if not p.exists():
-        raise InrkitError(f"frame file missing: {p}")
+def _read_frame(folder: Path, file_path: object, max_pixels: int, where: str = "frame") -> np.ndarray:
+    """One frame, read only if ``file_path`` is a regular file inside ``folder`` (:func:`confined`)."""
+    if not isinstance(file_path, str):
+        raise InrkitError(f"{where}: file_path is not a string")
+    name = file_path
+    if (not exists_in(folder, name) and Path(name).suffix.lower() not in (".png", ".jpg", ".jpeg", ".exr")
+            and exists_in(folder, name + ".png")):
+        name = name + ".png"  # the Blender scenes name frames without their extension
+    if not exists_in(folder, name):
+        raise InrkitError(f"{where}: frame file missing: {folder / file_path}")
+    p = confined(folder, name, where)
     a = _read_file(p, max_pixels)
     scale = 65535.0 if a.dtype == np.uint16 else 255.0 if a.dtype == np.uint8 else 1.0
     a = a.astype(np.float32) / scale
@@ -144,6 +150,7 @@ def detect_layout(folder: str | Path) -> str:
 def _load_json(p: Path) -> dict:
     if not p.is_file():
         raise InrkitError(f"missing {p}")
+    p = confined(p.parent, p.name, p.name)  # a link out of the dataset folder is refused too
     try:
         d = json.loads(p.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -159,7 +166,9 @@ def load_posed_images(folder: str | Path, split: str = "train", downscale: int =
 
     ``downscale`` divides the resolution by an integer (area averaging; intrinsics follow);
     ``limit`` keeps the first frames only. Missing files, bad matrices, NaN poses, frames of
-    different sizes and empty splits raise :class:`InrkitError` with one line.
+    different sizes and empty splits raise :class:`InrkitError` with one line, and so does every
+    ``file_path`` that is not a regular file inside ``folder`` after following links (``../``,
+    absolute paths, links out, devices, FIFOs: see :func:`inrkit.signals.paths.confined`).
     """
     folder = Path(folder)
     if split not in ("train", "val", "test"):
@@ -189,7 +198,7 @@ def load_posed_images(folder: str | Path, split: str = "train", downscale: int =
         if not isinstance(fr, dict) or "file_path" not in fr:
             raise InrkitError(f"{where} has no file_path")
         poses.append(_matrix(fr, where))
-        img = _read_frame(folder, str(fr["file_path"]), max_pixels)
+        img = _read_frame(folder, fr["file_path"], max_pixels, where)
         if images and img.shape != images[0].shape:
             raise InrkitError(f"{where} ({fr['file_path']}) is {img.shape[1]}x{img.shape[0]}, the first frame "
                               f"{images[0].shape[1]}x{images[0].shape[0]}: frames must share one size")

@@ -51,6 +51,7 @@ class FitState:
     batch: Batch | None = None
     log: dict[str, float] = dc_field(default_factory=dict)
     stop: bool = False
+    diverged: str | None = None
     _floats: dict[str, float] | None = None
 
     @property
@@ -104,18 +105,29 @@ class _Function(Callback):
 
 @dataclass
 class FitResult:
-    """What ``fit`` returns: steps done, training seconds, the last terms and the published log."""
+    """What ``fit`` returns: steps done, training seconds, the last terms and the published log.
+
+    ``status`` is ``"ok"``, or ``"diverged"`` when a step produced a non-finite loss or
+    parameter: the model then holds the weights from before that step (the last finite ones),
+    ``steps`` counts the finite steps and ``message`` says what happened.
+    """
 
     steps: int
     seconds: float
     final_terms: dict[str, float]
     log: dict[str, float] = dc_field(default_factory=dict)
+    status: str = "ok"
+    message: str = ""
+
+    @property
+    def diverged(self) -> bool:
+        return self.status == "diverged"
 
 
 def fit(model: nn.Module, sample: Sampler, objective: Objective, *, steps: int | None = None,
         max_seconds: float | None = None, optimizer: torch.optim.Optimizer | None = None, lr: float = 1e-3,
         scheduler: Any = None, callbacks: Iterable[Callback | Callable] = (),
-        generator: torch.Generator | None = None, amp: bool = False) -> FitResult:
+        generator: torch.Generator | None = None, amp: bool = False, check_finite: bool = True) -> FitResult:
     """Minimise ``objective(model, sample(generator))["loss"]`` for ``steps`` steps or ``max_seconds``.
 
     At least one budget must be given; the run ends at whichever comes first, or when a
@@ -127,8 +139,13 @@ def fit(model: nn.Module, sample: Sampler, objective: Objective, *, steps: int |
 
     Order within a step: ``before_step`` callbacks, sample, objective, backward, optimiser
     step, scheduler, ``after_step`` callbacks. Loss terms are read back from the device only
-    when a callback asks (``state.loss_terms``) or at the end, so a quiet run never waits on
-    the GPU inside the loop.
+    when a callback asks (``state.loss_terms``) or at the end.
+
+    ``check_finite=True`` (the default) catches divergence within the step that causes it: the
+    trainable parameters are copied before each optimiser step and, if the loss or any
+    parameter is then NaN or infinite, put back; the run ends with ``status="diverged"``
+    (after the ``on_end`` callbacks) instead of training on, or saving, NaN weights. The check
+    costs one copy of the parameters and one flag read back from the device per step.
     """
     if steps is None and max_seconds is None:
         raise ValueError("fit needs a step budget, a time budget or both")
@@ -141,6 +158,8 @@ def fit(model: nn.Module, sample: Sampler, objective: Objective, *, steps: int |
     state = FitState(model=model, optimizer=opt, steps=steps, max_seconds=max_seconds, generator=generator)
     device_type = _device_type(model)
     use_amp = amp and device_type == "cuda"
+    params = [p for p in model.parameters() if p.requires_grad] if check_finite else []
+    saved = [torch.empty_like(p) for p in params]
     for cb in cbs:
         cb.on_start(state)
     limit = steps if steps is not None else math.inf
@@ -154,7 +173,17 @@ def fit(model: nn.Module, sample: Sampler, objective: Objective, *, steps: int |
             terms = objective(model, batch)
         opt.zero_grad(set_to_none=True)
         terms["loss"].float().backward()
+        if params:
+            with torch.no_grad():
+                torch._foreach_copy_(saved, params)
         opt.step()
+        if params and not _finite(terms["loss"], params):
+            with torch.no_grad():
+                torch._foreach_copy_(params, saved)
+            state.train_seconds += time.perf_counter() - t0
+            state.diverged = _divergence_message(state.step + 1, terms["loss"])
+            state.stop = True
+            break
         if scheduler is not None:
             scheduler.step()
         state.train_seconds += time.perf_counter() - t0
@@ -165,7 +194,21 @@ def fit(model: nn.Module, sample: Sampler, objective: Objective, *, steps: int |
     for cb in cbs:
         cb.on_end(state)
     final = state.loss_terms if state.terms else {}
-    return FitResult(steps=state.step, seconds=state.train_seconds, final_terms=final, log=dict(state.log))
+    return FitResult(steps=state.step, seconds=state.train_seconds, final_terms=final, log=dict(state.log),
+                     status="diverged" if state.diverged else "ok", message=state.diverged or "")
+
+
+def _finite(loss: Tensor, params: list[Tensor]) -> bool:
+    """One flag read back: are the loss and every parameter finite?"""
+    flags = torch.stack([torch.isfinite(loss.detach()).all()] + [torch.isfinite(p).all() for p in params])
+    return bool(flags.all())
+
+
+def _divergence_message(step: int, loss: Tensor) -> str:
+    value = float(loss.detach())
+    what = f"the loss became {value}" if not math.isfinite(value) else "a parameter became NaN or infinite"
+    return (f"training diverged at step {step}: {what}; the weights from before that step were kept "
+            f"(try a lower learning rate)")
 
 
 def _device_type(model: nn.Module) -> str:

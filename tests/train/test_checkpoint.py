@@ -74,7 +74,7 @@ def test_saved_bytes_are_deterministic(tmp_path):
     assert a.read_bytes() == b.read_bytes()
 
 
-# ---- checkpoints written before issue 12 (tests/fixtures/checkpoints/README.md) -----------------
+# ---- checkpoints written before issue 12 (tests/train/fixtures/checkpoints/README.md) -----------------
 
 FIXTURES = Path(__file__).parent / "fixtures" / "checkpoints"
 FIELD_FIXTURES = ["siren", "relu", "tanh", "pe", "ffn", "hash", "siren_audio", "pe_noinput_3d", "densegrid",
