@@ -173,7 +173,10 @@ MAX_RAYS = ResourceLimit("INRKIT_MAX_RAYS", 2**18, "rays per step")
 """NeRF rays per step: 64 times the vanilla recipe's 4,096 (each ray carries up to 256 samples)."""
 MAX_VIEWS = ResourceLimit("INRKIT_MAX_VIEWS", 10_000, "views")
 """Camera views written (``nerf scene``) or rendered (orbit frames) by one command."""
-LIMITS = (MAX_PARAMETERS, MAX_BATCH, MAX_RAYS, MAX_VIEWS)
+MAX_ARRAY_PIXELS = ResourceLimit("INRKIT_MAX_ARRAY_PIXELS", 50_000_000, "pixels")
+"""Pixels of an array read from a ``.npy`` file (``integrate``'s gradient fields), checked from
+its header before it is read: the same 50 million as an image file's default limit."""
+LIMITS = (MAX_PARAMETERS, MAX_BATCH, MAX_RAYS, MAX_VIEWS, MAX_ARRAY_PIXELS)
 
 
 def _mlp_size(in_dim: int, out_dim: int, width: int, hidden_layers: int) -> int:
@@ -192,6 +195,10 @@ def field_size(cfg: FieldConfig, in_dim: int, out_dim: int, samples_per_axis: in
     an absurd number of levels is not walked."""
     check_arch(cfg.arch)
     enc_out, enc = in_dim, 0
+    if cfg.arch == "hash":  # the MLP first: with absurdly many levels it alone is over the limit
+        mlp = _mlp_size(cfg.hash.levels * cfg.hash.features, out_dim, cfg.width, cfg.hidden_layers)
+        if stop_above is not None and mlp > stop_above:
+            return mlp
     if cfg.arch == "pe":
         L = cfg.pe.frequencies if cfg.pe.frequencies is not None else nyquist_frequencies(samples_per_axis)
         enc_out = in_dim * (2 * L + 1)
@@ -216,7 +223,11 @@ def check_field_size(cfg: FieldConfig, in_dim: int, out_dim: int, samples_per_ax
     """:func:`field_size`, refused above :data:`MAX_PARAMETERS` (one line naming the limit)."""
     limit = MAX_PARAMETERS.value()
     n = field_size(cfg, in_dim, out_dim, samples_per_axis, stop_above=limit)
-    MAX_PARAMETERS.check(n, f"a {cfg.arch} field of width {cfg.width} x {cfg.hidden_layers} hidden layers")
+    enc = {"pe": lambda: f", {cfg.pe.frequencies or 'Nyquist'} frequencies",
+           "ffn": lambda: f", {cfg.ffn.features} Fourier features",
+           "hash": lambda: f", {cfg.hash.levels} levels of 2^{cfg.hash.log2_table} x {cfg.hash.features}"}
+    what = enc.get(cfg.arch, lambda: "")()
+    MAX_PARAMETERS.check(n, f"a {cfg.arch} field of width {cfg.width}, {cfg.hidden_layers} hidden layers{what}")
     return n
 
 

@@ -137,20 +137,31 @@ def _load_pair(a: str, b: str, size: int | None, max_pixels: int,
     return A, B
 
 
-def load_mask(path: str, shape: tuple[int, int]) -> np.ndarray:
-    """A binary mask image of exactly ``shape``: values must be only 0 and one other level."""
-    from PIL import Image
+def load_mask(path: str, shape: tuple[int, int], max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """A binary mask image for images of ``shape`` (after any resizing): values must be only 0
+    and one other level. A mask of another size with the same aspect ratio (the images were
+    resized, the mask was drawn on the originals) is resized to ``shape`` with nearest-neighbour
+    sampling, which keeps it binary; a different aspect ratio is refused."""
+    from PIL import Image, ImageOps
 
     p = Path(path)
     if not p.is_file():
         raise InrkitError(f"no such mask file: {path}")
     try:
         with Image.open(p) as im:
-            arr = np.asarray(im.convert("L"))
+            if im.width * im.height > max_pixels:
+                raise InrkitError(f"mask {path} has {im.width}x{im.height} pixels, above the limit of {max_pixels}")
+            arr = np.asarray(ImageOps.exif_transpose(im).convert("L"))
+    except InrkitError:
+        raise
     except Exception:
         raise InrkitError(f"{path} is not an image file that can be read") from None
-    if arr.shape != shape:
-        raise InrkitError(f"mask is {arr.shape[1]}x{arr.shape[0]}, images are {shape[1]}x{shape[0]}")
+    if arr.shape != tuple(shape):
+        (mh, mw), (h, w) = arr.shape, shape
+        scale = max(h, w) / max(mh, mw)  # as resize_longer_side maps the images
+        if (max(1, round(mh * scale)), max(1, round(mw * scale))) != (h, w):
+            raise InrkitError(f"mask is {mw}x{mh}, images are {w}x{h}: the aspect ratios differ")
+        arr = np.asarray(Image.fromarray(arr).resize((w, h), Image.Resampling.NEAREST))
     levels = np.unique(arr)
     if len(levels) > 2 or (len(levels) == 2 and levels[0] != 0):
         raise InrkitError(f"mask must be binary (0 and one other value); found {len(levels)} levels")
@@ -181,7 +192,7 @@ def blend(a: str | ImageSignal, b: str | ImageSignal, alpha: float = 0.5, mask: 
     if not 0.0 <= alpha <= 1.0:
         raise InrkitError(f"alpha must be in [0, 1], not {alpha}")
     if isinstance(mask, str):
-        mask = load_mask(mask, A.shape)
+        mask = load_mask(mask, A.shape, max_pixels)
     va = A.targets().numpy().astype(np.float64)  # (H, W, C) in [-1, 1]
     vb = B.targets().numpy().astype(np.float64)
     h, w, c = va.shape
@@ -245,16 +256,62 @@ def blend(a: str | ImageSignal, b: str | ImageSignal, alpha: float = 0.5, mask: 
 
 # ---- integrating a gradient field --------------------------------------------------------
 
+def _read_npy(p: str) -> np.ndarray:
+    """A ``.npy`` file of real numbers, its header checked before the data is read: archives
+    (``.npz``), object (pickled), complex, structured and empty arrays are refused, and so is a
+    header whose shape is above :data:`~inrkit.config.MAX_ARRAY_PIXELS` or the file's length."""
+    import math
+
+    from numpy.lib import format as npy
+
+    from ..config import MAX_ARRAY_PIXELS
+
+    try:
+        with open(p, "rb") as f:
+            head = f.read(6)
+            if head[:2] == b"PK":
+                raise InrkitError(f"{p} is an .npz archive; save each array with numpy.save (.npy)")
+            f.seek(0)
+            try:
+                version = npy.read_magic(f)
+                if version == (1, 0):
+                    shape, fortran, dtype = npy.read_array_header_1_0(f)
+                elif version in ((2, 0), (3, 0)):
+                    shape, fortran, dtype = npy.read_array_header_2_0(f)
+                else:
+                    raise ValueError(f"version {version}")
+            except (ValueError, SyntaxError, TypeError, EOFError):
+                raise InrkitError(f"{p} is not a readable .npy array of numbers") from None
+            if dtype.hasobject or dtype.fields is not None:
+                raise InrkitError(f"{p} holds Python objects or records ({dtype}); only arrays of real numbers are "
+                                  "read (pickled data is never loaded)")
+            if dtype.kind not in "fiu":
+                what = "complex numbers" if dtype.kind == "c" else f"values of type {dtype}"
+                raise InrkitError(f"{p} holds {what}; gradients must be real numbers")
+            n = math.prod(shape)
+            if n == 0:
+                raise InrkitError(f"{p} is empty (shape {shape})")
+            if len(shape) >= 2:
+                MAX_ARRAY_PIXELS.check(shape[0] * shape[1], f"{p} (shape {shape})")
+            if n * dtype.itemsize > Path(p).stat().st_size:
+                raise InrkitError(f"{p} is truncated: its header says {shape} of {dtype}")
+            if len(shape) not in (2, 3):
+                raise InrkitError(f"{p} has shape {shape}; expected (H, W, 2) or (H, W)")
+            f.seek(0)
+            return npy.read_array(f, allow_pickle=False)
+    except OSError as exc:
+        raise InrkitError(f"cannot read {p}: {exc.strerror or exc}") from None
+    except ValueError:
+        raise InrkitError(f"{p} is not a readable .npy array of numbers") from None
+
+
 def load_gradient_field(paths: list[str]) -> np.ndarray:
     """One ``(H, W, 2)`` .npy file, or two ``(H, W)`` files (d/dx then d/dy), per-pixel units."""
     arrays = []
     for p in paths:
         if not Path(p).is_file():
             raise InrkitError(f"no such file: {p}")
-        try:
-            arrays.append(np.load(p, allow_pickle=False))
-        except (ValueError, OSError):
-            raise InrkitError(f"{p} is not a readable .npy array of numbers (pickled files are never loaded)") from None
+        arrays.append(_read_npy(p))
     if len(arrays) == 1:
         g = arrays[0]
         if g.ndim != 3 or g.shape[2] != 2:
@@ -269,7 +326,8 @@ def load_gradient_field(paths: list[str]) -> np.ndarray:
     if not np.issubdtype(g.dtype, np.number):
         raise InrkitError(f"gradient array has non-numeric type {g.dtype}")
     if g.shape[0] < 2 or g.shape[1] < 2:
-        raise InrkitError(f"gradient field {g.shape[1]}x{g.shape[0]} is too small")
+        raise InrkitError(f"gradient field {g.shape[1]}x{g.shape[0]} is too small: integrating needs at least 2 "
+                          "pixels along each axis")
     if not np.isfinite(g).all():
         raise InrkitError("gradient field contains NaN or infinite values")
     return g.astype(np.float64)

@@ -7,6 +7,8 @@ Everything here composes the nouns (signals, ``config.build_field``, ``Reconstru
 from __future__ import annotations
 
 import html
+import json
+import shutil
 import time
 from dataclasses import asdict, dataclass, field as dc_field
 from pathlib import Path
@@ -32,6 +34,7 @@ from ..pixels import to_uint8, values_to_pixels
 from ..scaling import normalised, set_output_range
 from ..signals import DEFAULT_MAX_PIXELS, ImageSignal, load_image, write_png
 from ..train import Callback, FitState, Progress, checkpoint, fit, schedules
+from ..train import resume as resume_lib
 
 
 class CompiledOrEager(nn.Module):
@@ -111,10 +114,23 @@ class ImageEvaluation(Callback):
             self.history.append({"step": state.step, "loss": state.loss_terms["loss"], "psnr": p, "ssim": s,
                                  "seconds": state.train_seconds})
 
+    def state_dict(self) -> dict:
+        return {"history": [dict(h) for h in self.history]}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.history = [dict(h) for h in d["history"]]
+
 
 def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), train_cfg: TrainConfig = TrainConfig(),
-               device: str = "auto", progress: bool = False, derivative_maps: bool = True) -> ImageFit:
-    """Fit ``field_cfg``'s architecture to ``signal`` with the one loop; measure it."""
+               device: str = "auto", progress: bool = False, derivative_maps: bool = True,
+               state_dir: Path | None = None, snapshot_seconds: float = 300.0, resume: bool = False) -> ImageFit:
+    """Fit ``field_cfg``'s architecture to ``signal`` with the one loop; measure it.
+
+    With ``state_dir``, the whole training state is written there every ``snapshot_seconds``
+    (:mod:`inrkit.train.resume`); ``resume=True`` continues from the state found there, which must
+    come from the same signal and settings. On the CPU a resumed run ends byte-identical to an
+    uninterrupted one.
+    """
     check_arch(field_cfg.arch)
     if train_cfg.steps < 1:
         raise InrkitError(f"steps must be at least 1, not {train_cfg.steps}")
@@ -130,10 +146,16 @@ def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), trai
     opt = make_optimizer(field, field_cfg.arch, lr)
     tracker = ImageEvaluation(field, signal, train_cfg.log_every)
     train_field = CompiledOrEager(field) if train_cfg.compile else field
+    callbacks: list = [tracker, Progress(ARCH_LABELS[field_cfg.arch], progress)]
+    snap = None
+    if state_dir is not None:
+        run_id = {"task": "fit", "signal": signal.meta(), "field": asdict(field_cfg), "train": asdict(train_cfg)}
+        snap = _resume_state(state_dir, run_id) if resume else None
+        callbacks.append(resume_lib.Snapshots(state_dir, snapshot_seconds, json.loads(json.dumps(run_id, default=str))))
     result = fit(train_field, signal.sampler(train_cfg.batch_size, dev), normalised(Reconstruction(), scale),
                  steps=train_cfg.steps, optimizer=opt, scheduler=schedules.make(train_cfg.schedule, opt, train_cfg.steps),
-                 callbacks=[tracker, Progress(ARCH_LABELS[field_cfg.arch], progress)],
-                 generator=torch.Generator().manual_seed(train_cfg.seed + 1), amp=train_cfg.amp)
+                 callbacks=callbacks, generator=torch.Generator().manual_seed(train_cfg.seed + 1), amp=train_cfg.amp,
+                 resume=snap)
     field.eval()
     pred = evaluate(field, signal.coords(), "value")  # (H, W, C)
     pred_pixels = values_to_pixels(pred)
@@ -154,6 +176,20 @@ def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), trai
     return fit_
 
 
+def _resume_state(folder: Path, run_id: dict) -> dict:
+    snap, meta = resume_lib.load(folder)
+    if meta != json.loads(json.dumps(run_id, default=str)):
+        raise InrkitError(f"the training state in {folder} belongs to another run (image or settings differ); "
+                          f"start afresh without resuming")
+    return snap
+
+
+def state_folder(out: str | Path) -> Path:
+    """Where a run writing ``out`` keeps its resumable training state: ``.NAME.resume`` beside it."""
+    out = Path(out)
+    return out.parent / f".{out.name}.resume"
+
+
 def derivative_maps_of(field: nn.Module, signal: ImageSignal) -> dict[str, np.ndarray]:
     """Autodiff gradient/Laplacian of the field, finite differences of the target (same units)."""
     grid = signal.coords()
@@ -162,9 +198,20 @@ def derivative_maps_of(field: nn.Module, signal: ImageSignal) -> dict[str, np.nd
     return {
         "gradient": evaluate(field, grid, "gradient").numpy(),  # (H, W, 2)
         "laplacian": evaluate(field, grid, "laplacian").numpy()[..., 0],  # (H, W)
-        "target_gradient": finite.central_gradient(scalar_target, step),
+        "target_gradient": _target_gradient(scalar_target, step),
         "target_laplacian": finite.laplacian_5point(scalar_target, step),
     }
+
+
+def _target_gradient(u: np.ndarray, step: tuple[float, float]) -> np.ndarray:
+    """``finite.central_gradient``, for any aspect ratio: along an axis of one pixel no
+    difference can be taken, and that component is 0 (a one-pixel-high image is a 1D signal)."""
+    h, w = u.shape
+    if h >= 2 and w >= 2:
+        return finite.central_gradient(u, step)
+    gx = np.gradient(u, step[0], axis=1) if w >= 2 else np.zeros_like(u)
+    gy = np.gradient(u, step[1], axis=0) if h >= 2 else np.zeros_like(u)
+    return np.stack([gx, gy], axis=-1)
 
 
 # ---- run folders -------------------------------------------------------------------------
@@ -261,15 +308,28 @@ def fit_image(source: str | ImageSignal, arch: str = "siren", *, size: int | Non
               steps: int | None = None, lr: float | None = None, seed: int | None = None,
               device: str = "auto", out: str | Path | None = None, overwrite: bool = False,
               max_pixels: int = DEFAULT_MAX_PIXELS, alpha: str = "keep", progress: bool = False,
-              command: str = "", resample: str = "gaussian") -> ImageFit:
-    """Fit an image (path, built-in name or :class:`ImageSignal`); write a run folder if ``out`` is given."""
+              command: str = "", resample: str = "gaussian", resume: bool = False,
+              snapshot_minutes: float | None = 5.0) -> ImageFit:
+    """Fit an image (path, built-in name or :class:`ImageSignal`); write a run folder if ``out`` is given.
+
+    With ``out``, the training state is saved every ``snapshot_minutes`` (None: never) beside it
+    (:func:`state_folder`) until the run folder is written; ``resume=True`` continues a killed
+    run of the same command from there.
+    """
     check_arch(arch)
     signal = source if isinstance(source, ImageSignal) else load_image(source, size, max_pixels, alpha, resample)
     fcfg = replace(field_cfg or FieldConfig(), arch=check_arch(arch))
     tcfg = replace(train_cfg or TrainConfig(), steps=steps, lr=lr, seed=seed)
-    fit_ = fit_signal(signal, fcfg, tcfg, device, progress)
+    if resume and out is None:
+        raise InrkitError("resuming needs the output folder of the interrupted run")
+    sdir = state_folder(out) if out is not None and (snapshot_minutes is not None or resume) else None
+    fit_ = fit_signal(signal, fcfg, tcfg, device, progress, state_dir=sdir,
+                      snapshot_seconds=60.0 * (snapshot_minutes if snapshot_minutes is not None else 1e9),
+                      resume=resume)
     if out is not None:
         write_fit_run(fit_, Path(out), command, overwrite)
+        if sdir is not None:
+            shutil.rmtree(sdir, ignore_errors=True)
         raise_if_diverged([fit_], out)
     return fit_
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import MAX_BATCH, MAX_PARAMETERS, _mlp_size
 from ..errors import InrkitError
 from .image import preflight
 from .options import Command, Group, Invocation, opt, options
@@ -18,14 +19,22 @@ class TrainArgs(RunOptions):
     steps: int = opt(1000, "outer steps", at_least=1)
     minutes: float | None = opt(None, "training-time budget per latent size: stop earlier once it is spent",
                                 above=0, unset="no budget")
-    batch_size: int = opt(32, "images per outer step", at_least=1)
+    batch_size: int = opt(32, "images per outer step", at_least=1, at_most=MAX_BATCH)
     width: int = opt(128, "hidden width of the shared SIREN", at_least=1)
     depth: int = opt(3, "hidden layers of the shared SIREN", at_least=0)
-    w0: float = opt(30.0, "SIREN frequency omega_0")
+    w0: float = opt(30.0, "SIREN frequency omega_0", above=0)
     inner_steps: int = opt(3, "inner-loop steps that fit each image's latent", at_least=1)
     lr: float = opt(3e-4, "outer Adam learning rate", above=0)
     first_order: bool = opt(False, "first-order meta-gradients (cheaper)")
     eval_items: int = opt(500, "test images scored in the report", at_least=1)
+
+    def check(self) -> None:
+        """The shared SIREN, its latent-to-shift map and Meta-SGD rates, counted from the numbers
+        (one output channel: the fewest) before the dataset is read."""
+        for d in _latent_dims(self.latent_dims):
+            shifts = (d + 1) * (self.depth + 1) * self.width
+            MAX_PARAMETERS.check(_mlp_size(2, 1, self.width, self.depth) + shifts + d,
+                                 f"a functa field of width {self.width} x {self.depth} hidden layers, latent {d}")
 
 
 def _latent_dims(text: str) -> list[int]:
@@ -66,7 +75,7 @@ class EncodeArgs(Device, Quiet):
     out: Path = opt(help="functaset folder (an interrupted run resumes in it)")
     inner_steps: int | None = opt(None, "inner-loop steps per item", unset="the training's", at_least=1)
     shard_size: int = opt(1000, "items per safetensors shard", at_least=1)
-    batch_size: int = opt(256, "items encoded together", at_least=1)
+    batch_size: int = opt(256, "items encoded together", at_least=1, at_most=MAX_BATCH)
 
 
 def run_encode(a: EncodeArgs, run: Invocation) -> None:

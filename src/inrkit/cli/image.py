@@ -30,6 +30,10 @@ class _ImageFit(ImageFile, AlphaChannel, ImageLoading, Model, Preset, Optimisati
 @options
 class FitArgs(_ImageFit):
     arch: str = arch_option()
+    snapshot_minutes: float = opt(5.0, "save the whole training state beside --out (.NAME.resume) this often, "
+                                  "so a killed run can continue with --resume; 0: never", at_least=0.0)
+    resume: bool = opt(False, "continue the killed run that was writing --out from its last saved state "
+                       "(same image and options; on a CPU the result is byte-identical to an uninterrupted run)")
 
 
 @options
@@ -54,11 +58,14 @@ def run_fit(a: FitArgs, run: Invocation) -> None:
     from ..report.rundir import default_run_dir
 
     fcfg, tcfg = configs(a, run.given)
+    if a.resume and a.out is None:
+        raise InrkitError("--resume needs the --out of the interrupted run")
     out = a.out or default_run_dir(image_name(a.image), fcfg.arch)
     preflight(out, a.overwrite)
     fit_ = fit_image(source=a.image, arch=fcfg.arch, size=a.size, field_cfg=fcfg, train_cfg=tcfg, device=a.device,
                      out=out, overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha, progress=not a.quiet,
-                     command=run.command, resample=a.resample)
+                     command=run.command, resample=a.resample, resume=a.resume,
+                     snapshot_minutes=a.snapshot_minutes or None)
     m = fit_.metrics
     print(f"{fcfg.arch}: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f}, {m['parameters']:,} parameters, "
           f"{m['seconds']:.1f} s -> {out}/report.html")

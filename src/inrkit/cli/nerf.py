@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from ..config import MAX_RAYS, MAX_VIEWS
 from ..errors import InrkitError
 from .image import preflight
 from .options import Command, Group, Invocation, opt, options
@@ -15,9 +16,12 @@ from .shared import Device, Out, Overwrite, RunOptions
 class SceneArgs(Overwrite):
     out: Path = opt(help="dataset folder to write")
     size: int = opt(100, "image width and height in pixels", at_least=8, at_most=2048)
-    train: int = opt(100, "training views", at_least=1)
-    val: int = opt(10, "validation views", at_least=1)
-    test: int = opt(20, "test views", at_least=1)
+    train: int = opt(100, "training views", at_least=1, at_most=MAX_VIEWS)
+    val: int = opt(10, "validation views", at_least=1, at_most=MAX_VIEWS)
+    test: int = opt(20, "test views", at_least=1, at_most=MAX_VIEWS)
+
+    def check(self) -> None:
+        MAX_VIEWS.check(self.train + self.val + self.test, "the scene (--train + --val + --test)")
 
 
 def run_scene(a: SceneArgs, run: Invocation) -> None:
@@ -34,8 +38,8 @@ class TrainArgs(RunOptions):
     preset: str = opt("fast", "fast (hash grid + occupancy), vanilla (the 2020 paper's), fast-tiny, vanilla-small")
     steps: int = opt(20_000, "at most this many steps", at_least=1)
     minutes: float = opt(10.0, "at most this much training time", above=0)
-    batch_rays: int | None = opt(None, "rays per step", unset="the preset's", at_least=1)
-    eval_every: float = opt(30.0, "seconds of training between validation renders")
+    batch_rays: int | None = opt(None, "rays per step", unset="the preset's", at_least=1, at_most=MAX_RAYS)
+    eval_every: float = opt(30.0, "seconds of training between validation renders", above=0)
     eval_views: int = opt(3, "validation views rendered each time", at_least=1)
     background: Literal["white", "black"] = opt("white", "background of transparent frames")
     downscale: int = opt(1, "divide the image resolution by this integer", at_least=1)
@@ -80,10 +84,11 @@ class RenderArgs(Device, Overwrite):
     checkpoint: str = opt(help="a run folder or model.json from nerf train", positional=True)
     orbit: bool = opt(False, "circle the scene at the training cameras' mean elevation (required: the only path "
                       "it renders)")
-    frames: int = opt(60, "frames of the orbit", at_least=1)
+    frames: int = opt(60, "frames of the orbit", at_least=1, at_most=MAX_VIEWS)
     size: int | None = opt(None, "width in pixels", unset="the training images'", at_least=1, at_most=4096)
-    elevation: float | None = opt(None, "degrees", unset="the training cameras' mean")
-    radius: float | None = opt(None, "distance to the orbit's centre", unset="the training cameras' mean")
+    elevation: float | None = opt(None, "degrees", unset="the training cameras' mean", at_least=-90, at_most=90)
+    radius: float | None = opt(None, "distance to the orbit's centre", unset="the training cameras' mean", above=0,
+                               at_most=1e6)
     format: Literal["gif", "mp4"] = opt("gif", "animation format (MP4 needs PyAV)")
     out: Path | None = opt(None, "output folder", unset="orbit/ beside the checkpoint")
 

@@ -15,7 +15,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ..config import ALL_ARCHS, DEFAULT_LR, PRESETS, FieldConfig, TrainConfig, check_arch, preset
+from ..config import (ALL_ARCHS, DEFAULT_LR, MAX_BATCH, PRESETS, FieldConfig, TrainConfig, check_arch,
+                      check_field_size, preset)
 from ..errors import InrkitError
 from ..signals import DEFAULT_MAX_PIXELS
 from ..signals.io import RESAMPLE_FILTERS
@@ -26,9 +27,13 @@ _F, _T = FieldConfig(), TrainConfig()  # the reference preset (a test checks)
 
 # ---- run options ---------------------------------------------------------------------------
 
+SEED_MAX = 2**63 - 1
+"""Seeds go to ``torch.Generator.manual_seed`` (64 bits), some plus a small offset."""
+
+
 @options
 class Seed:
-    seed: int = opt(_T.seed, "random seed")
+    seed: int = opt(_T.seed, "random seed", at_least=0, at_most=SEED_MAX)
 
 
 @options
@@ -82,12 +87,13 @@ class ImageLoading:
 class Model:
     width: int = opt(_F.width, "hidden width", at_least=1)
     depth: int = opt(_F.hidden_layers, "hidden layers of width x width (SIREN's convention)", at_least=1)
-    w0: float = opt(_F.w0, "SIREN frequency omega_0")
+    w0: float = opt(_F.w0, "SIREN frequency omega_0", above=0)
     pe_frequencies: int | None = opt(_F.pe.frequencies, "NeRF PE octaves", unset="the Nyquist rule of the image",
                                      at_least=1)
     ffn_features: int = opt(_F.ffn.features, "Fourier features m", at_least=1)
-    ffn_sigma: float = opt(_F.ffn.sigma, "Fourier feature scale in [-1,1] units (5 is Tancik's 10 on [0,1])")
-    hash_levels: int = opt(_F.hash.levels, "hash grid levels L", at_least=1)
+    ffn_sigma: float = opt(_F.ffn.sigma, "Fourier feature scale in [-1,1] units (5 is Tancik's 10 on [0,1])",
+                           above=0)
+    hash_levels: int = opt(_F.hash.levels, "hash grid levels L", at_least=1, at_most=64)
     hash_log2_table: int = opt(_F.hash.log2_table, "hash grid log2 of entries per level T", at_least=1, at_most=26)
     hash_max_res: int | None = opt(_F.hash.max_res, "hash grid finest resolution N_max",
                                    unset="twice the longer side", at_least=1)
@@ -109,7 +115,8 @@ class Optimisation:
     steps: int = opt(_T.steps, "optimisation steps", at_least=1)
     lr: float | None = opt(_T.lr, "Adam learning rate", above=0, unset="the architecture's paper value: " +
                            ", ".join(f"{a} {DEFAULT_LR[a]:g}" for a in ALL_ARCHS))
-    batch_size: int = opt(_T.batch_size, "random pixels per step; 0 = the whole image", at_least=0)
+    batch_size: int = opt(_T.batch_size, "random pixels per step; 0 = the whole image", at_least=0,
+                          at_most=MAX_BATCH)
     schedule: str = opt(_T.schedule, "learning-rate schedule: constant, or cosine decay to 1 % of lr",
                         choices=("constant", "cosine"))
 
@@ -130,8 +137,20 @@ def arch_option(help_: str = "architecture") -> Any:
 
 
 def parse_archs(text: str) -> tuple[str, ...]:
-    """``"siren,pe"`` -> ``("siren", "pe")``, each checked."""
-    return tuple(check_arch(a.strip()) for a in text.split(","))
+    """``"siren,pe"`` -> ``("siren", "pe")``, each checked; empty or repeated names are refused
+    (an empty list never means "all")."""
+    names = [a.strip() for a in text.split(",")]
+    if not any(names):
+        raise InrkitError(f"--archs must name at least one architecture from {','.join(ALL_ARCHS)}")
+    seen: set[str] = set()
+    for a in names:
+        if not a:
+            raise InrkitError(f"--archs has an empty name in {text!r}")
+        check_arch(a)
+        if a in seen:
+            raise InrkitError(f"--archs names {a} twice")
+        seen.add(a)
+    return tuple(names)
 
 
 # Options named as FieldConfig / TrainConfig fields; nested names go to one encoding's config.
@@ -160,7 +179,19 @@ def configs(a, given: frozenset[str], always: tuple[str, ...] = ()) -> tuple[Fie
     fcfg = dataclasses.replace(base_f, **top)
     tcfg = dataclasses.replace(base_t, **{n: getattr(a, n) for n in chosen if n in _TRAIN})
     check_arch(fcfg.arch)
+    _check_sizes(a, fcfg)
     return fcfg, tcfg
+
+
+def _check_sizes(a, fcfg: FieldConfig) -> None:
+    """Refuse a field too large to build, from the numbers, before any file is read: every
+    architecture the command will fit, counted with one output channel and, where ``--size`` is
+    not set, the smallest grid an image could give, so nothing a real image allows is refused
+    here (``build_field`` checks again with the image's own size and channels)."""
+    archs = parse_archs(a.archs) if hasattr(a, "archs") else (fcfg.arch,)
+    samples = getattr(a, "size", None) or 1
+    for arch in archs:
+        check_field_size(dataclasses.replace(fcfg, arch=arch), 2, 1, samples)
 
 
 def image_name(src: str) -> str:

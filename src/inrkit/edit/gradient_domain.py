@@ -20,12 +20,20 @@ from ..signals.sampling import PointSampler
 from ..train import FitResult, fit, schedules
 
 
+def check_gradient_shape(shape: tuple[int, ...]) -> None:
+    """Gradient-domain methods take differences along both axes: refuse fewer than 2 pixels on one."""
+    h, w = shape[:2]
+    if h < 2 or w < 2:
+        raise InrkitError(f"the image is {w}x{h}: gradient-domain methods need at least 2 pixels along each axis")
+
+
 def image_gradients(values: np.ndarray, method: str = "central") -> np.ndarray:
     """Per-channel gradient of ``values (H, W, C)``: ``(H, W, C, 2)`` in coordinate units.
 
     ``method`` is ``central`` (second-order central differences) or ``sobel`` (the
     Sobel filter, as in Sitzmann et al. 2020's Poisson experiments).
     """
+    check_gradient_shape(values.shape[:2])
     step = C.pixel_step(values.shape[:2])
     fn = finite.sobel_gradient if method == "sobel" else finite.central_gradient
     return np.stack([fn(values[..., c], step) for c in range(values.shape[2])], axis=2)
@@ -40,6 +48,7 @@ def poisson_problem(gt: np.ndarray, supervision: str) -> tuple[np.ndarray, np.nd
     """
     from . import discrete
 
+    check_gradient_shape(gt.shape[:2])
     step = C.pixel_step(gt.shape[:2])
     if supervision == "gradient":
         target = image_gradients(gt, "sobel")

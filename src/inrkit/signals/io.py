@@ -57,22 +57,62 @@ def _read_file(path: Path, max_pixels: int) -> np.ndarray:
         raise InrkitError(f"{path} has {w}x{h} = {w * h} pixels, above the limit of {max_pixels} "
                           f"(raise max_pixels)")
     try:
-        if _is_png_16bit_color(path):
-            arr = _read_png_16bit(path)  # Pillow would truncate these to 8 bits
-        else:
-            import imageio.v3 as iio  # Pillow for most formats, tifffile for 16-bit and float TIFF
-
-            arr = np.asarray(iio.imread(path))
+        arr = _decode(path)
     except Exception as exc:  # any decoder failure on a user's file is bad input
         raise InrkitError(f"cannot decode {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
     return arr
 
 
-def _is_png_16bit_color(path: Path) -> bool:
-    """A PNG whose IHDR says 16 bits per sample and colour type RGB (2) or RGBA (6)."""
+def _decode(path: Path) -> np.ndarray:
+    """Pixels as a person viewing the file sees them: EXIF orientation applied, CMYK as RGB,
+    a palette's or a tRNS chunk's transparency as alpha, 16-bit PNGs at 16 bits."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        mode, transparent = im.mode, "transparency" in im.info
+        orientation = _orientation(im)
+        if mode == "CMYK":  # imageio would hand back the four ink planes, K read as alpha
+            arr = np.asarray(im.convert("RGB"))
+        elif mode == "P" or (transparent and mode in ("L", "RGB")):  # palette / tRNS transparency as alpha
+            target = {"P": "RGBA" if transparent else "RGB", "L": "LA", "RGB": "RGBA"}[mode]
+            arr = np.asarray(im.convert(target))
+        else:
+            arr = None
+    if arr is None:
+        if _is_png_16bit(path):
+            arr = _read_png_16bit(path)  # Pillow would truncate these to 8 bits
+        else:
+            import imageio.v3 as iio  # Pillow for most formats, tifffile for 16-bit and float TIFF
+
+            arr = np.asarray(iio.imread(path))
+    return _orient(arr, orientation)
+
+
+def _orientation(im) -> int:
+    """The EXIF orientation tag (1 to 8; 1 when absent or unreadable)."""
+    try:
+        value = int(im.getexif().get(0x0112, 1))
+    except Exception:  # a damaged EXIF block does not make the pixels unreadable
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply EXIF orientation ``orientation`` to ``(H, W, ...)`` as ``PIL.ImageOps.exif_transpose`` does."""
+    if arr.ndim < 2 or orientation == 1:
+        return arr
+    t = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+         5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+         8: lambda a: np.rot90(a, 1)}[orientation]
+    return np.ascontiguousarray(t(arr))
+
+
+def _is_png_16bit(path: Path) -> bool:
+    """A PNG whose IHDR says 16 bits per sample and colour type RGB (2), grey + alpha (4) or
+    RGBA (6) (16-bit grey alone, type 0, Pillow reads at full depth)."""
     with open(path, "rb") as f:
         head = f.read(26)
-    return head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 and head[24] == 16 and head[25] in (2, 6)
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 and head[24] == 16 and head[25] in (2, 4, 6)
 
 
 def _read_png_16bit(path: Path) -> np.ndarray:

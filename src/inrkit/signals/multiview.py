@@ -81,7 +81,26 @@ def _matrix(frame: dict, where: str) -> np.ndarray:
         raise InrkitError(f"{where}: transform_matrix has shape {m.shape}, expected 4x4")
     if not np.isfinite(m).all():
         raise InrkitError(f"{where}: transform_matrix contains NaN or infinity")
+    if np.abs(m).max() > _FLOAT32_MAX:  # poses and rays are float32: 1e300 would become inf
+        raise InrkitError(f"{where}: transform_matrix has values too large for float32 (|x| up to "
+                          f"{np.abs(m).max():.3g})")
+    if abs(np.linalg.det(m[:3, :3])) < 1e-6:  # all zeros or flattened axes: rays without direction
+        raise InrkitError(f"{where}: transform_matrix has a singular rotation (zero or degenerate axes)")
     return m
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _number(d: dict, key: str, where: str) -> float:
+    """``d[key]`` as a finite float that float32 can hold; JSON strings, booleans, lists or null are refused."""
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise InrkitError(f"{where}: {key} must be a number, not {type(v).__name__} {v!r}"[:200])
+    v = float(v)
+    if not math.isfinite(v) or abs(v) > _FLOAT32_MAX:
+        raise InrkitError(f"{where}: {key} must be a finite number, not {v}")
+    return v
 
 
 def _read_frame(folder: Path, file_path: object, max_pixels: int, where: str = "frame") -> np.ndarray:
@@ -120,18 +139,27 @@ def _downscale(img: np.ndarray, factor: int) -> np.ndarray:
 
 
 def _intrinsics(d: dict, w: int, h: int, where: str) -> tuple[float, float, float, float]:
+    def angle(key: str) -> float:  # a field of view in radians, strictly between 0 and pi
+        a = _number(d, key, where)
+        if not 0 < a < math.pi:
+            raise InrkitError(f"{where}: {key} must be a field of view in radians between 0 and pi, not {a}")
+        return a
+
     if "fl_x" in d:
-        fx = float(d["fl_x"])
-        fy = float(d.get("fl_y", fx))
+        fx = _number(d, "fl_x", where)
+        fy = _number(d, "fl_y", where) if "fl_y" in d else fx
     elif "camera_angle_x" in d:
-        fx = 0.5 * w / math.tan(0.5 * float(d["camera_angle_x"]))
-        fy = 0.5 * h / math.tan(0.5 * float(d["camera_angle_y"])) if "camera_angle_y" in d else fx
+        fx = 0.5 * w / math.tan(0.5 * angle("camera_angle_x"))
+        fy = 0.5 * h / math.tan(0.5 * angle("camera_angle_y")) if "camera_angle_y" in d else fx
     else:
         raise InrkitError(f"{where} gives neither fl_x nor camera_angle_x: the focal length is unknown")
-    cx, cy = float(d.get("cx", w / 2)), float(d.get("cy", h / 2))
+    cx = _number(d, "cx", where) if "cx" in d else w / 2
+    cy = _number(d, "cy", where) if "cy" in d else h / 2
     vals = (fx, fy, cx, cy)
-    if not all(math.isfinite(v) for v in vals) or fx <= 0 or fy <= 0:
-        raise InrkitError(f"{where}: invalid intrinsics {vals}")
+    if not all(math.isfinite(v) and abs(v) <= _FLOAT32_MAX for v in vals):
+        raise InrkitError(f"{where}: intrinsics {vals} are not finite in float32")
+    if not (fx > 0 and fy > 0):
+        raise InrkitError(f"{where}: focal lengths must be positive, not fl_x {fx:g}, fl_y {fy:g}")
     return vals
 
 

@@ -143,6 +143,22 @@ def _first(names: list[str]) -> str:
     return ", ".join(show(n, 60) for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
+def _no_model_in_folder(folder: Path, expect: str | None) -> None:
+    """A run folder without ``model.json`` (functa writes ``model_z{d}.json``): say what it holds."""
+    others = sorted(p.name for p in folder.glob("model_*.json"))[:3]
+    if not others:
+        raise InrkitError(f"checkpoint file missing: {folder / 'model.json'}")
+    if expect is not None:
+        try:
+            found = kind(read_meta(folder / others[0]))
+        except InrkitError:
+            found = expect
+        if found != expect:
+            name, command = KINDS[found]
+            raise InrkitError(f"{folder / others[0]} is {name} checkpoint; use `{command} ...`")
+    raise InrkitError(f"{folder} has no model.json; name one of its checkpoints: {', '.join(others)}")
+
+
 def load(path: str | Path, device: str | torch.device = "cpu", *, expect: str | None = None,
          max_parameters: int | None = DEFAULT_MAX_PARAMETERS, allow_nonfinite: bool = False
          ) -> tuple[nn.Module, dict]:
@@ -163,6 +179,8 @@ def load(path: str | Path, device: str | torch.device = "cpu", *, expect: str | 
     from safetensors.torch import load as st_load
 
     st_path, json_path = _paths(path)
+    if Path(path).is_dir() and not json_path.exists():
+        _no_model_in_folder(Path(path), expect)
     for p in (st_path, json_path):
         if not p.is_file():
             raise InrkitError(f"checkpoint file missing: {p}")

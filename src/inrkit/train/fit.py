@@ -45,6 +45,8 @@ class FitState:
     steps: int | None
     max_seconds: float | None
     generator: torch.Generator | None
+    scheduler: Any = None
+    callbacks: list = dc_field(default_factory=list)
     step: int = 0
     train_seconds: float = 0.0
     terms: dict[str, Tensor] = dc_field(default_factory=dict)
@@ -127,7 +129,8 @@ class FitResult:
 def fit(model: nn.Module, sample: Sampler, objective: Objective, *, steps: int | None = None,
         max_seconds: float | None = None, optimizer: torch.optim.Optimizer | None = None, lr: float = 1e-3,
         scheduler: Any = None, callbacks: Iterable[Callback | Callable] = (),
-        generator: torch.Generator | None = None, amp: bool = False, check_finite: bool = True) -> FitResult:
+        generator: torch.Generator | None = None, amp: bool = False, check_finite: bool = True,
+        resume: dict | None = None) -> FitResult:
     """Minimise ``objective(model, sample(generator))["loss"]`` for ``steps`` steps or ``max_seconds``.
 
     At least one budget must be given; the run ends at whichever comes first, or when a
@@ -146,6 +149,10 @@ def fit(model: nn.Module, sample: Sampler, objective: Objective, *, steps: int |
     parameter is then NaN or infinite, put back; the run ends with ``status="diverged"``
     (after the ``on_end`` callbacks) instead of training on, or saving, NaN weights. The check
     costs one copy of the parameters and one flag read back from the device per step.
+
+    ``resume`` is a snapshot from :mod:`inrkit.train.resume` (model, optimiser, schedule,
+    generator, step, training seconds, callbacks' states) to continue from; build everything
+    as for the original run, then pass it.
     """
     if steps is None and max_seconds is None:
         raise ValueError("fit needs a step budget, a time budget or both")
@@ -155,7 +162,12 @@ def fit(model: nn.Module, sample: Sampler, objective: Objective, *, steps: int |
         raise ValueError("max_seconds must be positive")
     opt = optimizer if optimizer is not None else torch.optim.Adam(model.parameters(), lr=lr)
     cbs = [cb if isinstance(cb, Callback) else _Function(cb) for cb in callbacks]
-    state = FitState(model=model, optimizer=opt, steps=steps, max_seconds=max_seconds, generator=generator)
+    state = FitState(model=model, optimizer=opt, steps=steps, max_seconds=max_seconds, generator=generator,
+                     scheduler=scheduler, callbacks=cbs)
+    if resume is not None:
+        from .resume import restore
+
+        restore(state, resume)
     device_type = _device_type(model)
     use_amp = amp and device_type == "cuda"
     params = [p for p in model.parameters() if p.requires_grad] if check_finite else []

@@ -1,0 +1,92 @@
+"""Resumable training: a run killed mid-way and resumed ends with the same bytes as one never interrupted."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from inrkit.apps.image import state_folder
+from inrkit.config import FieldConfig, build_field
+from inrkit.errors import InrkitError
+from inrkit.objectives import Reconstruction
+from inrkit.signals.sampling import PointSampler
+from inrkit.train import Callback, fit, resume, schedules
+
+
+class StopAt(Callback):
+    """Stops the run after step ``n``, as a kill after a snapshot would."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def after_step(self, state):
+        if state.step == self.n:
+            state.stop = True
+
+
+def _run(steps_until_stop, folder, resume_from=None):
+    x = torch.rand(64, 2, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    y = torch.sin(3 * x[:, :1])
+    f = build_field(FieldConfig(arch="siren", width=16, hidden_layers=1), 2, 1, 8,
+                    generator=torch.Generator().manual_seed(0))
+    opt = torch.optim.Adam(f.parameters(), lr=1e-3)
+    cbs = [StopAt(steps_until_stop), resume.Snapshots(folder, 0.0, {"run": "test"})]
+    r = fit(f, PointSampler(x, y, 16), Reconstruction(), steps=40, optimizer=opt,
+            scheduler=schedules.cosine(opt, 40), callbacks=cbs, generator=torch.Generator().manual_seed(5),
+            resume=resume_from)
+    return f, r
+
+
+def test_snapshot_and_resume_equal_an_uninterrupted_run(tmp_path):
+    whole, _ = _run(40, tmp_path / "a")
+    _, r1 = _run(17, tmp_path / "b")
+    assert r1.steps == 17
+    snap, meta = resume.load(tmp_path / "b")
+    assert meta == {"run": "test"} and snap["step"] == 16  # none at the stopping step itself
+    resumed, r2 = _run(40, tmp_path / "c", resume_from=snap)
+    assert r2.steps == 40
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_missing_or_damaged_state_is_one_line(tmp_path):
+    with pytest.raises(InrkitError, match="no training state"):
+        resume.load(tmp_path / "nothing")
+    _run(3, tmp_path / "s")
+    (tmp_path / "s" / "current" / "state.json").write_text("{bad")
+    with pytest.raises(InrkitError, match="cannot be read"):
+        resume.load(tmp_path / "s")
+
+
+def _cli(args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "inrkit", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_cli_fit_killed_then_resumed_is_byte_identical(tmp_path):
+    common = ["fit", "camera", "--size", "24", "--steps", "150", "--width", "32", "--depth", "2", "--quiet",
+              "--device", "cpu"]
+    ref = _cli([*common, "--out", tmp_path / "ref"])
+    assert ref.wait(timeout=600) == 0, ref.stderr.read()
+    out = tmp_path / "run"
+    p = _cli([*common, "--out", out, "--snapshot-minutes", "0.0001"])
+    state = state_folder(out) / "current" / "state.json"
+    t0 = time.time()
+    while not (state.exists() and json.loads(state.read_text())["state"]) and time.time() - t0 < 300:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert not out.exists(), "the kill came too late to test anything"
+    again = _cli([*common, "--out", out, "--resume"])
+    assert again.wait(timeout=600) == 0, again.stderr.read()
+    assert (out / "model.safetensors").read_bytes() == (tmp_path / "ref" / "model.safetensors").read_bytes()
+    assert not state_folder(out).exists()  # removed once the run folder is written
+    # nothing to resume: one line, exit 2
+    other = _cli([*common, "--out", tmp_path / "x", "--resume"])
+    assert other.wait(timeout=120) == 2
+    assert "no training state" in other.stderr.read() and not (tmp_path / "x").exists()
