@@ -18,3 +18,9 @@ class DivergedError(InrkitError):
     """Training produced a non-finite loss or parameter; the last finite weights were kept and written."""
 
     exit_code = 3
+
+
+class RunInterrupted(InrkitError):
+    """Ctrl-C during training: what was learnt was written (``"status": "interrupted"``); exit code 130."""
+
+    exit_code = 130

@@ -127,13 +127,14 @@ def _npy_claiming(path, shape, descr="<f8"):
 def test_gradient_files_refused_from_the_header(tmp_path):
     (tmp_path / "zero_bytes.npy").write_bytes(b"")
     np.save(tmp_path / "empty.npy", np.zeros((0, 4, 2)))
+    np.save(tmp_path / "empty1d.npy", np.zeros(0))
     np.savez(tmp_path / "g.npz", g=np.zeros((4, 4, 2)))
     np.save(tmp_path / "complex.npy", np.zeros((4, 4, 2), complex))
     np.save(tmp_path / "object.npy", np.empty((4, 4, 2), object), allow_pickle=True)
     np.save(tmp_path / "records.npy", np.zeros((4, 4), [("x", "f8"), ("y", "f8")]))
     _npy_claiming(tmp_path / "huge.npy", (100_000, 46_250, 2))  # 74 GB
     _npy_claiming(tmp_path / "short.npy", (20, 20, 2))  # 6,400 bytes promised, 64 given
-    cases = {"zero_bytes.npy": "not a readable .npy", "empty.npy": "is empty", "g.npz": ".npz archive",
+    cases = {"zero_bytes.npy": "not a readable .npy", "empty.npy": "4x0 is too small", "empty1d.npy": "is empty", "g.npz": ".npz archive",
              "complex.npy": "complex numbers", "object.npy": "Python objects", "records.npy": "Python objects or records",
              "huge.npy": "INRKIT_MAX_ARRAY_PIXELS", "short.npy": "truncated"}
     for name, needle in cases.items():

@@ -75,6 +75,8 @@ _CHILD = textwrap.dedent("""
             result = type(exc).__name__ + ": " + str(exc)[:200]
         out[name] = {"seconds": time.perf_counter() - t0, "result": result,
                      "rss_growth_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before}
+    # building on the meta device must not reach torch's Python decompositions (seconds to import)
+    out["slow_meta_imports"] = "sympy" in sys.modules
     print(json.dumps(out))
 """)
 
@@ -99,6 +101,9 @@ def oversized(tmp_path_factory):
             lambda a: a["encoding"].update(log2_table_size=30, resolutions=[100_000] * 4))
     variant("densegrid_4096", FIXTURES / "densegrid", lambda a: a["encoding"].update(resolution=4096))
     variant("nerf_occupancy_4096", FIXTURES / "nerf_fast", lambda a: a.update(occupancy_resolution=4096))
+    for name in ("ffn", "pe", "functa", "nerf_vanilla"):  # within budget: refused by the header check
+        variant(f"{name}_width_mismatch", FIXTURES / name,
+                lambda a: (a["network"] if "network" in a else a.get("field_args", a)).update(width=40))
     p = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(cases)], capture_output=True, text=True,
                        timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert p.returncode == 0, p.stderr[-2000:]
@@ -106,10 +111,12 @@ def oversized(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", ["width_20000", "hidden_layers_1e6", "hash_log2_40", "hash_resolution_1e5",
-                                  "densegrid_4096", "nerf_occupancy_4096"])
+                                  "densegrid_4096", "nerf_occupancy_4096", "ffn_width_mismatch",
+                                  "pe_width_mismatch", "functa_width_mismatch", "nerf_vanilla_width_mismatch"])
 def test_oversized_specs_are_refused_quickly_without_allocating(oversized, name):
     r = oversized[name]
     assert r["result"].startswith("InrkitError: "), r
+    assert not oversized["slow_meta_imports"]
     assert "\n" not in r["result"]
     assert r["seconds"] < 2.0, r
     assert r["rss_growth_kb"] < 100 * 1024, r  # the old loader allocated 4.9 GB for width 20000

@@ -12,7 +12,7 @@ from ..config import ARCH_LABELS, FieldConfig, TrainConfig, check_arch, learning
 from ..edit import discrete
 from ..edit.gradient_domain import (check_operator, fit_gradient_field, fit_laplacian_field, image_gradients,
                                     poisson_problem, remove_constant)
-from ..errors import DivergedError, InrkitError
+from ..errors import DivergedError, InrkitError, RunInterrupted
 from ..metrics import psnr
 from ..report import html as H
 from ..atomic import write_bytes_atomic, write_json
@@ -84,8 +84,10 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
         results["architectures"][arch] = {
             "psnr": psnr(pred, gt), "psnr_vs_classical": psnr(pred, classical), "seconds": res.seconds,
             "steps_done": res.steps, "schedule": tcfg.schedule, "status": res.status,
-            **({"message": res.message} if res.diverged else {}),
+            **({"message": res.message} if not res.finished else {}),
             "final_loss": res.final_terms.get("loss"), "lr": learning_rate(fcfg, tcfg)}
+        if res.status == "interrupted":  # Ctrl-C: write what is done, skip the other architectures
+            break
     if out is not None:
         with RunDir(out, overwrite) as tmp:
             write_png(tmp / "target.png", _pix(gt))
@@ -105,20 +107,23 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
             table = H.table(["method", "PSNR vs image (dB)", "PSNR vs discrete solve (dB)", "steps", "seconds"], rows)
             (tmp / "report.html").write_text(H.page(
                 f"inrkit poisson: from the {supervision}", f"{sig.name}, {w}x{h}, {tcfg.steps} steps, device {dev}"
-                + "".join(f", {a} DIVERGED" for a, r in results["architectures"].items() if r["status"] == "diverged"),
+                + "".join(f", {a} {r['status'].upper()}" for a, r in results["architectures"].items()
+                          if r["status"] != "ok"),
                 [("Results", table + "<p class='note'>PSNR after removing the unknown constant (Sitzmann et al. "
                   "2020, sec. 4.1).</p>"), ("Images", "".join(figs)), ("Command", f"<pre>{command}</pre>")]))
-        _raise_if_diverged({a: r for a, r in results["architectures"].items()}, out)
+        _raise_if_unfinished({a: r for a, r in results["architectures"].items()}, out)
     return results
 
 
-def _raise_if_diverged(records: dict[str, dict], out) -> None:
-    """After a run folder is written: :class:`DivergedError` (exit 3) when a fit diverged."""
-    bad = {k: r for k, r in records.items() if r.get("status") == "diverged"}
-    if bad:
-        first = next(iter(bad.values()))
-        raise DivergedError(f"{', '.join(bad)}: {first['message']}; {out} holds the last finite weights, "
-                            f"marked diverged")
+def _raise_if_unfinished(records: dict[str, dict], out) -> None:
+    """After a run folder is written: :class:`DivergedError` (exit 3) when a fit diverged,
+    :class:`RunInterrupted` (exit 130) when Ctrl-C stopped one."""
+    for status, error, what in (("diverged", DivergedError, "the last finite weights"),
+                                ("interrupted", RunInterrupted, "what was learnt so far")):
+        bad = {k: r for k, r in records.items() if r.get("status") == status}
+        if bad:
+            first = next(iter(bad.values()))
+            raise error(f"{', '.join(bad)}: {first['message']}; {out} holds {what}, marked {status}")
 
 
 # ---- blending ----------------------------------------------------------------------------
@@ -223,7 +228,7 @@ def blend(a: str | ImageSignal, b: str | ImageSignal, alpha: float = 0.5, mask: 
     pred = np.clip(pred, -1, 1)
     classical = np.clip(classical, -1, 1)
     result = {"mode": mode, "shape": [h, w, c], "psnr_inr_vs_discrete": psnr(pred, classical),
-              "status": res.status, **({"message": res.message} if res.diverged else {}),
+              "status": res.status, **({"message": res.message} if not res.finished else {}),
               "psnr_naive_vs_discrete": psnr(naive, classical), "seconds": res.seconds, "steps": tcfg.steps,
               "arch": fcfg.arch, "device": str(dev)}
     result["images"] = {"inr": pred, "discrete": classical, "naive": naive}
@@ -246,11 +251,11 @@ def blend(a: str | ImageSignal, b: str | ImageSignal, alpha: float = 0.5, mask: 
             figs = "".join(H.figure(imgs[k], caps[k]) for k in caps if k in imgs)
             table = H.table(["comparison", "PSNR (dB)"], [["INR blend vs discrete Poisson", f"{meta['psnr_inr_vs_discrete']:.2f}"],
                                                          ["naive vs discrete Poisson", f"{meta['psnr_naive_vs_discrete']:.2f}"]])
-            status = "" if not res.diverged else f", DIVERGED after {res.steps} steps"
+            status = "" if res.finished else f", {res.status.upper()} after {res.steps} steps"
             (tmp / "report.html").write_text(H.page(f"inrkit blend: {mode}",
                                                     f"{w}x{h}, {fcfg.arch}, {tcfg.steps} steps{status}",
                                                     [("Images", figs), ("Agreement", table), ("Command", f"<pre>{command}</pre>")]))
-        _raise_if_diverged({fcfg.arch: result}, out)
+        _raise_if_unfinished({fcfg.arch: result}, out)
     return result
 
 
@@ -283,13 +288,13 @@ def _read_npy(p: str) -> np.ndarray:
             except (ValueError, SyntaxError, TypeError, EOFError):
                 raise InrkitError(f"{p} is not a readable .npy array of numbers") from None
             if dtype.hasobject or dtype.fields is not None:
-                raise InrkitError(f"{p} holds Python objects or records ({dtype}); only arrays of real numbers are "
-                                  "read (pickled data is never loaded)")
+                raise InrkitError(f"{p} is not a readable .npy array of numbers: it holds Python objects or records "
+                                  f"({dtype}), and pickled data is never loaded")
             if dtype.kind not in "fiu":
                 what = "complex numbers" if dtype.kind == "c" else f"values of type {dtype}"
                 raise InrkitError(f"{p} holds {what}; gradients must be real numbers")
             n = math.prod(shape)
-            if n == 0:
+            if n == 0 and len(shape) < 2:  # an empty (H, W[, 2]) is reported with its size, below
                 raise InrkitError(f"{p} is empty (shape {shape})")
             if len(shape) >= 2:
                 MAX_ARRAY_PIXELS.check(shape[0] * shape[1], f"{p} (shape {shape})")
@@ -354,7 +359,7 @@ def integrate(paths: list[str], field_cfg: FieldConfig | None = None, train_cfg:
     classical = discrete.integrate_gradient(g, step)
     rng = float(classical.max() - classical.min()) or 1.0
     result = {"shape": [h, w], "seconds": res.seconds, "steps": tcfg.steps, "arch": fcfg.arch,
-              "status": res.status, **({"message": res.message} if res.diverged else {}),
+              "status": res.status, **({"message": res.message} if not res.finished else {}),
               "psnr_inr_vs_discrete": psnr(u, classical, data_range=rng), "scalar": u}
     if out is not None:
         import io
@@ -371,5 +376,5 @@ def integrate(paths: list[str], field_cfg: FieldConfig | None = None, train_cfg:
             meta.update(command=command, inrkit_version=__version__,
                         note="psnr_inr_vs_discrete uses the discrete solution's range as peak")
             write_json(tmp / "metrics.json", meta)
-        _raise_if_diverged({fcfg.arch: result}, out)
+        _raise_if_unfinished({fcfg.arch: result}, out)
     return result

@@ -20,7 +20,7 @@ from torch import nn
 from .. import __version__, coords as C
 from ..config import (ARCH_LABELS, ARCHS, FieldConfig, TrainConfig, build_field, check_arch, learning_rate,
                       make_optimizer, replace)
-from ..errors import DivergedError, InrkitError
+from ..errors import DivergedError, InrkitError, RunInterrupted
 from ..fields import num_parameters
 from ..metrics import psnr, ssim
 from ..objectives import Reconstruction
@@ -167,7 +167,7 @@ def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), trai
         "parameters": n_params, "model_bytes": model_bytes, "image_bytes": image_bytes,
         "model_to_image_ratio": model_bytes / image_bytes, "seconds": result.seconds,
         "steps": train_cfg.steps, "steps_done": result.steps, "image_shape": [h, w, signal.channels],
-        "status": result.status, **({"message": result.message} if result.diverged else {}),
+        "status": result.status, **({"message": result.message} if not result.finished else {}),
     }
     fit_ = ImageFit(field, signal, field_cfg, train_cfg, lr, str(dev), metrics, tracker.history)
     fit_.maps["reconstruction"] = pred_pixels
@@ -272,8 +272,8 @@ def _fit_report(fit_: ImageFit, imgs: dict, curves: bytes, command: str) -> str:
                        ("parameters", f"{m['parameters']:,}"),
                        ("model / image", f"{_fmt_bytes(m['model_bytes'])} / {_fmt_bytes(m['image_bytes'])}"),
                        ("training time", f"{m['seconds']:.1f} s"), ("steps", str(m["steps_done"]))]
-                      + ([("status", "DIVERGED")] if m["status"] == "diverged" else []))
-    if m["status"] == "diverged":
+                      + ([("status", m["status"].upper())] if m["status"] != "ok" else []))
+    if m["status"] != "ok":
         summary += f"<p class='note'>{html.escape(m['message'])}</p>"
     pics = "".join(H.figure(imgs[k], cap, disp) for k, cap in
                    [("target", "target"), ("reconstruction", "f(x), the fitted field"),
@@ -328,18 +328,23 @@ def fit_image(source: str | ImageSignal, arch: str = "siren", *, size: int | Non
                       resume=resume)
     if out is not None:
         write_fit_run(fit_, Path(out), command, overwrite)
-        if sdir is not None:
+        interrupted = fit_.metrics["status"] == "interrupted"
+        if sdir is not None and not interrupted:
             shutil.rmtree(sdir, ignore_errors=True)
-        raise_if_diverged([fit_], out)
+        raise_if_unfinished([fit_], out, resumable=sdir is not None and interrupted)
     return fit_
 
 
-def raise_if_diverged(fits: list["ImageFit"], out) -> None:
-    """After a run folder is written: :class:`DivergedError` (exit 3) when any fit diverged."""
-    bad = [f for f in fits if f.metrics.get("status") == "diverged"]
-    if bad:
-        raise DivergedError(f"{', '.join(f.arch for f in bad)}: {bad[0].metrics['message']}; "
-                            f"{out} holds the last finite weights, marked diverged")
+def raise_if_unfinished(fits: list["ImageFit"], out, resumable: bool = False) -> None:
+    """After a run folder is written: :class:`DivergedError` (exit 3) when a fit diverged,
+    :class:`RunInterrupted` (exit 130) when one was stopped by Ctrl-C."""
+    for status, error, what in (("diverged", DivergedError, "the last finite weights"),
+                                ("interrupted", RunInterrupted, "what was learnt so far")):
+        bad = [f for f in fits if f.metrics.get("status") == status]
+        if bad:
+            hint = "; continue it with --resume --overwrite" if resumable and status == "interrupted" else ""
+            raise error(f"{', '.join(f.arch for f in bad)}: {bad[0].metrics['message']}; {out} holds {what}, "
+                        f"marked {status}{hint}")
 
 
 def compare_images(source: str | ImageSignal, archs: tuple[str, ...] = ARCHS, *, size: int | None = None,
@@ -352,10 +357,14 @@ def compare_images(source: str | ImageSignal, archs: tuple[str, ...] = ARCHS, *,
         check_arch(a)
     signal = source if isinstance(source, ImageSignal) else load_image(source, size, max_pixels, alpha, resample)
     base = field_cfg or FieldConfig()
-    fits = [fit_signal(signal, replace(base, arch=a), train_cfg or TrainConfig(), device, progress) for a in archs]
+    fits = []
+    for a in archs:
+        fits.append(fit_signal(signal, replace(base, arch=a), train_cfg or TrainConfig(), device, progress))
+        if fits[-1].metrics["status"] == "interrupted":  # Ctrl-C: write what is done, skip the rest
+            break
     if out is not None:
         write_compare_run(fits, Path(out), command, overwrite)
-        raise_if_diverged(fits, out)
+        raise_if_unfinished(fits, out)
     return fits
 
 

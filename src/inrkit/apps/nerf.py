@@ -15,7 +15,7 @@ from .. import __version__, metrics
 from ..atomic import write_bytes_atomic, write_json
 from ..batch import Batch
 from ..device import resolve_device
-from ..errors import DivergedError, InrkitError
+from ..errors import DivergedError, InrkitError, RunInterrupted
 from ..objectives.rendering import VolumeRendering
 from ..pixels import to_uint8
 from ..rendering.nerf import NeRFModel, render_image
@@ -323,7 +323,7 @@ def write_nerf_run(r: dict, out: str | Path, command: str = "", overwrite: bool 
         cards = H.cards([("validation PSNR", f"{last.get('val_psnr', float('nan')):.2f} dB"),
                          (f"training, {r['steps']} steps", f"{r['seconds']:.0f} s"),
                          ("network samples per ray", f"{last.get('samples_per_ray', 0):.1f}")]
-                        + ([("status", "DIVERGED")] if r.get("status") == "diverged" else []))
+                        + ([("status", r["status"].upper())] if r.get("status", "ok") != "ok" else []))
         rows = [[h["step"], f"{h['seconds']:.1f}", f"{h['val_psnr']:.2f}", f"{h['val_ssim']:.3f}",
                  f"{h['occupied']:.3f}", f"{h['samples_per_ray']:.1f}"] for h in hist]
         tbl = H.table(["step", "train s", "val PSNR", "val SSIM", "occupied", "samples/ray"], rows)
@@ -332,6 +332,8 @@ def write_nerf_run(r: dict, out: str | Path, command: str = "", overwrite: bool 
             ("Command", f"<pre>{command}</pre>")]).encode())
     if r.get("status") == "diverged":
         raise DivergedError(f"{r['message']}; {out} holds the last finite weights, marked diverged")
+    if r.get("status") == "interrupted":
+        raise RunInterrupted(f"{r['message']}; {out} holds what was learnt so far, marked interrupted")
     return Path(out)
 
 

@@ -109,7 +109,9 @@ class GaussianFourierFeatures(Encoding):
         self.num_features = num_features
         self.sigma = float(sigma)
         self.out_dim = 2 * num_features
-        B = torch.randn(num_features, in_dim, generator=generator) * self.sigma
+        B = torch.empty(num_features, in_dim)
+        if B.device.type != "meta":  # a shape-only build (the checkpoint loader's) draws nothing: on the
+            B = torch.randn(num_features, in_dim, generator=generator) * self.sigma  # meta device randn costs seconds
         self.register_buffer("B", B)
 
     def forward(self, coords: Tensor) -> Tensor:

@@ -54,6 +54,7 @@ class FitState:
     log: dict[str, float] = dc_field(default_factory=dict)
     stop: bool = False
     diverged: str | None = None
+    interrupted: bool = False
     _floats: dict[str, float] | None = None
 
     @property
@@ -109,9 +110,10 @@ class _Function(Callback):
 class FitResult:
     """What ``fit`` returns: steps done, training seconds, the last terms and the published log.
 
-    ``status`` is ``"ok"``, or ``"diverged"`` when a step produced a non-finite loss or
-    parameter: the model then holds the weights from before that step (the last finite ones),
-    ``steps`` counts the finite steps and ``message`` says what happened.
+    ``status`` is ``"ok"``; ``"diverged"`` when a step produced a non-finite loss or parameter
+    (the model then holds the weights from before that step, the last finite ones, and
+    ``steps`` counts the finite steps); or ``"interrupted"`` after Ctrl-C (KeyboardInterrupt),
+    with the weights of the last whole step. ``message`` says what happened.
     """
 
     steps: int
@@ -124,6 +126,11 @@ class FitResult:
     @property
     def diverged(self) -> bool:
         return self.status == "diverged"
+
+    @property
+    def finished(self) -> bool:
+        """Neither diverged nor interrupted."""
+        return self.status == "ok"
 
 
 def fit(model: nn.Module, sample: Sampler, objective: Objective, *, steps: int | None = None,
@@ -150,6 +157,10 @@ def fit(model: nn.Module, sample: Sampler, objective: Objective, *, steps: int |
     (after the ``on_end`` callbacks) instead of training on, or saving, NaN weights. The check
     costs one copy of the parameters and one flag read back from the device per step.
 
+    Ctrl-C (KeyboardInterrupt) during the loop ends it like a budget would, with
+    ``status="interrupted"``, so the caller can still save what was learnt; the ``on_end``
+    callbacks run (a :class:`~inrkit.train.resume.Snapshots` callback then saves the state).
+
     ``resume`` is a snapshot from :mod:`inrkit.train.resume` (model, optimiser, schedule,
     generator, step, training seconds, callbacks' states) to continue from; build everything
     as for the original run, then pass it.
@@ -175,39 +186,51 @@ def fit(model: nn.Module, sample: Sampler, objective: Objective, *, steps: int |
     for cb in cbs:
         cb.on_start(state)
     limit = steps if steps is not None else math.inf
-    while state.step < limit and not state.stop and (max_seconds is None or state.train_seconds < max_seconds):
-        for cb in cbs:
-            cb.before_step(state)
-        t0 = time.perf_counter()
-        model.train()
-        batch = sample(generator)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-            terms = objective(model, batch)
-        opt.zero_grad(set_to_none=True)
-        terms["loss"].float().backward()
-        if params:
-            with torch.no_grad():
-                torch._foreach_copy_(saved, params)
-        opt.step()
-        if params and not _finite(terms["loss"], params):
+    phase = "between steps"
+    try:
+        while state.step < limit and not state.stop and (max_seconds is None or state.train_seconds < max_seconds):
+            for cb in cbs:
+                cb.before_step(state)
+            t0 = time.perf_counter()
+            model.train()
+            batch = sample(generator)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+                terms = objective(model, batch)
+            opt.zero_grad(set_to_none=True)
+            terms["loss"].float().backward()
+            if params:
+                with torch.no_grad():
+                    torch._foreach_copy_(saved, params)
+            phase = "stepping"
+            opt.step()
+            if params and not _finite(terms["loss"], params):
+                with torch.no_grad():
+                    torch._foreach_copy_(params, saved)
+                state.train_seconds += time.perf_counter() - t0
+                state.diverged = _divergence_message(state.step + 1, terms["loss"])
+                state.stop = True
+                break
+            if scheduler is not None:
+                scheduler.step()
+            state.train_seconds += time.perf_counter() - t0
+            state.step += 1
+            state.terms, state.batch, state._floats = terms, batch, None
+            phase = "between steps"
+            for cb in cbs:
+                cb.after_step(state)
+    except KeyboardInterrupt:
+        if phase == "stepping" and params:  # an update half applied: back to the last whole step
             with torch.no_grad():
                 torch._foreach_copy_(params, saved)
-            state.train_seconds += time.perf_counter() - t0
-            state.diverged = _divergence_message(state.step + 1, terms["loss"])
-            state.stop = True
-            break
-        if scheduler is not None:
-            scheduler.step()
-        state.train_seconds += time.perf_counter() - t0
-        state.step += 1
-        state.terms, state.batch, state._floats = terms, batch, None
-        for cb in cbs:
-            cb.after_step(state)
+        state.interrupted = True
+        state.stop = True
     for cb in cbs:
         cb.on_end(state)
     final = state.loss_terms if state.terms else {}
+    status = "diverged" if state.diverged else "interrupted" if state.interrupted else "ok"
+    message = state.diverged or (f"interrupted after {state.step} steps" if state.interrupted else "")
     return FitResult(steps=state.step, seconds=state.train_seconds, final_terms=final, log=dict(state.log),
-                     status="diverged" if state.diverged else "ok", message=state.diverged or "")
+                     status=status, message=message)
 
 
 def _finite(loss: Tensor, params: list[Tensor]) -> bool:

@@ -157,6 +157,13 @@ class Snapshots(Callback):
 
     def after_step(self, state: FitState) -> None:
         if time.perf_counter() - self._last >= self.every and not state.last_step:
-            save(self.folder, snapshot(state), self.meta)
-            self.written += 1
-            self._last = time.perf_counter()
+            self._save(state)
+
+    def on_end(self, state: FitState) -> None:
+        if state.interrupted and state.step > 0:  # Ctrl-C: continue from exactly here with a resume
+            self._save(state)
+
+    def _save(self, state: FitState) -> None:
+        save(self.folder, snapshot(state), self.meta)
+        self.written += 1
+        self._last = time.perf_counter()
