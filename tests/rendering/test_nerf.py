@@ -253,3 +253,17 @@ def test_bad_datasets_fail_with_one_line(tiny_scene, tmp_path):
     assert code == 2 and "no such folder" in err
     code, _, err = run_cli(["nerf", "eval", tmp_path / "nope", tiny_scene, "--out", tmp_path / "e"])
     assert code == 2 and "checkpoint" in err and "Traceback" not in err
+
+
+def test_resumed_training_equals_an_uninterrupted_run(tiny_scene, tmp_path):
+    # occupancy updates every 16 steps: 20 steps cross one, and the resume starts after it
+    kw = dict(steps=20, minutes=None, eval_every=1e9, eval_views=1, device="cpu", batch_rays=64, seed=5)
+    whole = N.train_nerf(tiny_scene, "fast-tiny", **kw)
+    # snapshots after every step but the last: the folder keeps the state of step 19
+    N.train_nerf(tiny_scene, "fast-tiny", **kw, state_dir=tmp_path / "state", snapshot_minutes=0.0)
+    resumed = N.train_nerf(tiny_scene, "fast-tiny", **kw, state_dir=tmp_path / "state", resume=True)
+    sa, sb = whole["model"].state_dict(), resumed["model"].state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert resumed["steps"] == 20 and resumed["history"][-1]["loss"] == whole["history"][-1]["loss"]
+    with pytest.raises(InrkitError, match="another run"):
+        N.train_nerf(tiny_scene, "fast-tiny", **{**kw, "seed": 6}, state_dir=tmp_path / "state", resume=True)

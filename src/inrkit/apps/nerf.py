@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field as dc_field, replace
 from pathlib import Path
@@ -24,6 +26,7 @@ from ..report import html as H, plots
 from ..report.rundir import RunDir
 from ..signals.io import write_png
 from ..signals.multiview import PosedImages, composite_on, load_posed_images
+from ..train import resume as resume_lib
 from ..train import checkpoint, schedules
 from ..train.fit import Callback, FitState, fit
 from ..train.progress import Progress
@@ -216,11 +219,18 @@ class ValidationViews(Callback):
         state.log["val_psnr"] = ev["psnr"]
         self._next = state.train_seconds + self.every
 
+    def state_dict(self) -> dict:
+        return {"history": [dict(h) for h in self.history], "next": self._next}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.history, self._next = [dict(h) for h in d["history"]], float(d["next"])
+
 
 def train_nerf(dataset: str | Path, preset: str | NeRFRecipe = "fast", steps: int = 20000, minutes: float | None = 10.0,
                eval_every: float = 30.0, eval_views: int = 3, background: str = "white", downscale: int = 1,
                seed: int = 0, device: str = "auto", progress: bool = False, limit_train: int | None = None,
-               batch_rays: int | None = None) -> dict:
+               batch_rays: int | None = None, state_dir: str | Path | None = None, snapshot_minutes: float = 5.0,
+               resume: bool = False) -> dict:
     """Train until ``steps`` or ``minutes`` of training (evaluation excluded), whichever comes first.
 
     One :func:`~inrkit.train.fit` run: a :class:`RaySampler` over all training pixels, the
@@ -232,6 +242,11 @@ def train_nerf(dataset: str | Path, preset: str | NeRFRecipe = "fast", steps: in
     the PSNR of the first ``eval_views`` validation views is recorded. One generator seeded
     with ``seed`` drives, each step: the occupancy update (when due), the ray indices, the
     random backgrounds, then the stratified perturbation.
+
+    With ``state_dir`` the whole training state is saved there every ``snapshot_minutes``
+    (:mod:`inrkit.train.resume`); ``resume=True`` continues from it (same dataset and settings).
+    A resumed run that ends on its step budget has the same weights as an uninterrupted one on
+    the CPU (a time budget ends where the clock says, so it may stop at another step).
     """
     if isinstance(preset, str) and preset not in PRESETS:
         raise InrkitError(f"unknown NeRF preset {preset!r}; choose from {', '.join(PRESETS)}")
@@ -262,11 +277,22 @@ def train_nerf(dataset: str | Path, preset: str | NeRFRecipe = "fast", steps: in
     opt = torch.optim.Adam(list(model.parameters()), lr=recipe.lr, betas=recipe.betas, eps=recipe.eps)
     g = torch.Generator().manual_seed(seed)
     validation = ValidationViews(val, bg, eval_every)
-    callbacks = [OccupancyUpdate(recipe.occupancy_every), validation, bar]
+    callbacks: list = [OccupancyUpdate(recipe.occupancy_every), validation, bar]
+    snap = None
+    if state_dir is not None:
+        run_id = json.loads(json.dumps({"task": "nerf", "dataset": str(folder), "recipe": asdict(recipe), "steps": steps,
+                                        "seed": seed, "downscale": downscale, "background": background,
+                                        "eval_views": eval_views, "limit_train": limit_train}, default=str))
+        if resume:
+            snap, meta = resume_lib.load(state_dir)
+            if meta != run_id:
+                raise InrkitError(f"the training state in {state_dir} belongs to another run (dataset or settings "
+                                  f"differ); start afresh without resuming")
+        callbacks.append(resume_lib.Snapshots(state_dir, 60.0 * snapshot_minutes, run_id))
     res = fit(model, sampler, VolumeRendering(generator=g), steps=steps,
               max_seconds=None if minutes is None else 60.0 * minutes, optimizer=opt,
               scheduler=schedules.exponential(opt, steps, recipe.lr_final / recipe.lr), callbacks=callbacks,
-              generator=g)
+              generator=g, resume=snap)
     model.eval()
     radius = float(np.linalg.norm(train.poses[:, :3, 3] - train.aabb.mean(0), axis=-1).mean())
     fwd = -train.poses[:, :3, 2]
@@ -276,7 +302,7 @@ def train_nerf(dataset: str | Path, preset: str | NeRFRecipe = "fast", steps: in
             "image_size": [train.height, train.width], "intrinsics": train.intrinsics[0].tolist(),
             "orbit": {"radius": radius, "elevation_deg": elevation, "center": train.aabb.mean(0).tolist()},
             "train_views": len(train.images), "device": str(dev), "visual_hull": hull, "status": res.status,
-            "message": res.message}
+            "message": res.message, "state_dir": None if state_dir is None else str(state_dir)}
 
 
 class _Counter:
@@ -330,10 +356,13 @@ def write_nerf_run(r: dict, out: str | Path, command: str = "", overwrite: bool 
         write_bytes_atomic(tmp / "report.html", H.page(f"inrkit nerf: {model.recipe}", r["dataset"], [
             ("Result", cards), ("Training", H.figure(curve, "held-out PSNR against training time") + tbl),
             ("Command", f"<pre>{command}</pre>")]).encode())
+    if r.get("state_dir") and r.get("status") != "interrupted":
+        shutil.rmtree(r["state_dir"], ignore_errors=True)  # the run is safely written: nothing to resume
     if r.get("status") == "diverged":
         raise DivergedError(f"{r['message']}; {out} holds the last finite weights, marked diverged")
     if r.get("status") == "interrupted":
-        raise RunInterrupted(f"{r['message']}; {out} holds what was learnt so far, marked interrupted")
+        hint = "; continue it with --resume --overwrite" if r.get("state_dir") else ""
+        raise RunInterrupted(f"{r['message']}; {out} holds what was learnt so far, marked interrupted{hint}")
     return Path(out)
 
 

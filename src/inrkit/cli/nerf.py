@@ -43,17 +43,27 @@ class TrainArgs(RunOptions):
     eval_views: int = opt(3, "validation views rendered each time", at_least=1)
     background: Literal["white", "black"] = opt("white", "background of transparent frames")
     downscale: int = opt(1, "divide the image resolution by this integer", at_least=1)
+    snapshot_minutes: float = opt(5.0, "save the whole training state beside --out (.NAME.resume) this often, "
+                                  "so a killed run can continue with --resume; 0: never", at_least=0.0)
+    resume: bool = opt(False, "continue the killed run that was writing --out from its last saved state")
 
 
 def run_train(a: TrainArgs, run: Invocation) -> None:
     from ..apps.nerf import train_nerf, write_nerf_run
     from ..report.rundir import default_run_dir
 
+    from ..apps.image import state_folder
+
+    if a.resume and a.out is None:
+        raise InrkitError("--resume needs the --out of the interrupted run")
     out = a.out or default_run_dir("nerf", Path(a.dataset).name)
     preflight(out, a.overwrite)
+    keep_state = a.snapshot_minutes > 0 or a.resume
     r = train_nerf(dataset=a.dataset, preset=a.preset, steps=a.steps, minutes=a.minutes, eval_every=a.eval_every,
                    eval_views=a.eval_views, background=a.background, downscale=a.downscale, seed=a.seed,
-                   device=a.device, progress=not a.quiet, batch_rays=a.batch_rays)
+                   device=a.device, progress=not a.quiet, batch_rays=a.batch_rays,
+                   state_dir=state_folder(out) if keep_state else None,
+                   snapshot_minutes=a.snapshot_minutes if a.snapshot_minutes > 0 else 1e9, resume=a.resume)
     write_nerf_run(r=r, out=out, command=run.command, overwrite=a.overwrite)
     last = r["history"][-1]
     print(f"{r['steps']} steps in {r['seconds']:.0f} s: validation PSNR {last['val_psnr']:.2f} dB, "
