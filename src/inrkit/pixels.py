@@ -18,8 +18,8 @@ def values_to_pixels(values: Tensor | np.ndarray) -> np.ndarray:
 
 
 def to_uint8(pixels: np.ndarray) -> np.ndarray:
-    """[0, 1] floats -> uint8, dropping a singleton channel axis."""
-    out = np.round(np.clip(pixels, 0, 1) * 255.0).astype(np.uint8)
+    """[0, 1] floats -> uint8, dropping a singleton channel axis (NaN shows as black)."""
+    out = np.round(np.clip(np.nan_to_num(pixels, nan=0.0), 0, 1) * 255.0).astype(np.uint8)
     if out.ndim == 3 and out.shape[-1] == 1:
         out = out[..., 0]
     return out

@@ -57,3 +57,13 @@ def test_cli_fit_with_divergent_learning_rate_exits_3_and_marks_the_run(tmp_path
     field, _ = checkpoint.load(out)
     assert all(torch.isfinite(t).all() for t in field.state_dict().values())
     assert "DIVERGED" in (out / "report.html").read_text()
+
+
+def test_cli_functa_train_divergence_exits_3(tmp_path):
+    out = tmp_path / "f"
+    code, _, err = run_cli(["functa", "train", "digits", "--latent-dims", "8", "--steps", "5", "--width", "16",
+                            "--depth", "1", "--lr", "1e30", "--eval-items", "10", "--out", out, "--quiet",
+                            "--device", "cpu"])
+    assert code == 3 and "diverged" in err and len(err.strip().splitlines()) == 1, err
+    (run,) = json.loads((out / "metrics.json").read_text())["runs"]
+    assert run["status"] == "diverged" and run["steps_done"] < 5

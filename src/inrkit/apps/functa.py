@@ -17,7 +17,7 @@ import torch
 from .. import __version__, coords as C
 from ..atomic import write_bytes_atomic, write_json
 from ..device import resolve_device
-from ..errors import InrkitError
+from ..errors import DivergedError, InrkitError, RunInterrupted
 from ..fields.modulated import LatentModulatedField
 from ..meta import functa as M
 from ..meta.classifier import mlp_accuracy
@@ -78,7 +78,8 @@ def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: in
     pca = M.pca_psnr(T.reshape(len(T), -1).cpu(), E.reshape(len(E), -1).cpu(), min(latent_dim, len(T)))
     return {"field": field, "collection": coll, "latent_dim": latent_dim, "history": history, "seconds": seconds,
             "heldout_psnr": heldout, "pca_psnr": pca, "inner_steps": inner_steps, "eval_items": len(E),
-            "steps_done": step, "seconds_per_step": seconds / max(step, 1),
+            "steps_done": step, "seconds_per_step": seconds / max(step, 1), "status": result.status,
+            **({"message": result.message} if not result.finished else {}),
             "config": {"steps": steps, "minutes": minutes, "batch_size": batch_size, "width": width, "hidden_layers": hidden_layers,
                        "w0": w0, "inner_steps": inner_steps, "lr": lr, "first_order": first_order, "seed": seed,
                        "device": str(dev)}}
@@ -97,7 +98,7 @@ def write_functa_run(runs: list[dict], out: Path, command: str = "", overwrite: 
                              "history": r["history"]}})
             hp = r["heldout_psnr"]
             rows.append([d, f"{hp[1]:.2f}", f"{hp[3]:.2f}", f"{hp[10]:.2f}", f"{r['pca_psnr']:.2f}",
-                         r["steps_done"], f"{r['seconds']:.0f}"])
+                         r["steps_done"], f"{r['seconds']:.0f}", r.get("status", "ok")])
             field = r["field"]
             dev = next(field.parameters()).device
             te, _ = coll.split("test")
@@ -111,7 +112,7 @@ def write_functa_run(runs: list[dict], out: Path, command: str = "", overwrite: 
                                         for r in runs})
         (tmp / "training.png").write_bytes(curves)
         header = ["latent size", "PSNR 1 step", "PSNR 3 steps", "PSNR 10 steps", "PCA same size", "outer steps",
-                  "train s"]
+                  "train s", "status"]
         write_json(tmp / "metrics.json", {"command": command, "inrkit_version": __version__, "dataset": coll.name,
                                           "runs": [{k: v for k, v in r.items() if k not in ("field", "collection")}
                                                    for r in runs]})
@@ -122,6 +123,12 @@ def write_functa_run(runs: list[dict], out: Path, command: str = "", overwrite: 
                                                 [("Reconstruction", H.table(header, rows) + note), ("Examples", "".join(figs)),
                                                  ("Training", H.figure(curves, "outer-loop PSNR (training batches)")),
                                                  ("Command", f"<pre>{command}</pre>")]))
+    for status, error, what in (("diverged", DivergedError, "the last finite weights"),
+                                ("interrupted", RunInterrupted, "what was learnt so far")):
+        bad = [r for r in runs if r.get("status") == status]
+        if bad:
+            raise error(f"latent {', '.join(str(r['latent_dim']) for r in bad)}: {bad[0]['message']}; {out} holds "
+                        f"{what}, marked {status}")
     return out
 
 

@@ -54,10 +54,14 @@ def run_train(a: TrainArgs, run: Invocation) -> None:
     dims = _latent_dims(a.latent_dims)
     out = a.out or default_run_dir("functa", Path(a.dataset).name)
     preflight(out, a.overwrite)
-    runs = [train_functa(dataset=a.dataset, latent_dim=d, steps=a.steps, batch_size=a.batch_size, width=a.width,
-                         hidden_layers=a.depth, w0=a.w0, inner_steps=a.inner_steps, lr=a.lr,
-                         first_order=a.first_order, seed=a.seed, device=a.device, eval_items=a.eval_items,
-                         progress=not a.quiet, minutes=a.minutes) for d in dims]
+    runs = []
+    for d in dims:
+        runs.append(train_functa(dataset=a.dataset, latent_dim=d, steps=a.steps, batch_size=a.batch_size,
+                                 width=a.width, hidden_layers=a.depth, w0=a.w0, inner_steps=a.inner_steps, lr=a.lr,
+                                 first_order=a.first_order, seed=a.seed, device=a.device, eval_items=a.eval_items,
+                                 progress=not a.quiet, minutes=a.minutes))
+        if runs[-1]["status"] == "interrupted":  # Ctrl-C: write what is done, skip the other sizes
+            break
     write_functa_run(runs=runs, out=out, command=run.command, overwrite=a.overwrite)
     print(f"{'latent':>6} {'1 step':>7} {'3 steps':>8} {'10 steps':>9} {'PCA':>6}  (held-out PSNR, dB)  "
           "outer steps, s per step")
