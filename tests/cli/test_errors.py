@@ -84,7 +84,7 @@ def edit_files(tmp_path_factory):
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(d / "a.png")
     Image.fromarray(np.zeros((16, 20), np.uint8)).save(d / "b_wide.png")
     Image.fromarray(np.zeros((16, 16), np.uint8) + 9).save(d / "b.png")
-    Image.fromarray(np.zeros((8, 8), np.uint8)).save(d / "mask_small.png")
+    Image.fromarray(np.zeros((8, 12), np.uint8)).save(d / "mask_small.png")  # another aspect ratio
     Image.fromarray((np.arange(256).reshape(16, 16)).astype(np.uint8)).save(d / "mask_gray.png")
     np.save(d / "g_bad_shape.npy", np.zeros((16, 16, 3)))
     g = np.zeros((16, 16, 2))
@@ -97,7 +97,7 @@ def edit_files(tmp_path_factory):
 
 EDIT_CASES = {
     "different sizes": (["blend", "{d}/a.png", "{d}/b_wide.png"], "differ in size"),
-    "mask wrong size": (["blend", "{d}/a.png", "{d}/b.png", "--mask", "{d}/mask_small.png"], "mask is 8x8"),
+    "mask wrong size": (["blend", "{d}/a.png", "{d}/b.png", "--mask", "{d}/mask_small.png"], "aspect ratio"),
     "mask not binary": (["blend", "{d}/a.png", "{d}/b.png", "--mask", "{d}/mask_gray.png"], "binary"),
     "alpha out of range": (["blend", "{d}/a.png", "{d}/b.png", "--alpha", "1.5"], "alpha"),
     "gradient wrong shape": (["integrate", "{d}/g_bad_shape.npy"], "expected (H, W, 2)"),

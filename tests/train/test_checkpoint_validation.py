@@ -96,7 +96,7 @@ def oversized(tmp_path_factory):
 
     variant("width_20000", FIXTURES / "relu", lambda a: a["network"].update(width=20000))
     variant("hidden_layers_1e6", FIXTURES / "siren", lambda a: a["network"].update(hidden_layers=1_000_000))
-    variant("hash_log2_40", FIXTURES / "hash_3d", lambda a: a["encoding"].update(log2_table_size=40))
+    variant("hash_log2_40", FIXTURES / "hash_3d", lambda a: a["encoding"].update(log2_table_size=40, resolutions=[4096] * 2))
     variant("hash_resolution_1e5", FIXTURES / "hash_3d",
             lambda a: a["encoding"].update(log2_table_size=30, resolutions=[100_000] * 4))
     variant("densegrid_4096", FIXTURES / "densegrid", lambda a: a["encoding"].update(resolution=4096))
@@ -140,7 +140,7 @@ def _nested(depth):
 
 
 @pytest.mark.parametrize("where, value", [
-    (("network", "width"), -16), (("network", "width"), 0), (("network", "width"), True),
+    (("network", "width"), -16), (("network", "width"), 0), (("network", "hidden_layers"), True),
     (("network", "width"), "16"), (("network", "width"), 16.0), (("network", "width"), math.inf),
     (("network", "hidden_layers"), -1), (("network", "in_dim"), None), (("network", "activation"), "gelu"),
     (("network", "activation"), ["relu"]), (("network",), "mlp"), (("network",), [1, 2]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 from pathlib import Path
 
 import numpy as np
@@ -14,16 +15,74 @@ from ..edit.gradient_domain import (check_operator, fit_gradient_field, fit_lapl
                                     poisson_problem, remove_constant)
 from ..errors import DivergedError, InrkitError, RunInterrupted
 from ..metrics import psnr
-from ..report import html as H
+from ..report import html as H, plots
 from ..atomic import write_bytes_atomic, write_json
 from ..report.rundir import RunDir
 from ..device import resolve_device
 from ..pixels import to_uint8, values_to_uint8
 from ..signals import DEFAULT_MAX_PIXELS, ImageSignal, load_image, write_png
-from ..train import Progress, checkpoint
+from ..train import Callback, FitState, Progress, checkpoint
 
 
 _pix = values_to_uint8
+
+
+class LossHistory(Callback):
+    """Callback: the training loss every ``every`` steps (and at the first and last), into ``history``.
+
+    Each row is ``{step, seconds, loss}`` (seconds of training, evaluation excluded); the reports
+    draw it as the training curve.
+    """
+
+    def __init__(self, every: int = 10):
+        self.every = max(1, int(every))
+        self.history: list[dict] = []
+
+    @classmethod
+    def for_steps(cls, steps: int, points: int = 200) -> "LossHistory":
+        """About ``points`` rows over a run of ``steps``."""
+        return cls(max(1, steps // points))
+
+    def after_step(self, state: FitState) -> None:
+        if state.step % self.every == 0 or state.step == 1 or state.last_step:
+            self.history.append({"step": state.step, "seconds": state.train_seconds,
+                                 "loss": state.loss_terms["loss"]})
+
+
+def _error_pixels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Channel-mean |a - b| of two value maps in [-1, 1], in pixel units (0 to 1)."""
+    d = np.abs(a - b) / 2.0
+    return d.mean(-1) if d.ndim == 3 else d
+
+
+def _loss_figure(histories: dict[str, list[dict]], what: str) -> tuple[bytes, str]:
+    png = plots.training_curves(histories, keys=("loss",), titles={"loss": f"training loss ({what})"})
+    return png, H.figure(png, f"training loss against step ({what}; the objective divided by the "
+                              "field's output scale squared, so runs of any units compare)")
+
+
+def _settings_table(rows: dict) -> str:
+    return H.table(["setting", "value"], [[k, v] for k, v in rows.items()])
+
+
+_POISSON_OPERATORS = {
+    ("gradient", "analytic"): "A(f) = grad f, the field's gradient by automatic differentiation at each pixel "
+                              "centre, matched to the Sobel gradient of the image (Sitzmann et al. 2020, sec. 4.1): "
+                              "loss = mean over pixels of |grad f(x) - Sobel(I)(x)|^2.",
+    ("gradient", "stencil"): "A(f) = Sobel(f): the Sobel filter applied to the field's values on the pixel grid "
+                             "(mirrored borders), matched to the Sobel gradient of the image; the exact model of "
+                             "how the targets were made.",
+    ("laplacian", "analytic"): "A(f) = Laplacian f = d2f/dx2 + d2f/dy2 by automatic differentiation at each pixel "
+                               "centre, matched to the 5-point Laplacian of the image (Sitzmann et al. 2020, "
+                               "sec. 4.1): loss = mean over pixels of (Laplacian f(x) - L5(I)(x))^2.",
+    ("laplacian", "stencil"): "A(f) = L5(f): the 5-point Laplacian stencil applied to the field's values on the "
+                              "pixel grid (mirrored borders), matched to the 5-point Laplacian of the image.",
+    ("laplacian", "stencil-sobolev"): "A(f) = L5(f), the 5-point stencil on the field's grid values, with the "
+                                      "residual measured in the H^-1 norm (solved through the DCT Poisson "
+                                      "solver), which weights low frequencies as the image does.",
+}
+_POISSON_CLASSICAL = {"gradient": "least-squares integration of the same Sobel gradients by DCT, Neumann borders",
+                      "laplacian": "the 5-point Poisson equation with the same right-hand side by DCT, Neumann borders"}
 
 
 # ---- Poisson reconstruction (Sitzmann et al. 2020, sec. 4.1, Table 1) ------------------------
@@ -72,7 +131,8 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
     preds = {}
     for arch in archs:
         fcfg = dataclasses.replace(field_cfg or FieldConfig(), arch=arch)
-        cbs = [Progress(f"{ARCH_LABELS[arch]} ({supervision})")] if progress else []
+        losses = LossHistory.for_steps(tcfg.steps)
+        cbs = [losses] + ([Progress(f"{ARCH_LABELS[arch]} ({supervision})")] if progress else [])
         if supervision == "gradient":
             field, pred, res = fit_gradient_field(target, fcfg, tcfg, dev, callbacks=cbs, max_seconds=budget,
                                                   operator=operator)
@@ -80,39 +140,91 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
             field, pred, res = fit_laplacian_field(target, fcfg, tcfg, dev, callbacks=cbs, max_seconds=budget,
                                                    operator=operator)
         pred = remove_constant(pred, gt)
-        preds[arch] = (field, pred)
+        preds[arch] = (field, pred, losses.history, fcfg)
         results["architectures"][arch] = {
             "psnr": psnr(pred, gt), "psnr_vs_classical": psnr(pred, classical), "seconds": res.seconds,
             "steps_done": res.steps, "schedule": tcfg.schedule, "status": res.status,
             **({"message": res.message} if not res.finished else {}),
-            "final_loss": res.final_terms.get("loss"), "lr": learning_rate(fcfg, tcfg)}
+            "final_loss": res.final_terms.get("loss"), "lr": learning_rate(fcfg, tcfg),
+            "history": losses.history}
         if res.status == "interrupted":  # Ctrl-C: write what is done, skip the other architectures
             break
     if out is not None:
         with RunDir(out, overwrite) as tmp:
             write_png(tmp / "target.png", _pix(gt))
             write_png(tmp / "classical.png", _pix(classical))
-            figs = [H.figure(_pix(gt), "ground truth"), H.figure(_pix(classical), "discrete Poisson solve")]
-            for arch, (field, pred) in preds.items():
+            for arch, (field, pred, _, _) in preds.items():
                 write_png(tmp / f"{arch}.png", _pix(pred))
                 checkpoint.save(tmp / f"{arch}_model", field, {"arch": arch, "task": f"poisson-{supervision}",
                                                                "signal": {"kind": "image", "shape": [h, w]}})
-                figs.append(H.figure(_pix(pred), f"{ARCH_LABELS[arch]}: "
-                                                 f"{results['architectures'][arch]['psnr']:.2f} dB"))
             results.update(command=command, inrkit_version=__version__)
             write_json(tmp / "metrics.json", results)
-            rows = [[ARCH_LABELS[a], f"{r['psnr']:.2f}", f"{r['psnr_vs_classical']:.2f}", r["steps_done"],
-                     f"{r['seconds']:.1f}"] for a, r in results["architectures"].items()]
-            rows.append(["discrete Poisson solve (DCT)", f"{results['classical_psnr']:.2f}", "-", "-", "-"])
-            table = H.table(["method", "PSNR vs image (dB)", "PSNR vs discrete solve (dB)", "steps", "seconds"], rows)
-            (tmp / "report.html").write_text(H.page(
-                f"inrkit poisson: from the {supervision}", f"{sig.name}, {w}x{h}, {tcfg.steps} steps, device {dev}"
-                + "".join(f", {a} {r['status'].upper()}" for a, r in results["architectures"].items()
-                          if r["status"] != "ok"),
-                [("Results", table + "<p class='note'>PSNR after removing the unknown constant (Sitzmann et al. "
-                  "2020, sec. 4.1).</p>"), ("Images", "".join(figs)), ("Command", f"<pre>{command}</pre>")]))
+            curves, curves_fig = _loss_figure({ARCH_LABELS[a]: p[2] for a, p in preds.items()},
+                                              f"{supervision}, {operator} operator")
+            (tmp / "training.png").write_bytes(curves)
+            (tmp / "report.html").write_text(_poisson_report(results, sig, gt, target, classical, preds, tcfg,
+                                                             curves_fig, command, minutes))
         _raise_if_unfinished({a: r for a, r in results["architectures"].items()}, out)
     return results
+
+
+def _poisson_report(results: dict, sig: ImageSignal, gt: np.ndarray, target: np.ndarray, classical: np.ndarray,
+                    preds: dict, tcfg: TrainConfig, curves_fig: str, command: str, minutes: float | None) -> str:
+    from .image import field_settings
+
+    supervision, operator = results["supervision"], results["operator"]
+    h, w = results["shape"]
+    archs = results["architectures"]
+    rows = [[ARCH_LABELS[a], H.decibels(r["psnr"]), H.decibels(r["psnr_vs_classical"]), r["steps_done"],
+             f"{r['seconds']:.1f}", r["status"]] for a, r in archs.items()]
+    rows.append(["discrete Poisson solve (DCT)", H.decibels(results["classical_psnr"]), "-", "-", "-", "-"])
+    table = H.table(["method", "PSNR vs image", "PSNR vs discrete solve", "steps", "seconds", "status"], rows)
+    cp = results["classical_psnr"]
+    if cp > H.EXACT_DB:
+        agree = (f"The classical solution of the same targets, {_POISSON_CLASSICAL[supervision]}, reproduces the "
+                 f"image exactly to rounding (> {H.EXACT_DB:g} dB): the targets determine the image up to its "
+                 "constant, so every dB an INR falls short is the network's, not the data's.")
+    else:
+        agree = (f"The classical solution of the same targets, {_POISSON_CLASSICAL[supervision]}, reaches "
+                 f"{H.decibels(cp)} against the image: that much is lost in the targets themselves, and bounds "
+                 "what any method recovers from them.")
+    op = (f"<p><b>Operator.</b> {html.escape(_POISSON_OPERATORS[(supervision, operator)])} The field is fitted "
+          "to the derivatives only: it never sees a pixel value, so it is known up to a constant, removed "
+          "before every comparison (the mean difference to the image).</p>")
+    target_map = (plots.gradient_scale(target[:, :, 0]) if supervision == "gradient"
+                  else plots.laplacian_scale(target))
+    target_img = target_map.apply(np.linalg.norm(target[:, :, 0], axis=-1) if supervision == "gradient" else target)
+    target_label = "|Sobel gradient| per coordinate unit" if supervision == "gradient" else \
+        "5-point Laplacian per coordinate unit^2"
+    figs = [H.figure(_pix(gt), "ground truth"),
+            H.figure(target_img, f"the targets: {supervision} of the image",
+                     scale=dataclasses.replace(target_map, label=target_label)),
+            H.figure(_pix(classical), f"discrete Poisson solve (DCT), {H.decibels(cp)}")]
+    figs += [H.figure(_pix(p[1]), f"{ARCH_LABELS[a]}: {H.decibels(archs[a]['psnr'])}") for a, p in preds.items()]
+    errs = {a: _error_pixels(p[1], gt) for a, p in preds.items()}
+    escale = plots.error_scale(list(errs.values()), "|f - image| in pixel values (0 to 1)") if errs else None
+    err_figs = "".join(H.figure(escale.apply(e), f"{ARCH_LABELS[a]}: |f - image|", scale=escale)
+                       for a, e in errs.items())
+    if err_figs:
+        err_figs = ("<p class='note'>Absolute error of each reconstruction against the image (after removing the "
+                    "constant), channel mean, on one shared colour scale (up to the largest 99th percentile).</p>"
+                    + err_figs)
+    settings = {"supervision": supervision, "operator": operator, "image": f"{sig.name}, {w} x {h} (grayscale)",
+                "resampling filter": results.get("resample") or "none", "steps": tcfg.steps,
+                **({"time budget per architecture": f"{minutes:g} min"} if minutes is not None else {}),
+                "schedule": tcfg.schedule, "batch": "every pixel" if tcfg.batch_size == 0 else f"{tcfg.batch_size:,}",
+                "seed": tcfg.seed, "device": results["device"]}
+    per_arch = H.table(["architecture", "network", "learning rate"],
+                       [[ARCH_LABELS[a], ", ".join(f"{k} {v}" for k, v in list(field_settings(p[3]).items())[1:]),
+                         f"{archs[a]['lr']:g}"] for a, p in preds.items()])
+    return H.page(
+        f"inrkit poisson: from the {supervision}", f"{sig.name}, {w}x{h}, {tcfg.steps} steps, device {results['device']}"
+        + "".join(f", {a} {r['status'].upper()}" for a, r in archs.items() if r["status"] != "ok"),
+        [("Problem", op + f"<p>{html.escape(agree)}</p>"),
+         ("Results", table + "<p class='note'>PSNR after removing the unknown constant (Sitzmann et al. 2020, "
+          "sec. 4.1).</p>"),
+         ("Images", "".join(figs)), ("Errors", err_figs), ("Training", curves_fig),
+         ("Configuration", _settings_table(settings) + per_arch), ("Command", H.command(command))])
 
 
 def _raise_if_unfinished(records: dict[str, dict], out) -> None:
@@ -206,7 +318,8 @@ def blend(a: str | ImageSignal, b: str | ImageSignal, alpha: float = 0.5, mask: 
     fcfg = field_cfg or FieldConfig()
     tcfg = train_cfg or TrainConfig(steps=1000)
     dev = resolve_device(device)
-    cbs = [Progress("blend")] if progress else []
+    losses = LossHistory.for_steps(tcfg.steps)
+    cbs = [losses] + ([Progress("blend")] if progress else [])
     if mask is None:
         guide = alpha * ga + (1 - alpha) * gb
         field, pred, res = fit_gradient_field(guide, fcfg, tcfg, dev, callbacks=cbs)
@@ -230,7 +343,7 @@ def blend(a: str | ImageSignal, b: str | ImageSignal, alpha: float = 0.5, mask: 
     result = {"mode": mode, "shape": [h, w, c], "psnr_inr_vs_discrete": psnr(pred, classical),
               "status": res.status, **({"message": res.message} if not res.finished else {}),
               "psnr_naive_vs_discrete": psnr(naive, classical), "seconds": res.seconds, "steps": tcfg.steps,
-              "arch": fcfg.arch, "device": str(dev)}
+              "arch": fcfg.arch, "device": str(dev), "history": losses.history}
     result["images"] = {"inr": pred, "discrete": classical, "naive": naive}
     if out is not None:
         with RunDir(out, overwrite) as tmp:
@@ -246,17 +359,58 @@ def blend(a: str | ImageSignal, b: str | ImageSignal, alpha: float = 0.5, mask: 
             meta = {k: v for k, v in result.items() if k != "images"}
             meta.update(command=command, inrkit_version=__version__)
             write_json(tmp / "metrics.json", meta)
-            caps = {"a": "A", "b": "B", "mask": "mask", "naive": "naive paste" if mask is not None else "naive average",
-                    "inr_blend": "INR blend", "discrete_blend": "discrete Poisson blend"}
-            figs = "".join(H.figure(imgs[k], caps[k]) for k in caps if k in imgs)
-            table = H.table(["comparison", "PSNR (dB)"], [["INR blend vs discrete Poisson", f"{meta['psnr_inr_vs_discrete']:.2f}"],
-                                                         ["naive vs discrete Poisson", f"{meta['psnr_naive_vs_discrete']:.2f}"]])
-            status = "" if res.finished else f", {res.status.upper()} after {res.steps} steps"
-            (tmp / "report.html").write_text(H.page(f"inrkit blend: {mode}",
-                                                    f"{w}x{h}, {fcfg.arch}, {tcfg.steps} steps{status}",
-                                                    [("Images", figs), ("Agreement", table), ("Command", f"<pre>{command}</pre>")]))
+            curves, curves_fig = _loss_figure({ARCH_LABELS[fcfg.arch]: losses.history}, mode)
+            (tmp / "training.png").write_bytes(curves)
+            (tmp / "report.html").write_text(_blend_report(meta, imgs, pred, naive, classical, mask, alpha, fcfg,
+                                                           tcfg, res, curves_fig, command))
         _raise_if_unfinished({fcfg.arch: result}, out)
     return result
+
+
+def _blend_report(meta: dict, imgs: dict, pred: np.ndarray, naive: np.ndarray, classical: np.ndarray,
+                  mask: np.ndarray | None, alpha: float, fcfg: FieldConfig, tcfg: TrainConfig, res, curves_fig: str,
+                  command: str) -> str:
+    from .image import field_settings, train_settings
+
+    h, w, c = meta["shape"]
+    if mask is None:
+        op = ("<p><b>Operator.</b> A(Phi) = grad Phi, by automatic differentiation, matched to the mixed guidance "
+              f"alpha grad A + (1 - alpha) grad B with alpha = {alpha:g} (central differences of each channel). "
+              "Gradients fix Phi up to a constant per channel, set so that each channel's mean is "
+              "alpha mean A + (1 - alpha) mean B.</p>"
+              "<p><b>Classical solution.</b> Least-squares integration of the same guidance (DCT, Neumann borders), "
+              "with the same constant.</p>")
+    else:
+        op = ("<p><b>Operator.</b> A(Phi) = grad Phi, matched to B's gradient inside the mask and A's outside, "
+              "with Phi's values anchored to A outside the mask (weight 1/h^2, h the pixel size): seamless cloning "
+              "(Perez et al. 2003).</p>"
+              "<p><b>Classical solution.</b> The discrete Poisson equation inside the mask, L u = div(grad B), "
+              "with A's values as the boundary condition outside (Perez et al. 2003).</p>")
+    agreement = H.table(["comparison", "PSNR"], [
+        ["INR blend vs discrete Poisson blend", H.decibels(meta["psnr_inr_vs_discrete"])],
+        ["naive " + ("paste" if mask is not None else "average") + " vs discrete Poisson blend",
+         H.decibels(meta["psnr_naive_vs_discrete"])]])
+    agreement += ("<p class='note'>The discrete Poisson blend is the reference: the INR solves the same problem, "
+                  "so its PSNR against it says how well the fit converged; the naive result shows how far from the "
+                  "blend plain pasting or averaging is.</p>")
+    caps = {"a": "A", "b": "B", "mask": "mask", "naive": "naive paste" if mask is not None else "naive average",
+            "inr_blend": "INR blend", "discrete_blend": "discrete Poisson blend"}
+    figs = "".join(H.figure(imgs[k], caps[k]) for k in caps if k in imgs)
+    errs = {"INR blend": _error_pixels(pred, classical), caps["naive"]: _error_pixels(naive, classical)}
+    escale = plots.error_scale(list(errs.values()), "|difference| in pixel values (0 to 1)")
+    err_figs = ("<p class='note'>Absolute difference to the discrete Poisson blend, channel mean, on one shared "
+                "colour scale.</p>" + "".join(H.figure(escale.apply(e), f"|{k} - discrete Poisson blend|",
+                                                       scale=escale) for k, e in errs.items()))
+    settings = {"mode": meta["mode"], **({"alpha": f"{alpha:g}"} if mask is None else
+                                         {"mask": f"{int(mask.sum()):,} of {h * w:,} pixels"}),
+                "images": f"{w} x {h}, {c} channel{'s' if c > 1 else ''}",
+                **field_settings(fcfg), **train_settings(tcfg, learning_rate(fcfg, tcfg), meta["device"])}
+    status = "" if res.finished else f", {res.status.upper()} after {res.steps} steps"
+    return H.page(f"inrkit blend: {meta['mode']}", f"{w}x{h}, {ARCH_LABELS[fcfg.arch]}, {tcfg.steps} steps, "
+                  f"{meta['seconds']:.1f} s{status}",
+                  [("Problem", op), ("Images", figs), ("Agreement", agreement), ("Errors", err_figs),
+                   ("Training", curves_fig), ("Configuration", _settings_table(settings)),
+                   ("Command", H.command(command))])
 
 
 # ---- integrating a gradient field --------------------------------------------------------
@@ -338,13 +492,48 @@ def load_gradient_field(paths: list[str]) -> np.ndarray:
     return g.astype(np.float64)
 
 
+def _integrate_report(meta: dict, paths: list[str], g_pix: np.ndarray, u: np.ndarray, classical: np.ndarray,
+                      fcfg: FieldConfig, tcfg: TrainConfig, curves_fig: str, command: str) -> str:
+    from .image import field_settings, train_settings
+
+    h, w = meta["shape"]
+    op = ("<p><b>Operator.</b> A(f) = grad f by automatic differentiation at each pixel centre, matched to the "
+          "given gradient field (converted from per-pixel to per-coordinate units: one pixel is 2/W in x, 2/H in y). "
+          "Gradients fix f up to a constant: both results have zero mean.</p>"
+          "<p><b>Classical solution.</b> Least-squares integration of the same gradients (DCT, Neumann "
+          "borders).</p>")
+    lo = float(min(u.min(), classical.min()))
+    hi = float(max(u.max(), classical.max()))
+    vscale = plots.Scale("gray", lo, hi if hi > lo else lo + 1.0, "value (gradient units x pixels)")
+    gmag = np.linalg.norm(g_pix, axis=-1)
+    gscale = plots.Scale("gray", 0.0, plots.robust_scale(gmag), "|gradient| per pixel")
+    diff = np.abs(u - classical)
+    dscale = plots.Scale("magma", 0.0, plots.robust_scale(diff), "|INR - discrete| (value units)")
+    figs = "".join([H.figure(gscale.apply(gmag), "input: |gradient|", scale=gscale),
+                    H.figure(vscale.apply(u), "INR integral f (zero mean)", scale=vscale),
+                    H.figure(vscale.apply(classical), "discrete integral (DCT, zero mean)", scale=vscale),
+                    H.figure(dscale.apply(diff), "|INR - discrete|", scale=dscale)])
+    rng = hi - lo
+    agreement = H.table(["comparison", "value"], [
+        ["PSNR of the INR against the discrete integral (peak = its range)", H.decibels(meta["psnr_inr_vs_discrete"])],
+        ["largest |INR - discrete|, relative to the range", f"{float(diff.max()) / rng:.2%}" if rng > 0 else "n/a"]])
+    settings = {"input": ", ".join(paths), "field": f"{w} x {h} x 2",
+                **field_settings(fcfg), **train_settings(tcfg, learning_rate(fcfg, tcfg), meta["device"])}
+    status = "" if meta["status"] == "ok" else f", {meta['status'].upper()}"
+    return H.page("inrkit integrate: a gradient field into a scalar field",
+                  f"{w}x{h}, {ARCH_LABELS[fcfg.arch]}, {tcfg.steps} steps, {meta['seconds']:.1f} s{status}",
+                  [("Problem", op), ("Images", figs), ("Agreement", agreement), ("Training", curves_fig),
+                   ("Configuration", _settings_table(settings)), ("Command", H.command(command))])
+
+
 def integrate(paths: list[str], field_cfg: FieldConfig | None = None, train_cfg: TrainConfig | None = None,
               device: str = "auto", out: str | Path | None = None, overwrite: bool = False, progress: bool = False,
               command: str = "") -> dict:
     """Integrate a gradient field (per-pixel units) into a scalar field, by an INR and by DCT.
 
     The result has zero mean (the constant is unknown). Written as ``scalar.npy`` (float64,
-    the same units as the gradients times pixels) and ``scalar.png`` (min-max scaled).
+    the same units as the gradients times pixels), ``scalar.png`` (min-max scaled), ``training.png`` and
+    ``report.html`` (the operator, both integrals, their difference and the training curve).
     """
     g_pix = load_gradient_field(paths)
     h, w, _ = g_pix.shape
@@ -353,14 +542,16 @@ def integrate(paths: list[str], field_cfg: FieldConfig | None = None, train_cfg:
     fcfg = field_cfg or FieldConfig()
     tcfg = train_cfg or TrainConfig(steps=1000)
     dev = resolve_device(device)
-    cbs = [Progress("integrate")] if progress else []
+    losses = LossHistory.for_steps(tcfg.steps)
+    cbs = [losses] + ([Progress("integrate")] if progress else [])
     field, pred, res = fit_gradient_field(g[:, :, None, :], fcfg, tcfg, dev, callbacks=cbs)
     u = pred[..., 0] - pred.mean()
     classical = discrete.integrate_gradient(g, step)
     rng = float(classical.max() - classical.min()) or 1.0
     result = {"shape": [h, w], "seconds": res.seconds, "steps": tcfg.steps, "arch": fcfg.arch,
               "status": res.status, **({"message": res.message} if not res.finished else {}),
-              "psnr_inr_vs_discrete": psnr(u, classical, data_range=rng), "scalar": u}
+              "psnr_inr_vs_discrete": psnr(u, classical, data_range=rng), "scalar": u,
+              "device": str(dev), "history": losses.history}
     if out is not None:
         import io
 
@@ -376,5 +567,9 @@ def integrate(paths: list[str], field_cfg: FieldConfig | None = None, train_cfg:
             meta.update(command=command, inrkit_version=__version__,
                         note="psnr_inr_vs_discrete uses the discrete solution's range as peak")
             write_json(tmp / "metrics.json", meta)
+            curves, curves_fig = _loss_figure({ARCH_LABELS[fcfg.arch]: losses.history}, "gradient match")
+            (tmp / "training.png").write_bytes(curves)
+            (tmp / "report.html").write_text(_integrate_report(meta, paths, g_pix, u, classical, fcfg, tcfg,
+                                                               curves_fig, command))
         _raise_if_unfinished({fcfg.arch: result}, out)
     return result

@@ -37,6 +37,42 @@ def _targets(images: np.ndarray, device) -> torch.Tensor:
     return torch.as_tensor(images * 2 - 1, dtype=torch.float32, device=device).reshape(m, h * w, c)
 
 
+def balanced_subset(labels: np.ndarray, items: int, seed: int = 0) -> np.ndarray:
+    """Indices of a class-balanced evaluation subset of ``items`` rows of ``labels (M,)``.
+
+    Every class gets ``items // K`` rows (K classes; the remainder goes one each to classes chosen
+    at random), drawn at random within the class; a class with fewer rows gives them all and the
+    shortfall is drawn from the rest. ``items >= M`` takes the whole split. Unknown labels (-1)
+    count as one class. The order is round-robin over the classes (ascending label), so any prefix
+    of the subset (the report's examples) shows several classes. A test split sorted by class makes
+    its first ``items`` rows a few classes only, which is why a prefix is never used.
+    """
+    labels = np.asarray(labels)
+    m = len(labels)
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    pools = [rng.permutation(np.nonzero(labels == c)[0]) for c in classes]
+    take = min(items, m)
+    quota = np.full(len(classes), take // len(classes))
+    quota[rng.permutation(len(classes))[: take % len(classes)]] += 1
+    quota = np.minimum(quota, [len(p) for p in pools])
+    chosen = [list(p[:q]) for p, q in zip(pools, quota)]
+    short = take - int(quota.sum())
+    if short > 0:  # small classes: fill from the rows not yet chosen, still at random
+        rest = rng.permutation(np.concatenate([p[q:] for p, q in zip(pools, quota)]))[:short]
+        for i in rest:
+            chosen[int(np.searchsorted(classes, labels[i]))].append(int(i))
+    order = [int(c[k]) for k in range(max(map(len, chosen), default=0)) for c in chosen if k < len(c)]
+    return np.asarray(order, dtype=np.int64)
+
+
+def _per_class_text(per_class: dict[str, int]) -> str:
+    counts = set(per_class.values())
+    if len(counts) == 1:
+        return f"{counts.pop()} from each of {len(per_class)} classes"
+    return ", ".join(f"{n} of class {k}" for k, n in per_class.items())
+
+
 def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: int = 1000, batch_size: int = 32,
                  width: int = 128, hidden_layers: int = 3, w0: float = 30.0, inner_steps: int = 3, lr: float = 3e-4,
                  first_order: bool = False, seed: int = 0, device: str = "auto", eval_items: int = 500,
@@ -54,7 +90,7 @@ def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: in
     dev = resolve_device(device)
     h, w, c = coll.shape
     tr, _ = coll.split("train")
-    te, _ = coll.split("test")
+    te, te_labels = coll.split("test")
     if len(tr) == 0 or len(te) == 0:
         raise InrkitError(f"dataset {coll.name} needs images in both the training and the test split")
     if latent_dim < 1 or steps < 1 or batch_size < 1 or inner_steps < 1 or eval_items < 1:
@@ -62,7 +98,8 @@ def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: in
     if minutes is not None and not minutes > 0:
         raise InrkitError(f"the time budget must be positive, not {minutes} minutes")
     xy = C.grid((h, w), device=dev).reshape(-1, 2)
-    T, E = _targets(tr, dev), _targets(te[:eval_items], dev)
+    chosen = balanced_subset(te_labels, eval_items, seed)
+    T, E = _targets(tr, dev), _targets(te[chosen], dev)
     gen = torch.Generator().manual_seed(seed)
     field = LatentModulatedField(2, c, latent_dim, width, hidden_layers, w0, generator=gen).to(dev)
     record = M.TermHistory(every=10)
@@ -78,6 +115,10 @@ def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: in
     pca = M.pca_psnr(T.reshape(len(T), -1).cpu(), E.reshape(len(E), -1).cpu(), min(latent_dim, len(T)))
     return {"field": field, "collection": coll, "latent_dim": latent_dim, "history": history, "seconds": seconds,
             "heldout_psnr": heldout, "pca_psnr": pca, "inner_steps": inner_steps, "eval_items": len(E),
+            "eval_subset": {"protocol": "class-balanced random subset of the test split" if len(E) < len(te)
+                            else "the whole test split", "seed": seed, "indices": chosen.tolist(),
+                            "per_class": {str(int(c)): int(n) for c, n in
+                                          zip(*np.unique(te_labels[chosen], return_counts=True))}},
             "steps_done": step, "seconds_per_step": seconds / max(step, 1), "status": result.status,
             **({"message": result.message} if not result.finished else {}),
             "config": {"steps": steps, "minutes": minutes, "batch_size": batch_size, "width": width, "hidden_layers": hidden_layers,
@@ -103,26 +144,31 @@ def write_functa_run(runs: list[dict], out: Path, command: str = "", overwrite: 
             dev = next(field.parameters()).device
             te, _ = coll.split("test")
             xy = C.grid((h, w), device=dev).reshape(-1, 2)
-            z = M.encode(field, xy, _targets(te[:8], dev), r["inner_steps"])
-            grid_png = plots.image_grid([[to_uint8(x) for x in te[:8]], list(_decode(field, z, (h, w, c)))],
+            shown = te[np.asarray(r["eval_subset"]["indices"][:8], dtype=np.int64)]  # several classes (round-robin)
+            z = M.encode(field, xy, _targets(shown, dev), r["inner_steps"])
+            grid_png = plots.image_grid([[to_uint8(x) for x in shown], list(_decode(field, z, (h, w, c)))],
                                         ["original", f"functa z={d}"], [""] * 8)
             (tmp / f"reconstructions_z{d}.png").write_bytes(grid_png)
             figs.append(H.figure(grid_png, f"held-out images and their {r['inner_steps']}-step reconstructions, latent {d}"))
-        curves = plots.training_curves({f"z={r['latent_dim']}": [dict(h_, ssim=float("nan")) for h_ in r["history"]]
-                                        for r in runs})
+        curves = plots.training_curves({f"z={r['latent_dim']}": r["history"] for r in runs}, keys=("psnr", "loss"),
+                                       titles={"psnr": "outer-loop PSNR (training batches)"})  # functa has no SSIM
         (tmp / "training.png").write_bytes(curves)
         header = ["latent size", "PSNR 1 step", "PSNR 3 steps", "PSNR 10 steps", "PCA same size", "outer steps",
                   "train s", "status"]
         write_json(tmp / "metrics.json", {"command": command, "inrkit_version": __version__, "dataset": coll.name,
                                           "runs": [{k: v for k, v in r.items() if k not in ("field", "collection")}
                                                    for r in runs]})
-        note = ("<p class='note'>Held-out PSNR on the first test images after 1, 3 and 10 inner steps from a zero "
+        sub = runs[0]["eval_subset"]
+        note = (f"<p class='note'>Held-out PSNR on {runs[0]['eval_items']} test images ({sub['protocol']}: "
+                f"{_per_class_text(sub['per_class'])}; seed {sub['seed']}) "
+                "after 1, 3 and 10 inner steps from a zero "
                 "latent, against PCA with as many components as the latent has dimensions, fitted on the training "
                 "split and scored on the same test images (the classical baseline).</p>")
         (tmp / "report.html").write_text(H.page(f"inrkit functa: {coll.name}", f"{len(coll.labels)} images of {w}x{h}",
                                                 [("Reconstruction", H.table(header, rows) + note), ("Examples", "".join(figs)),
-                                                 ("Training", H.figure(curves, "outer-loop PSNR (training batches)")),
-                                                 ("Command", f"<pre>{command}</pre>")]))
+                                                 ("Training", H.figure(curves, "outer-loop PSNR and loss on the "
+                                                                       "training batches against step")),
+                                                 ("Command", H.command(command))]))
     for status, error, what in (("diverged", DivergedError, "the last finite weights"),
                                 ("interrupted", RunInterrupted, "what was learnt so far")):
         bad = [r for r in runs if r.get("status") == status]

@@ -33,6 +33,7 @@ from ..device import resolve_device
 from ..pixels import to_uint8, values_to_pixels
 from ..scaling import normalised, set_output_range
 from ..signals import DEFAULT_MAX_PIXELS, ImageSignal, load_image, write_png
+from ..signals.image import HOLDOUT_SEED_OFFSET, holdout_split
 from ..train import Callback, FitState, Progress, checkpoint, fit, schedules
 from ..train import resume as resume_lib
 
@@ -89,29 +90,37 @@ class ImageFit:
             "training": {"field": asdict(self.field_cfg), "train": asdict(self.train_cfg), "lr": self.lr,
                          "device": self.device, "torch_version": torch.__version__,
                          "seconds": self.metrics["seconds"], "final_psnr": self.metrics["psnr"],
+                         **({"holdout": self.metrics["holdout"], "final_psnr_heldout": self.metrics["psnr_heldout"]}
+                            if self.metrics.get("psnr_heldout") is not None else {}),
                          "history": self.history},
         }
 
 
 class ImageEvaluation(Callback):
-    """Callback: whole-image PSNR/SSIM every ``every`` steps (and the first and last), into ``history``.
+    """Callback: PSNR/SSIM every ``every`` steps (and the first and last), into ``history``.
 
-    Publishes ``psnr`` for the progress display. Evaluation time is not training time: the
-    loop does not count callbacks in ``state.train_seconds``.
+    ``psnr`` is measured on the training pixels (every pixel without a hold-out), ``psnr_heldout``
+    on the ``heldout`` rows (raster indices, :func:`inrkit.signals.image.holdout_split`) when
+    there are any, SSIM on the whole image. Publishes both for the progress display. Evaluation
+    time is not training time: the loop does not count callbacks in ``state.train_seconds``.
     """
 
-    def __init__(self, field: nn.Module, signal: ImageSignal, every: int):
+    def __init__(self, field: nn.Module, signal: ImageSignal, every: int, heldout: torch.Tensor | None = None):
         self.field, self.signal, self.every = field, signal, max(1, every)
         self.targets = signal.targets()
+        self.heldout = heldout if heldout is not None and len(heldout) else None
         self.history: list[dict] = []
 
     def after_step(self, state: FitState) -> None:
         if state.step % self.every == 0 or state.step == 1 or state.last_step:
             pred = evaluate(self.field, self.signal.coords(), "value", out_device="cpu")  # (H, W, C), eager field
-            p = psnr(pred, self.targets)
+            p, p_held = split_psnr(pred, self.targets, self.heldout)
             s = ssim(values_to_pixels(pred), self.signal.pixels)
             state.log["psnr"] = p
-            self.history.append({"step": state.step, "loss": state.loss_terms["loss"], "psnr": p, "ssim": s,
+            if p_held is not None:
+                state.log["held-out"] = p_held
+            self.history.append({"step": state.step, "loss": state.loss_terms["loss"], "psnr": p,
+                                 **({"psnr_heldout": p_held} if p_held is not None else {}), "ssim": s,
                                  "seconds": state.train_seconds})
 
     def state_dict(self) -> dict:
@@ -121,10 +130,44 @@ class ImageEvaluation(Callback):
         self.history = [dict(h) for h in d["history"]]
 
 
+MEMORISATION_GAP_DB = 3.0
+"""A fit whose training PSNR exceeds its held-out PSNR by more than this is flagged as memorising."""
+
+
+def split_psnr(pred: torch.Tensor, targets: torch.Tensor, heldout: torch.Tensor | None) -> tuple[float, float | None]:
+    """(PSNR on the training pixels, PSNR on the ``heldout`` raster rows or None) of ``(H, W, C)`` values.
+
+    Without held-out rows the first figure is the whole image's, exactly as :func:`psnr` gives it.
+    """
+    if heldout is None or not len(heldout):
+        return psnr(pred, targets), None
+    c = targets.shape[-1]
+    p, t = pred.reshape(-1, c), targets.reshape(-1, c)  # (H*W, C), raster order
+    train = torch.ones(len(t), dtype=torch.bool)
+    train[heldout] = False
+    return psnr(p[train], t[train]), psnr(p[heldout], t[heldout])
+
+
+def holdout_record(fraction: float, heldout: torch.Tensor, pixels: int, seed: int) -> dict:
+    """The hold-out protocol as stored in metrics.json and said in the reports."""
+    if not len(heldout):
+        return {"fraction": 0.0, "pixels": 0, "protocol": "none: trained and scored on every pixel"}
+    return {"fraction": fraction, "pixels": int(len(heldout)), "of": pixels, "seed": seed + HOLDOUT_SEED_OFFSET,
+            "protocol": f"a random {fraction:.0%} of pixels ({len(heldout):,} of {pixels:,}), drawn with seed "
+                        f"{seed} + {HOLDOUT_SEED_OFFSET} and never trained on (Tancik et al. 2020)"}
+
+
 def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), train_cfg: TrainConfig = TrainConfig(),
                device: str = "auto", progress: bool = False, derivative_maps: bool = True,
-               state_dir: Path | None = None, snapshot_seconds: float = 300.0, resume: bool = False) -> ImageFit:
+               state_dir: Path | None = None, snapshot_seconds: float = 300.0, resume: bool = False,
+               holdout: float = 0.0) -> ImageFit:
     """Fit ``field_cfg``'s architecture to ``signal`` with the one loop; measure it.
+
+    ``holdout`` is the fraction of pixels kept out of training (:func:`inrkit.signals.image.holdout_split`,
+    seeded from ``train_cfg.seed``): the metrics then give PSNR on the training pixels (``psnr``)
+    and on the held-out ones (``psnr_heldout``), SSIM on the whole image, and flag memorisation
+    (``memorising``: a gap above :data:`MEMORISATION_GAP_DB`). ``holdout=0`` trains on every
+    pixel, byte-identical to a fit without the argument.
 
     With ``state_dir``, the whole training state is written there every ``snapshot_seconds``
     (:mod:`inrkit.train.resume`); ``resume=True`` continues from the state found there, which must
@@ -138,21 +181,24 @@ def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), trai
         raise InrkitError(f"batch size must be 0 (whole image) or positive, not {train_cfg.batch_size}")
     dev = resolve_device(device)
     h, w = signal.shape
+    train_rows, held_rows = holdout_split(h * w, holdout, train_cfg.seed)
     init_gen = torch.Generator().manual_seed(train_cfg.seed)
     field = build_field(field_cfg, 2, signal.channels, max(h, w), generator=init_gen).to(dev)
     values = signal.targets()
     scale, _ = set_output_range(field, float(values.min()), float(values.max()))  # [-1, 1]: left as it is
     lr = learning_rate(field_cfg, train_cfg)
     opt = make_optimizer(field, field_cfg.arch, lr)
-    tracker = ImageEvaluation(field, signal, train_cfg.log_every)
+    tracker = ImageEvaluation(field, signal, train_cfg.log_every, held_rows)
     train_field = CompiledOrEager(field) if train_cfg.compile else field
     callbacks: list = [tracker, Progress(ARCH_LABELS[field_cfg.arch], progress)]
     snap = None
     if state_dir is not None:
-        run_id = {"task": "fit", "signal": signal.meta(), "field": asdict(field_cfg), "train": asdict(train_cfg)}
+        run_id = {"task": "fit", "signal": signal.meta(), "field": asdict(field_cfg), "train": asdict(train_cfg),
+                  **({"holdout": holdout} if len(held_rows) else {})}
         snap = _resume_state(state_dir, run_id) if resume else None
         callbacks.append(resume_lib.Snapshots(state_dir, snapshot_seconds, json.loads(json.dumps(run_id, default=str))))
-    result = fit(train_field, signal.sampler(train_cfg.batch_size, dev), normalised(Reconstruction(), scale),
+    sampler = signal.sampler(train_cfg.batch_size, dev, train_rows if len(held_rows) else None)
+    result = fit(train_field, sampler, normalised(Reconstruction(), scale),
                  steps=train_cfg.steps, optimizer=opt, scheduler=schedules.make(train_cfg.schedule, opt, train_cfg.steps),
                  callbacks=callbacks, generator=torch.Generator().manual_seed(train_cfg.seed + 1), amp=train_cfg.amp,
                  resume=snap)
@@ -163,7 +209,8 @@ def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), trai
     model_bytes = sum(t.numel() * t.element_size() for t in field.state_dict().values())
     image_bytes = h * w * signal.channels * (2 if signal.info.get("bit_depth", 8) > 8 else 1)
     metrics = {
-        "arch": field_cfg.arch, "psnr": psnr(pred, signal.targets()), "ssim": ssim(pred_pixels, signal.pixels),
+        "arch": field_cfg.arch, **_psnr_metrics(pred, signal.targets(), held_rows),
+        "holdout": holdout_record(holdout, held_rows, h * w, train_cfg.seed), "ssim": ssim(pred_pixels, signal.pixels),
         "parameters": n_params, "model_bytes": model_bytes, "image_bytes": image_bytes,
         "model_to_image_ratio": model_bytes / image_bytes, "seconds": result.seconds,
         "steps": train_cfg.steps, "steps_done": result.steps, "image_shape": [h, w, signal.channels],
@@ -174,6 +221,32 @@ def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), trai
     if derivative_maps:
         fit_.maps.update(derivative_maps_of(field, signal))
     return fit_
+
+
+def _psnr_metrics(pred: torch.Tensor, targets: torch.Tensor, heldout: torch.Tensor) -> dict:
+    """``psnr`` (training pixels), ``psnr_heldout`` (None without a hold-out), the gap and the memorisation flag."""
+    p, p_held = split_psnr(pred, targets, heldout)
+    if p_held is None:
+        return {"psnr": p, "psnr_heldout": None}
+    gap = p - p_held
+    return {"psnr": p, "psnr_heldout": p_held, "generalisation_gap_db": gap, "memorising": bool(gap > MEMORISATION_GAP_DB)}
+
+
+def memorisation_note(metrics: dict) -> str:
+    """A sentence for the report: the hold-out protocol, and a warning when the fit memorises."""
+    hold = metrics.get("holdout") or {}
+    if metrics.get("psnr_heldout") is None:
+        return ("No pixels were held out (--holdout 0): the PSNR is measured on the pixels the field was trained "
+                "on, so it says how well the image was memorised, not how well the field interpolates.")
+    text = (f"Training PSNR is measured on the pixels the field was trained on; held-out PSNR on {hold['protocol']}. "
+            f"SSIM is computed on the whole image.")
+    if metrics.get("memorising"):
+        text += (f" <b>Memorisation:</b> training PSNR exceeds held-out PSNR by {metrics['generalisation_gap_db']:.1f} dB "
+                 f"(more than {MEMORISATION_GAP_DB:g} dB). The field reproduces the pixels it saw far better than "
+                 "the pixels between them: it has learnt the samples rather than a smooth image, so the training "
+                 "figure overstates its quality; quote the held-out one (fewer features, a lower Fourier scale "
+                 "or fewer steps usually close the gap).")
+    return text
 
 
 def _resume_state(folder: Path, run_id: dict) -> dict:
@@ -219,10 +292,11 @@ def _target_gradient(u: np.ndarray, step: tuple[float, float]) -> np.ndarray:
 def _fit_files(fit_: ImageFit, folder: Path, prefix: str = "") -> dict[str, np.ndarray]:
     """Write a fit's checkpoint and PNGs into ``folder``; return the images written."""
     checkpoint.save(folder / f"{prefix}model", fit_.field, fit_.meta())
+    scales = _fit_scales(fit_)
     imgs = {
         "target": to_uint8(fit_.signal.pixels),
         "reconstruction": to_uint8(fit_.maps["reconstruction"]),
-        "error": plots.colorize(np.abs(fit_.maps["reconstruction"] - fit_.signal.pixels).mean(-1), "magma", 0, 0.1),
+        "error": scales["error"].apply(np.abs(fit_.maps["reconstruction"] - fit_.signal.pixels).mean(-1)),
     }
     if "gradient" in fit_.maps:
         imgs["gradient"] = plots.gradient_image(fit_.maps["gradient"])
@@ -232,6 +306,51 @@ def _fit_files(fit_: ImageFit, folder: Path, prefix: str = "") -> dict[str, np.n
     for name, img in imgs.items():
         write_png(folder / f"{prefix}{name}.png", img)
     return imgs
+
+
+def _fit_scales(fit_: ImageFit) -> dict[str, "plots.Scale"]:
+    """The colour scale of each map :func:`_fit_files` writes (for the reports' colour bars)."""
+    scales = {"error": plots.Scale("magma", 0.0, 0.1, "|error| in pixel values (0 to 1)")}
+    for k in ("gradient", "target_gradient"):
+        if k in fit_.maps:
+            scales[k] = replace(plots.gradient_scale(fit_.maps[k]), label="|grad| per coordinate unit")
+    for k in ("laplacian", "target_laplacian"):
+        if k in fit_.maps:
+            scales[k] = replace(plots.laplacian_scale(fit_.maps[k]), label="Laplacian per coordinate unit^2")
+    return scales
+
+
+def laplacian_note(fit_: ImageFit) -> str | None:
+    """A sentence for a Laplacian panel that shows (almost) nothing, or None when it shows something."""
+    if "laplacian" not in fit_.maps:
+        return None
+    if fit_.arch == "hash":
+        return ("A hash grid interpolates its features piecewise-linearly and its MLP is ReLU, so the fitted "
+                "function's second derivatives vanish almost everywhere: this Laplacian is zero except on cell "
+                "boundaries, where it is undefined.")
+    if plots.is_flat(fit_.maps["laplacian"]):
+        return ("This Laplacian is zero almost everywhere: the network is piecewise linear (ReLU), so its second "
+                "derivatives vanish except on the kinks.")
+    return None
+
+
+def field_settings(cfg: FieldConfig) -> dict:
+    """The settings that shape ``cfg.arch``'s field (its MLP and its own encoding, not the others')."""
+    out = {"architecture": ARCH_LABELS.get(cfg.arch, cfg.arch), "width": cfg.width, "hidden layers": cfg.hidden_layers}
+    if cfg.arch == "siren":
+        out["w0 (first-layer frequency)"] = cfg.w0
+    enc = {"pe": cfg.pe, "ffn": cfg.ffn, "hash": cfg.hash}.get(cfg.arch)
+    if enc is not None:
+        out.update({f"{cfg.arch}.{k}": ("auto" if v is None else v) for k, v in asdict(enc).items()})
+    return out
+
+
+def train_settings(tcfg: TrainConfig, lr: float, device: str) -> dict:
+    """The training settings a reader needs: steps, learning rate and schedule, batch, seed, device."""
+    return {"steps": tcfg.steps, "learning rate": f"{lr:g}", "schedule": tcfg.schedule,
+            "batch": "whole image" if tcfg.batch_size == 0 else f"{tcfg.batch_size:,} points",
+            "seed": tcfg.seed, "device": device,
+            **({"compiled": True} if tcfg.compile else {}), **({"bfloat16 autocast": True} if tcfg.amp else {})}
 
 
 def _fmt_bytes(n: float) -> str:
@@ -246,7 +365,7 @@ def write_fit_run(fit_: ImageFit, out: Path, command: str = "", overwrite: bool 
     """Write the run folder of one fit atomically; return its path."""
     with RunDir(out, overwrite) as tmp:
         imgs = _fit_files(fit_, tmp)
-        curves = plots.training_curves({ARCH_LABELS[fit_.arch]: fit_.history})
+        curves = _training_curves([fit_])
         (tmp / "training.png").write_bytes(curves)
         m = dict(fit_.metrics, command=command, inrkit_version=__version__, device=fit_.device,
                  history=fit_.history)
@@ -255,39 +374,36 @@ def write_fit_run(fit_: ImageFit, out: Path, command: str = "", overwrite: bool 
     return out
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    """Nested settings (a field's per-encoding configuration) as ``pe.frequencies``-style rows."""
-    out = {}
-    for k, v in d.items():
-        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
-
-
 def _fit_report(fit_: ImageFit, imgs: dict, curves: bytes, command: str) -> str:
     m = fit_.metrics
     h, w, c = m["image_shape"]
-    zoom = max(1, 256 // max(h, w))
-    disp = w * zoom if zoom > 1 else None
-    summary = H.cards([("PSNR", f"{m['psnr']:.2f} dB"), ("SSIM", f"{m['ssim']:.4f}"),
+    scales = _fit_scales(fit_)
+    held = m.get("psnr_heldout")
+    psnr_cards = ([("held-out PSNR", f"{held:.2f} dB"), ("training PSNR", f"{m['psnr']:.2f} dB")]
+                  if held is not None else [("PSNR", f"{m['psnr']:.2f} dB")])
+    summary = H.cards(psnr_cards + [("SSIM", f"{m['ssim']:.4f}"),
                        ("parameters", f"{m['parameters']:,}"),
                        ("model / image", f"{_fmt_bytes(m['model_bytes'])} / {_fmt_bytes(m['image_bytes'])}"),
                        ("training time", f"{m['seconds']:.1f} s"), ("steps", str(m["steps_done"]))]
                       + ([("status", m["status"].upper())] if m["status"] != "ok" else []))
     if m["status"] != "ok":
         summary += f"<p class='note'>{html.escape(m['message'])}</p>"
-    pics = "".join(H.figure(imgs[k], cap, disp) for k, cap in
+    summary += f"<p class='note'>{memorisation_note(m)}</p>"
+    pics = "".join(H.figure(imgs[k], cap, scale=scales.get(k)) for k, cap in
                    [("target", "target"), ("reconstruction", "f(x), the fitted field"),
-                    ("error", "|error| (0 to 0.1)")])
+                    ("error", "|error|, channel mean")])
     deriv = ""
     if "gradient" in imgs:
         deriv = ("<p class='note'>Left: the fitted function's derivatives by automatic differentiation. "
                  "Right: finite differences of the target pixels (central differences; 5-point Laplacian), "
-                 "in the same coordinate units. Each map is scaled by its own 99th percentile.</p>" +
-                 "".join(H.figure(imgs[k], cap, disp) for k, cap in
+                 "in the same coordinate units (the domain is [-1, 1] on each axis). Each map is scaled by its "
+                 "own 99th percentile; the bar under it gives the values.</p>" +
+                 "".join(H.figure(imgs[k], cap, scale=scales.get(k),
+                                  note=laplacian_note(fit_) if k == "laplacian" else None) for k, cap in
                          [("gradient", "|grad f| (autodiff)"), ("target_gradient", "|grad| of target (finite diff.)"),
                           ("laplacian", "Laplacian of f (autodiff)"),
                           ("target_laplacian", "Laplacian of target (finite diff.)")]))
-    settings = {**_flat(asdict(fit_.field_cfg)), **asdict(fit_.train_cfg), "lr": fit_.lr, "device": fit_.device}
+    settings = {**field_settings(fit_.field_cfg), **train_settings(fit_.train_cfg, fit_.lr, fit_.device)}
     cfg = H.table(["setting", "value"], [[k, v] for k, v in settings.items()])
     src = H.table(["", ""], [["source", fit_.signal.info.get("source", fit_.signal.name)],
                              ["shape fitted", f"{w} x {h} x {c}"],
@@ -295,8 +411,8 @@ def _fit_report(fit_: ImageFit, imgs: dict, curves: bytes, command: str) -> str:
                              ["bit depth", fit_.signal.info.get("bit_depth", "")],
                              ["alpha", fit_.signal.info.get("alpha", "")]])
     sections = [("Summary", summary + pics), ("Derivatives", deriv),
-                ("Training", H.figure(curves, "PSNR and SSIM on the whole image during training")),
-                ("Image", src), ("Configuration", cfg + f"<pre>{command}</pre>")]
+                ("Training", H.figure(curves, _curves_caption([fit_]))),
+                ("Image", src), ("Configuration", cfg), ("Command", H.command(command))]
     return H.page(f"inrkit fit: {fit_.signal.name} with {ARCH_LABELS[fit_.arch]}",
                   f"inrkit {__version__}, torch {torch.__version__}, {time.strftime('%Y-%m-%d %H:%M')}", sections)
 
@@ -309,8 +425,11 @@ def fit_image(source: str | ImageSignal, arch: str = "siren", *, size: int | Non
               device: str = "auto", out: str | Path | None = None, overwrite: bool = False,
               max_pixels: int = DEFAULT_MAX_PIXELS, alpha: str = "keep", progress: bool = False,
               command: str = "", resample: str = "gaussian", resume: bool = False,
-              snapshot_minutes: float | None = 5.0) -> ImageFit:
+              snapshot_minutes: float | None = 5.0, holdout: float = 0.0) -> ImageFit:
     """Fit an image (path, built-in name or :class:`ImageSignal`); write a run folder if ``out`` is given.
+
+    ``holdout``: the fraction of pixels kept out of training and scored separately (see
+    :func:`fit_signal`; the command line's ``--holdout`` defaults to 0.1, the library to 0).
 
     With ``out``, the training state is saved every ``snapshot_minutes`` (None: never) beside it
     (:func:`state_folder`) until the run folder is written; ``resume=True`` continues a killed
@@ -325,7 +444,7 @@ def fit_image(source: str | ImageSignal, arch: str = "siren", *, size: int | Non
     sdir = state_folder(out) if out is not None and (snapshot_minutes is not None or resume) else None
     fit_ = fit_signal(signal, fcfg, tcfg, device, progress, state_dir=sdir,
                       snapshot_seconds=60.0 * (snapshot_minutes if snapshot_minutes is not None else 1e9),
-                      resume=resume)
+                      resume=resume, holdout=holdout)
     if out is not None:
         write_fit_run(fit_, Path(out), command, overwrite)
         interrupted = fit_.metrics["status"] == "interrupted"
@@ -351,21 +470,86 @@ def compare_images(source: str | ImageSignal, archs: tuple[str, ...] = ARCHS, *,
                    field_cfg: FieldConfig | None = None, train_cfg: TrainConfig | None = None,
                    device: str = "auto", out: str | Path | None = None, overwrite: bool = False,
                    max_pixels: int = DEFAULT_MAX_PIXELS, alpha: str = "keep", progress: bool = False,
-                   command: str = "", resample: str = "gaussian") -> list[ImageFit]:
-    """Fit every architecture in ``archs`` with the same steps and seed; write one comparison run."""
+                   command: str = "", resample: str = "gaussian", holdout: float = 0.0) -> list[ImageFit]:
+    """Fit every architecture in ``archs`` with the same steps, seed and held-out pixels (``holdout``,
+    as in :func:`fit_signal`); write one comparison run."""
     for a in archs:
         check_arch(a)
     signal = source if isinstance(source, ImageSignal) else load_image(source, size, max_pixels, alpha, resample)
     base = field_cfg or FieldConfig()
     fits = []
     for a in archs:
-        fits.append(fit_signal(signal, replace(base, arch=a), train_cfg or TrainConfig(), device, progress))
+        fits.append(fit_signal(signal, replace(base, arch=a), train_cfg or TrainConfig(), device, progress,
+                               holdout=holdout))
         if fits[-1].metrics["status"] == "interrupted":  # Ctrl-C: write what is done, skip the rest
             break
     if out is not None:
         write_compare_run(fits, Path(out), command, overwrite)
         raise_if_unfinished(fits, out)
     return fits
+
+
+def _has_heldout(fits: list[ImageFit]) -> bool:
+    return any(f.metrics.get("psnr_heldout") is not None for f in fits)
+
+
+def _training_curves(fits: list[ImageFit]) -> bytes:
+    """PSNR on the training pixels, on the held-out pixels (when there are any) and SSIM, against step."""
+    hist = {ARCH_LABELS[f.arch]: f.history for f in fits}
+    if not _has_heldout(fits):
+        return plots.training_curves(hist)
+    return plots.training_curves(hist, keys=("psnr", "psnr_heldout", "ssim"),
+                                 titles={"psnr": "training PSNR", "psnr_heldout": "held-out PSNR"})
+
+
+def _curves_caption(fits: list[ImageFit]) -> str:
+    if not _has_heldout(fits):
+        return "PSNR and SSIM on the whole image against training step"
+    return ("PSNR on the training pixels, PSNR on the held-out pixels (never trained on) and SSIM on the whole "
+            "image, against training step")
+
+
+def ranked(fits: list[ImageFit]) -> list[ImageFit]:
+    """Best first by held-out PSNR (fits without held-out pixels keep their order, after the others)."""
+    if not _has_heldout(fits):
+        return list(fits)
+    return sorted(fits, key=lambda f: -f.metrics["psnr_heldout"] if f.metrics.get("psnr_heldout") is not None
+                  and np.isfinite(f.metrics["psnr_heldout"]) else float("inf"))
+
+
+def compare_table(fits: list[ImageFit]) -> tuple[list[str], list[list[str]]]:
+    """The compare table: header and rows, ranked by held-out PSNR when pixels were held out."""
+    if not _has_heldout(fits):
+        header = ["architecture", "PSNR (dB)", "SSIM", "parameters", "model bytes", "seconds", "lr", "status"]
+        return header, [[ARCH_LABELS[f.arch], f"{f.metrics['psnr']:.2f}", f"{f.metrics['ssim']:.4f}",
+                         f"{f.metrics['parameters']:,}", f"{f.metrics['model_bytes']:,}", f"{f.metrics['seconds']:.1f}",
+                         f"{f.lr:g}", f.metrics["status"]] for f in fits]
+    header = ["architecture", "held-out PSNR (dB)", "training PSNR (dB)", "gap (dB)", "SSIM", "parameters",
+              "model bytes", "seconds", "lr", "status"]
+    rows = []
+    for f in ranked(fits):
+        m = f.metrics
+        gap = f"{m['generalisation_gap_db']:.2f}" + (" memorising" if m.get("memorising") else "")
+        rows.append([ARCH_LABELS[f.arch], f"{m['psnr_heldout']:.2f}", f"{m['psnr']:.2f}", gap, f"{m['ssim']:.4f}",
+                     f"{m['parameters']:,}", f"{m['model_bytes']:,}", f"{m['seconds']:.1f}", f"{f.lr:g}",
+                     m["status"]])
+    return header, rows
+
+
+def _compare_note(fits: list[ImageFit]) -> str:
+    """The protocol under the compare table, and which fits memorise."""
+    if not _has_heldout(fits):
+        return f"<p class='note'>{memorisation_note(fits[0].metrics)}</p>"
+    text = (f"<p class='note'>Ranked by held-out PSNR: {html.escape(fits[0].metrics['holdout']['protocol'])}, the same "
+            f"pixels for every architecture. Training PSNR is measured on the other pixels, the ones fitted; "
+            f"SSIM on the whole image.</p>")
+    bad = [f for f in fits if f.metrics.get("memorising")]
+    if bad:
+        text += (f"<p class='note'><b>Memorisation:</b> {', '.join(ARCH_LABELS[f.arch] for f in bad)} "
+                 f"score{'s' if len(bad) == 1 else ''} more than {MEMORISATION_GAP_DB:g} dB higher on the pixels "
+                 "they were trained on than on the held-out ones: they reproduce the samples rather than a smooth "
+                 "image between them, so their training PSNR overstates their quality.</p>")
+    return text
 
 
 def write_compare_run(fits: list[ImageFit], out: Path, command: str = "", overwrite: bool = False) -> Path:
@@ -380,25 +564,31 @@ def write_compare_run(fits: list[ImageFit], out: Path, command: str = "", overwr
         rows = [[gt["target"]] + [per_arch[f.arch]["reconstruction"] for f in fits],
                 [gt["target_gradient"]] + [per_arch[f.arch]["gradient"] for f in fits],
                 [gt["target_laplacian"]] + [per_arch[f.arch]["laplacian"] for f in fits]]
-        grid_png = plots.image_grid(rows, ["image", "gradient", "Laplacian"], cols)
+        sc = {f.arch: _fit_scales(f) for f in fits}
+        g0 = sc[fits[0].arch]
+        scales = [[None] * len(cols),
+                  [g0.get("target_gradient")] + [sc[f.arch].get("gradient") for f in fits],
+                  [g0.get("target_laplacian")] + [sc[f.arch].get("laplacian") for f in fits]]
+        flat = [f for f in fits if laplacian_note(f)]
+        notes = [[None] * len(cols), [None] * len(cols),
+                 [None] + ["zero almost everywhere" if f in flat else None for f in fits]]
+        grid_png = plots.image_grid(rows, ["image", "gradient", "Laplacian"], cols, scales, notes)
         (tmp / "comparison.png").write_bytes(grid_png)
         target_scalar = signal.pixels.mean(-1)
         spectra = {ARCH_LABELS[f.arch]: plots.band_snr(f.maps["reconstruction"].mean(-1), target_scalar) for f in fits}
         spectral_png = plots.spectral_plot(spectra)
         (tmp / "spectral_bias.png").write_bytes(spectral_png)
-        curves = plots.training_curves({ARCH_LABELS[f.arch]: f.history for f in fits})
+        curves = _training_curves(fits)
         (tmp / "training.png").write_bytes(curves)
-        header = ["architecture", "PSNR (dB)", "SSIM", "parameters", "model bytes", "seconds", "lr", "status"]
-        rows_t = [[ARCH_LABELS[f.arch], f"{f.metrics['psnr']:.2f}", f"{f.metrics['ssim']:.4f}",
-                   f"{f.metrics['parameters']:,}", f"{f.metrics['model_bytes']:,}", f"{f.metrics['seconds']:.1f}",
-                   f"{f.lr:g}", f.metrics["status"]] for f in fits]
+        header, rows_t = compare_table(fits)
         table_md = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n" + \
             "".join("| " + " | ".join(r) + " |\n" for r in rows_t)
         (tmp / "table.md").write_text(table_md)
         write_json(tmp / "metrics.json", {
             "command": command, "inrkit_version": __version__, "device": fits[0].device,
             "image_shape": fits[0].metrics["image_shape"], "steps": fits[0].train_cfg.steps,
-            "seed": fits[0].train_cfg.seed,
+            "seed": fits[0].train_cfg.seed, "holdout": fits[0].metrics.get("holdout"),
+            "ranking": [f.arch for f in ranked(fits)],
             "architectures": {f.arch: dict(f.metrics, history=f.history) for f in fits},
             "spectral_snr_db": {k: {"frequency": v[0].tolist(), "snr_db": v[1].tolist()} for k, v in spectra.items()},
         })
@@ -406,16 +596,19 @@ def write_compare_run(fits: list[ImageFit], out: Path, command: str = "", overwr
             ("Results", H.table(header, rows_t) +
              "<p class='note'>Same steps, seed and width/depth for every architecture; each uses its paper's "
              "learning rate (SIREN 1e-4, the ReLU/tanh networks 1e-3) unless --lr is given. "
-             "Seconds exclude evaluation.</p>"),
+             "Seconds exclude evaluation.</p>" + _compare_note(fits)),
             ("Images and derivatives (after SIREN, Figure 1)",
              H.figure(grid_png, "rows: image, |gradient|, Laplacian; derivatives of each field by autodiff, "
-                                "of the ground truth by finite differences")),
+                                "of the ground truth by finite differences; each map has its own colour scale "
+                                "(99th percentile), given by its bar") +
+             "".join(f"<p class='note'>{html.escape(ARCH_LABELS[f.arch])}: {html.escape(laplacian_note(f))}</p>"
+                     for f in flat)),
             ("Spectral bias", H.figure(spectral_png, "signal-to-error ratio per radial frequency band") +
              "<p class='note'>Plain ReLU and tanh MLPs fit low frequencies first and miss the high ones "
              "(Rahaman et al. 2019; Tancik et al. 2020): their curves fall towards Nyquist. Fourier features, "
              "positional encoding and SIREN lift the high bands.</p>"),
-            ("Training", H.figure(curves, "PSNR and SSIM against step")),
-            ("Command", f"<pre>{command}</pre>"),
+            ("Training", H.figure(curves, _curves_caption(fits))),
+            ("Command", H.command(command)),
         ]
         (tmp / "report.html").write_text(H.page(f"inrkit compare: {signal.name}",
                                                 f"{len(fits)} architectures, {fits[0].train_cfg.steps} steps, "

@@ -196,13 +196,15 @@ class ValidationViews(Callback):
     """Render the validation views every ``every_seconds`` of training and after the last step.
 
     Appends ``{step, seconds, loss, val_psnr, val_ssim, occupied, samples_per_ray}`` to
-    ``history`` and publishes ``state.log["val_psnr"]``. Rendering is not training: it runs
-    with the clock stopped and leaves the model in training mode.
+    ``history`` and publishes ``state.log["val_psnr"]``; ``last`` holds the latest renders
+    (each view's ``pred``, ``gt``, ``depth``, ``opacity``, ``psnr``, ``ssim``) for the report.
+    Rendering is not training: it runs with the clock stopped and leaves the model in training mode.
     """
 
     def __init__(self, data: PosedImages, background: torch.Tensor, every_seconds: float):
         self.data, self.background, self.every = data, background, float(every_seconds)
         self.history: list[dict] = []
+        self.last: list[dict] = []
         self._next = self.every
 
     def after_step(self, state: FitState) -> None:
@@ -212,6 +214,7 @@ class ValidationViews(Callback):
         model.eval()
         ev = evaluate_views(model, self.data, self.background)
         model.train()
+        self.last = [dict(v, file=f) for v, f in zip(ev["views"], self.data.files)]
         terms = state.loss_terms
         self.history.append({"step": state.step, "seconds": state.train_seconds, "loss": terms["loss"],
                              "val_psnr": ev["psnr"], "val_ssim": ev["ssim"], "occupied": state.log.get("occupied", 1.0),
@@ -302,7 +305,9 @@ def train_nerf(dataset: str | Path, preset: str | NeRFRecipe = "fast", steps: in
             "image_size": [train.height, train.width], "intrinsics": train.intrinsics[0].tolist(),
             "orbit": {"radius": radius, "elevation_deg": elevation, "center": train.aabb.mean(0).tolist()},
             "train_views": len(train.images), "device": str(dev), "visual_hull": hull, "status": res.status,
-            "message": res.message, "state_dir": None if state_dir is None else str(state_dir)}
+            "message": res.message, "state_dir": None if state_dir is None else str(state_dir),
+            "views": validation.last, "recipe_name": preset if isinstance(preset, str) else recipe.recipe,
+            "eval_every": eval_every}
 
 
 class _Counter:
@@ -321,12 +326,26 @@ class _Counter:
         self.bar.on_end(self.state)
 
 
-def _depth_u8(depth: np.ndarray, opacity: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+def _depth_scale(depth: np.ndarray, opacity: np.ndarray, lo: float | None = None,
+                 hi: float | None = None) -> plots.Scale:
+    """The turbo scale of a depth map over its opaque pixels (opacity > 0.5), in scene units."""
     m = opacity > 0.5
     lo = float(depth[m].min()) if lo is None and m.any() else (lo or 0.0)
     hi = float(depth[m].max()) if hi is None and m.any() else (hi or 1.0)
-    v = plots.colorize((depth - lo) / max(hi - lo, 1e-6), "turbo", 0.0, 1.0)
-    return np.where(m[..., None], v, 255).astype(np.uint8)
+    return plots.Scale("turbo", lo, max(hi, lo + 1e-6), "depth (scene units; white: empty space)")
+
+
+def _depth_u8(depth: np.ndarray, opacity: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    v = _depth_scale(depth, opacity, lo, hi).apply(depth)
+    return np.where((opacity > 0.5)[..., None], v, 255).astype(np.uint8)
+
+
+def _view_figures(v: dict, name: str) -> str:
+    """Truth, render and depth of one view, side by side, the depth with its colour bar."""
+    depth = _depth_u8(v["depth"], v["opacity"])
+    return ("<div class='views'>" + H.figure(to_uint8(v["gt"]), f"{name}: truth")
+            + H.figure(to_uint8(v["pred"]), f"render, {v['psnr']:.2f} dB, SSIM {v['ssim']:.3f}")
+            + H.figure(depth, "expected depth", scale=_depth_scale(v["depth"], v["opacity"])) + "</div>")
 
 
 def write_nerf_run(r: dict, out: str | Path, command: str = "", overwrite: bool = False) -> Path:
@@ -341,7 +360,8 @@ def write_nerf_run(r: dict, out: str | Path, command: str = "", overwrite: bool 
         hist = r["history"]
         curve = plots.training_curves({model.recipe: [{"step": h["step"], "seconds": h["seconds"],
                                                        "psnr": h["val_psnr"], "ssim": h["val_ssim"],
-                                                       "loss": h["loss"]} for h in hist]})
+                                                       "loss": h["loss"]} for h in hist]},
+                                      x="seconds", titles={"psnr": "held-out PSNR", "ssim": "held-out SSIM"})
         write_bytes_atomic(tmp / "training.png", curve)
         write_json(tmp / "metrics.json", {"command": command, "inrkit_version": __version__,
                                           **{k: v for k, v in meta.items()}})
@@ -350,12 +370,34 @@ def write_nerf_run(r: dict, out: str | Path, command: str = "", overwrite: bool 
                          (f"training, {r['steps']} steps", f"{r['seconds']:.0f} s"),
                          ("network samples per ray", f"{last.get('samples_per_ray', 0):.1f}")]
                         + ([("status", r["status"].upper())] if r.get("status", "ok") != "ok" else []))
+        views = r.get("views") or []
+        for k, v in enumerate(views):
+            side = np.concatenate([to_uint8(v["gt"]), to_uint8(v["pred"]), _depth_u8(v["depth"], v["opacity"])], 1)
+            write_png(tmp / f"val_{k:03d}.png", side)
+        view_html = ("<p class='note'>Validation views the network never trained on, rendered at the end of "
+                     "training: the frame, the render and its expected depth.</p>"
+                     + "".join(_view_figures(v, Path(v.get("file", f"view {k}")).name) for k, v in enumerate(views))
+                     if views else "<p class='note'>No validation views were rendered.</p>")
         rows = [[h["step"], f"{h['seconds']:.1f}", f"{h['val_psnr']:.2f}", f"{h['val_ssim']:.3f}",
                  f"{h['occupied']:.3f}", f"{h['samples_per_ray']:.1f}"] for h in hist]
         tbl = H.table(["step", "train s", "val PSNR", "val SSIM", "occupied", "samples/ray"], rows)
+        rec = r["recipe"]
+        settings = {"recipe": r.get("recipe_name", rec.recipe), "dataset": r["dataset"],
+                    "training views": r["train_views"], "image size": f"{r['image_size'][1]} x {r['image_size'][0]}"
+                    + (f" (downscaled {r['downscale']}x)" if r["downscale"] != 1 else ""),
+                    "background": r["background"], "rays per step": f"{rec.batch_rays:,}",
+                    "samples per ray": f"{rec.samples}" + (f" + {rec.importance} fine" if rec.importance else ""),
+                    "field": ", ".join(f"{k} {v}" for k, v in rec.field_args.items()),
+                    **({"occupancy grid": f"{rec.occupancy_resolution}^3, refreshed every {rec.occupancy_every} steps"}
+                       if rec.occupancy_resolution else {}),
+                    "learning rate": f"{rec.lr:g} decaying to {rec.lr_final:g}", "steps done": r["steps"],
+                    "training time": f"{r['seconds']:.0f} s", "device": r["device"]}
         write_bytes_atomic(tmp / "report.html", H.page(f"inrkit nerf: {model.recipe}", r["dataset"], [
-            ("Result", cards), ("Training", H.figure(curve, "held-out PSNR against training time") + tbl),
-            ("Command", f"<pre>{command}</pre>")]).encode())
+            ("Result", cards), ("Held-out views", view_html),
+            ("Training", H.figure(curve, "held-out PSNR and SSIM against training time (seconds, evaluation "
+                                         "excluded), on the validation views") + tbl),
+            ("Configuration", H.table(["setting", "value"], [[k, v] for k, v in settings.items()])),
+            ("Command", H.command(command))]).encode())
     if r.get("state_dir") and r.get("status") != "interrupted":
         shutil.rmtree(r["state_dir"], ignore_errors=True)  # the run is safely written: nothing to resume
     if r.get("status") == "diverged":
@@ -399,13 +441,13 @@ def eval_nerf(ckpt: str | Path, dataset: str | Path, out: str | Path, split: str
         for k, v in enumerate(ev["views"][:show]):
             side = np.concatenate([to_uint8(v["gt"]), to_uint8(v["pred"]), _depth_u8(v["depth"], v["opacity"])], 1)
             write_png(tmp / f"view_{k:03d}.png", side)
-            figs.append(H.figure(side, f"{data.files[k]}: truth | render | depth, {v['psnr']:.2f} dB"))
+            figs.append(_view_figures(v, Path(data.files[k]).name))
         rows = [[p["file"], f"{p['psnr']:.2f}", f"{p['ssim']:.4f}"] for p in per_view]
         write_bytes_atomic(tmp / "report.html", H.page("inrkit nerf eval", f"{split} split of {folder}", [
             ("Mean", H.cards([("PSNR", f"{ev['psnr']:.2f} dB"), ("SSIM", f"{ev['ssim']:.4f}"),
                               ("views", str(len(per_view)))])),
-            ("Views", "".join(figs)), ("Per view", H.table(["view", "PSNR", "SSIM"], rows)),
-            ("Command", f"<pre>{command}</pre>")]).encode())
+            ("Views", "<p class='note'>Each view: the frame, the render and its expected depth.</p>" + "".join(figs)),
+            ("Per view", H.table(["view", "PSNR", "SSIM"], rows)), ("Command", H.command(command))]).encode())
     return res
 
 

@@ -11,7 +11,7 @@ from ..errors import InrkitError
 from ..ops.chunked import DEFAULT_CHUNK, DERIVATIVE_CHUNK, JET_CHUNK
 from ..signals import DEFAULT_MAX_PIXELS
 from .options import Command, Group, Invocation, opt, options
-from .shared import (Acceleration, Device, ImageFile, ImageLoading, LogEvery, Model, Optimisation, Preset,
+from .shared import (Acceleration, Device, Holdout, ImageFile, ImageLoading, LogEvery, Model, Optimisation, Preset,
                      RunOptions, arch_option, configs, image_name, parse_archs)
 
 
@@ -22,7 +22,7 @@ class AlphaChannel:
 
 
 @options
-class _ImageFit(ImageFile, AlphaChannel, ImageLoading, Model, Preset, Optimisation, Acceleration, LogEvery,
+class _ImageFit(ImageFile, AlphaChannel, ImageLoading, Model, Preset, Optimisation, Holdout, Acceleration, LogEvery,
                 RunOptions):
     """Options of fit and compare."""
 
@@ -65,10 +65,18 @@ def run_fit(a: FitArgs, run: Invocation) -> None:
     fit_ = fit_image(source=a.image, arch=fcfg.arch, size=a.size, field_cfg=fcfg, train_cfg=tcfg, device=a.device,
                      out=out, overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha, progress=not a.quiet,
                      command=run.command, resample=a.resample, resume=a.resume,
-                     snapshot_minutes=a.snapshot_minutes or None)
+                     snapshot_minutes=a.snapshot_minutes or None, holdout=a.holdout)
     m = fit_.metrics
-    print(f"{fcfg.arch}: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f}, {m['parameters']:,} parameters, "
+    print(f"{fcfg.arch}: {_psnr_summary(m)}, SSIM {m['ssim']:.4f}, {m['parameters']:,} parameters, "
           f"{m['seconds']:.1f} s -> {out}/report.html")
+
+
+def _psnr_summary(m: dict) -> str:
+    if m.get("psnr_heldout") is None:
+        return f"PSNR {m['psnr']:.2f} dB (every pixel trained on)"
+    flag = ", memorising" if m.get("memorising") else ""
+    return (f"held-out PSNR {m['psnr_heldout']:.2f} dB ({m['holdout']['fraction']:.0%} of pixels), "
+            f"training PSNR {m['psnr']:.2f} dB{flag}")
 
 
 def run_compare(a: CompareArgs, run: Invocation) -> None:
@@ -81,11 +89,21 @@ def run_compare(a: CompareArgs, run: Invocation) -> None:
     preflight(out, a.overwrite)
     fits = compare_images(source=a.image, archs=archs, size=a.size, field_cfg=fcfg, train_cfg=tcfg,
                           device=a.device, out=out, overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha,
-                          progress=not a.quiet, command=run.command, resample=a.resample)
-    print(f"{'architecture':<10} {'PSNR':>8} {'SSIM':>7} {'params':>9} {'seconds':>8}")
-    for f in fits:
-        m = f.metrics
-        print(f"{f.arch:<10} {m['psnr']:8.2f} {m['ssim']:7.4f} {m['parameters']:9,d} {m['seconds']:8.1f}")
+                          progress=not a.quiet, command=run.command, resample=a.resample, holdout=a.holdout)
+    if any(f.metrics.get("psnr_heldout") is not None for f in fits):  # ranked by held-out PSNR, as in the report
+        from ..apps.image import ranked
+
+        print(f"{'architecture':<10} {'held-out':>8} {'train':>8} {'SSIM':>7} {'params':>9} {'seconds':>8}  "
+              f"(PSNR in dB; {fits[0].metrics['holdout']['fraction']:.0%} of pixels held out)")
+        for f in ranked(fits):
+            m = f.metrics
+            print(f"{f.arch:<10} {m['psnr_heldout']:8.2f} {m['psnr']:8.2f} {m['ssim']:7.4f} {m['parameters']:9,d} "
+                  f"{m['seconds']:8.1f}{'  memorising' if m.get('memorising') else ''}")
+    else:
+        print(f"{'architecture':<10} {'PSNR':>8} {'SSIM':>7} {'params':>9} {'seconds':>8}")
+        for f in fits:
+            m = f.metrics
+            print(f"{f.arch:<10} {m['psnr']:8.2f} {m['ssim']:7.4f} {m['parameters']:9,d} {m['seconds']:8.1f}")
     print(f"-> {out}/report.html")
 
 

@@ -127,6 +127,17 @@ class Acceleration:
     amp: bool = opt(False, "bfloat16 autocast on CUDA")
 
 
+DEFAULT_HOLDOUT = 0.1
+"""Fit and compare score a seeded random 10 % of pixels that training never sees (Tancik et al. 2020)."""
+
+
+@options
+class Holdout:
+    holdout: float = opt(DEFAULT_HOLDOUT, "fraction of pixels held out of training (a seeded random draw) and "
+                         "scored separately as held-out PSNR; 0 = train and score on every pixel", at_least=0.0,
+                         at_most=0.9)
+
+
 @options
 class LogEvery:
     log_every: int = opt(_T.log_every, "evaluate PSNR/SSIM every N steps", at_least=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,22 +26,68 @@ def colorize(values: np.ndarray, cmap: str, vmin: float, vmax: float) -> np.ndar
     return (rgba[..., :3] * 255).round().astype(np.uint8)
 
 
+@dataclass(frozen=True)
+class Scale:
+    """How values became colours: ``cmap`` from ``vmin`` to ``vmax``, and what the values are.
+
+    A report draws it as a colour bar beside the map (:func:`inrkit.report.html.figure`'s ``scale``).
+    """
+
+    cmap: str
+    vmin: float
+    vmax: float
+    label: str = ""
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """``values (H, W)`` -> uint8 RGB ``(H, W, 3)`` through this scale."""
+        return colorize(values, self.cmap, self.vmin, self.vmax)
+
+
+def colorbar(scale: Scale, length: int = 256) -> np.ndarray:
+    """A horizontal strip ``(1, length, 3)`` of the colour map, ``vmin`` at the left."""
+    return colorize(np.linspace(scale.vmin, scale.vmax, length)[None, :], scale.cmap, scale.vmin, scale.vmax)
+
+
 def robust_scale(values: np.ndarray, q: float = 99.0) -> float:
     """The q-th percentile of |values|, or 1 if that is zero (an all-zero map stays black)."""
     s = float(np.percentile(np.abs(values), q))
     return s if s > 1e-12 else 1.0
 
 
+def gradient_scale(grad: np.ndarray) -> Scale:
+    """The scale :func:`gradient_image` uses: grayscale from 0 to the 99th percentile of |grad|."""
+    return Scale("gray", 0.0, robust_scale(np.linalg.norm(grad, axis=-1)), "|gradient|")
+
+
+def laplacian_scale(lap: np.ndarray) -> Scale:
+    """The scale :func:`laplacian_image` uses: blue-white-red, symmetric about 0 at the 99th percentile."""
+    s = robust_scale(lap)
+    return Scale("RdBu_r", -s, s, "Laplacian")
+
+
 def gradient_image(grad: np.ndarray) -> np.ndarray:
     """``(H, W, 2)`` gradient -> grayscale magnitude, scaled by its own 99th percentile."""
-    mag = np.linalg.norm(grad, axis=-1)
-    return colorize(mag, "gray", 0.0, robust_scale(mag))
+    return gradient_scale(grad).apply(np.linalg.norm(grad, axis=-1))
 
 
 def laplacian_image(lap: np.ndarray) -> np.ndarray:
     """``(H, W)`` Laplacian -> diverging colours (blue negative, red positive), symmetric scale."""
-    s = robust_scale(lap)
-    return colorize(lap, "RdBu_r", -s, s)
+    return laplacian_scale(lap).apply(lap)
+
+
+def error_scale(errors: list[np.ndarray] | np.ndarray, label: str = "|error|") -> Scale:
+    """A shared magma scale from 0 to the largest 99th percentile of the given absolute errors."""
+    arrays = errors if isinstance(errors, list) else [errors]
+    return Scale("magma", 0.0, max(robust_scale(np.abs(e)) for e in arrays), label)
+
+
+def is_flat(values: np.ndarray, rel: float = 1e-3) -> bool:
+    """True when at least 90 % of ``values`` are zero next to the largest (|v| <= rel max|v|):
+    a map that would show as one flat colour (a hash grid's Laplacian, say)."""
+    peak = float(np.abs(values).max()) if values.size else 0.0
+    if peak == 0.0:
+        return True
+    return float(np.mean(np.abs(values) <= rel * peak)) >= 0.9
 
 
 def fig_to_png_bytes(fig) -> bytes:
@@ -51,20 +98,48 @@ def fig_to_png_bytes(fig) -> bytes:
     return buf.getvalue()
 
 
-def training_curves(histories: dict[str, list[dict]]) -> bytes:
-    """PSNR and SSIM against step, one line per run."""
+_X_AXES = {"step": ("step", "step"), "seconds": ("seconds", "training time (s)")}
+_CURVE_LABELS = {"psnr": ("PSNR (dB)", "PSNR"), "psnr_heldout": ("PSNR (dB)", "held-out PSNR"), "ssim": ("SSIM", "SSIM"), "loss": ("loss", "training loss")}
+
+
+def _has(hist: list[dict], key: str) -> bool:
+    return any(key in h and h[key] is not None and np.isfinite(h[key]) for h in hist)
+
+
+def training_curves(histories: dict[str, list[dict]], x: str = "step",
+                    keys: tuple[str, ...] = ("psnr", "ssim"), titles: dict[str, str] | None = None) -> bytes:
+    """One panel per quantity in ``keys`` against ``x`` (``step`` or ``seconds`` of training), a line per run.
+
+    A quantity no run recorded (absent or NaN throughout) gets no panel; ``loss`` is drawn on a
+    log axis when it spans more than a decade. ``titles`` overrides a panel's title (``{"psnr": "held-out PSNR"}``).
+    """
+    if x not in _X_AXES:
+        raise ValueError(f"x must be one of {', '.join(_X_AXES)}, not {x!r}")
+    xkey, xlabel = _X_AXES[x]
+    shown = [k for k in keys if any(_has(h, k) for h in histories.values())] or list(keys[:1])
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for label, hist in histories.items():
-        steps = [h["step"] for h in hist]
-        axes[0].plot(steps, [h["psnr"] for h in hist], label=label)
-        axes[1].plot(steps, [h["ssim"] for h in hist], label=label)
-    axes[0].set(xlabel="step", ylabel="PSNR (dB)", title="PSNR")
-    axes[1].set(xlabel="step", ylabel="SSIM", title="SSIM")
-    for ax in axes:
+    fig, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 3.6), squeeze=False)
+    for ax, key in zip(axes[0], shown):
+        ylabel, title = _CURVE_LABELS.get(key, (key, key))
+        for label, hist in histories.items():
+            pts = [(h[xkey], h[key]) for h in hist if key in h and h.get(xkey) is not None]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label, marker="." if len(pts) < 30 else None)
+        vals = [h[key] for hist in histories.values() for h in hist if key in h and np.isfinite(h[key])]
+        positive = [v for v in vals if v > 0]
+        if key == "loss" and positive and len(positive) == len(vals) and max(positive) > 10 * min(positive):
+            ax.set_yscale("log")  # a loss falling over decades; a narrow range reads better on a linear axis
+        if xkey == "step":
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(xlabel=xlabel, ylabel=ylabel, title=(titles or {}).get(key, title))
+        if xkey == "seconds":
+            ax.set_xlim(left=0)
         ax.grid(alpha=0.3)
-    if len(histories) > 1:
-        axes[0].legend(fontsize=8)
+        if len(histories) > 1:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
     return fig_to_png_bytes(fig)
 
 
@@ -105,11 +180,18 @@ def spectral_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> bytes:
     return fig_to_png_bytes(fig)
 
 
-def image_grid(rows: list[list[np.ndarray]], row_labels: list[str], col_labels: list[str]) -> bytes:
-    """A figure of uint8 images: rows x columns, labelled (SIREN Figure 1 layout)."""
+def image_grid(rows: list[list[np.ndarray]], row_labels: list[str], col_labels: list[str],
+               scales: list[list[Scale | None]] | None = None, notes: list[list[str | None]] | None = None) -> bytes:
+    """A figure of uint8 images: rows x columns, labelled (SIREN Figure 1 layout).
+
+    ``scales[i][j]``, where given, draws a colour bar beside cell (i, j) with the values its
+    colours stand for; ``notes[i][j]`` is a short line of text under the cell (why it is empty, say).
+    """
     plt = _plt()
+    from matplotlib import colors as mcolors, cm
+
     nr, nc = len(rows), len(rows[0])
-    fig, axes = plt.subplots(nr, nc, figsize=(2.2 * nc, 2.2 * nr), squeeze=False)
+    fig, axes = plt.subplots(nr, nc, figsize=(2.5 * nc, 2.4 * nr), squeeze=False)
     for i, row in enumerate(rows):
         for j, img in enumerate(row):
             ax = axes[i][j]
@@ -120,5 +202,14 @@ def image_grid(rows: list[list[np.ndarray]], row_labels: list[str], col_labels: 
                 ax.set_title(col_labels[j], fontsize=9)
             if j == 0:
                 ax.set_ylabel(row_labels[i], fontsize=9)
+            sc = scales[i][j] if scales is not None else None
+            if sc is not None:
+                mappable = cm.ScalarMappable(mcolors.Normalize(sc.vmin, sc.vmax), sc.cmap)
+                cb = fig.colorbar(mappable, ax=ax, fraction=0.046, pad=0.03)
+                cb.ax.tick_params(labelsize=6)
+                cb.ax.yaxis.get_offset_text().set_fontsize(6)
+            note = notes[i][j] if notes is not None else None
+            if note:
+                ax.set_xlabel(note, fontsize=7, color="#aa3311")
     fig.tight_layout()
     return fig_to_png_bytes(fig)

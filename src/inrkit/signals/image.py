@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from .. import coords as C
+from ..errors import InrkitError
 from .sampling import PointSampler
 
 
@@ -48,13 +49,50 @@ class ImageSignal:
         """``(H, W, C)`` values in [-1, 1]."""
         return torch.as_tensor(self.pixels * 2.0 - 1.0, dtype=dtype, device=device)
 
-    def sampler(self, batch_size: int = 0, device=None) -> PointSampler:
-        """Pixels for :func:`inrkit.train.fit`: ``batch_size`` random ones per step, or all (0) as a grid."""
+    def sampler(self, batch_size: int = 0, device=None, rows: Tensor | None = None) -> PointSampler:
+        """Pixels for :func:`inrkit.train.fit`: ``batch_size`` random ones per step, or all (0) as a grid.
+
+        ``rows`` (indices into the raster order, e.g. :func:`holdout_split`'s training rows)
+        restricts the sampler to those pixels: random batches are drawn among them, and a
+        whole-image step hands over all of them (not marked as a grid, since it is not one).
+        """
         h, w = self.shape
-        return PointSampler(self.coords(device).reshape(-1, 2), self.targets(device).reshape(-1, self.channels),
-                            batch_size, grid=(h, w))
+        coords = self.coords(device).reshape(-1, 2)  # (H*W, 2), raster order
+        targets = self.targets(device).reshape(-1, self.channels)  # (H*W, C)
+        if rows is None:
+            return PointSampler(coords, targets, batch_size, grid=(h, w))
+        rows = rows.to(coords.device)
+        return PointSampler(coords[rows], targets[rows], batch_size)
 
     def meta(self) -> dict:
         """Kind, shape, coordinate convention and value range: the checkpoint's description of the signal."""
         h, w = self.shape
         return {"kind": "image", "name": self.name, "shape": [h, w], "channels": self.channels, **self.info}
+
+
+def holdout_split(pixels: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+    """Split ``pixels`` raster rows into (training rows, held-out rows), both sorted ``(n,)`` int64.
+
+    The held-out rows are ``round(fraction * pixels)`` pixels drawn uniformly without
+    replacement (at least one and at most all but one when ``fraction > 0``), the protocol of
+    Tancik et al. 2020 (sec. 5.1: fit on some pixels, report PSNR on pixels never seen). They
+    come from their own generator seeded with ``seed + 2`` (initialisation uses ``seed`` and
+    the training batches ``seed + 1``), so a fit with a hold-out draws the same initial weights
+    and batch indices as one without. ``fraction = 0`` holds out nothing.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise InrkitError(f"the held-out fraction must be in [0, 1), not {fraction}")
+    k = int(round(fraction * pixels))
+    if fraction > 0 and pixels >= 2:
+        k = min(max(k, 1), pixels - 1)
+    elif pixels < 2:
+        k = 0
+    gen = torch.Generator().manual_seed(seed + HOLDOUT_SEED_OFFSET)
+    held = torch.randperm(pixels, generator=gen)[:k] if k else torch.zeros(0, dtype=torch.int64)
+    mask = torch.zeros(pixels, dtype=torch.bool)
+    mask[held] = True
+    return torch.nonzero(~mask)[:, 0], torch.nonzero(mask)[:, 0]
+
+
+HOLDOUT_SEED_OFFSET = 2
+"""The held-out pixels' generator is seeded with ``seed + 2``: apart from init (``seed``) and batches (``seed + 1``)."""

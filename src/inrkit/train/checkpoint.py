@@ -9,6 +9,7 @@ field layer only, never on the configuration at the edge.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -159,15 +160,25 @@ def _no_model_in_folder(folder: Path, expect: str | None) -> None:
     raise InrkitError(f"{folder} has no model.json; name one of its checkpoints: {', '.join(others)}")
 
 
+def default_max_parameters() -> int:
+    """The loader's parameter budget: 2^28, or ``INRKIT_MAX_PARAMETERS`` when a user raised it above that
+    (the variable that bounds the fields inrkit trains, so whatever was trained can be loaded)."""
+    raw = os.environ.get("INRKIT_MAX_PARAMETERS", "")
+    try:
+        return max(DEFAULT_MAX_PARAMETERS, int(raw))
+    except ValueError:
+        return DEFAULT_MAX_PARAMETERS
+
+
 def load(path: str | Path, device: str | torch.device = "cpu", *, expect: str | None = None,
-         max_parameters: int | None = DEFAULT_MAX_PARAMETERS, allow_nonfinite: bool = False
+         max_parameters: int | None | str = "default", allow_nonfinite: bool = False
          ) -> tuple[nn.Module, dict]:
     """Rebuild the field from ``NAME.json`` and fill it from ``NAME.safetensors``.
 
     In order, each step before anything larger is read or allocated: the JSON's size, syntax
     and nesting (:func:`read_meta`); its kind, when ``expect`` names one of :data:`KINDS`;
     the architecture checked from its numbers, with at most ``max_parameters`` tensor elements
-    (``None``: no limit); the tensors' names, dtypes and shapes in the safetensors header
+    (``"default"``: :func:`default_max_parameters`; ``None``: no limit); the tensors' names, dtypes and shapes in the safetensors header
     against those of the model built on the ``meta`` device (no data); then the tensors, which
     must be finite unless ``allow_nonfinite`` (a buffer a model declares in ``INFINITE_OK``, such
     as NeRF's unvisited occupancy cells, may hold +inf).
@@ -191,7 +202,7 @@ def load(path: str | Path, device: str | torch.device = "cpu", *, expect: str | 
             name, command = KINDS[found]
             raise InrkitError(f"{path} is {name} checkpoint; use `{command} ...`")
     arch = meta["architecture"]
-    check_field_spec(arch, max_parameters)
+    check_field_spec(arch, default_max_parameters() if max_parameters == "default" else max_parameters)
     header = _header(st_path)
     with torch.device("meta"):
         shell = build_field_from_spec(arch, max_parameters=None)
