@@ -26,7 +26,8 @@ class TrainArgs(RunOptions):
     inner_steps: int = opt(3, "inner-loop steps that fit each image's latent", at_least=1)
     lr: float = opt(3e-4, "outer Adam learning rate", above=0)
     first_order: bool = opt(False, "first-order meta-gradients (cheaper)")
-    eval_items: int = opt(500, "test images scored in the report", at_least=1)
+    eval_items: int = opt(500, "test images scored in the report: a class-balanced random subset (seeded by "
+                          "--seed), or the whole test split when it has no more", at_least=1)
 
     def check(self) -> None:
         """The shared SIREN, its latent-to-shift map and Meta-SGD rates, counted from the numbers
