@@ -126,7 +126,9 @@ class Recovery:
 
     def notices(self, final: Path) -> list[str]:
         out = [f"put back {final} from {p.name}, left by a run that was killed while replacing it"
-               for p in self.recovered]
+               if ".old-" in p.name else
+               f"finished writing {final} from {p.name}, a complete run whose process was killed before "
+               "it was moved in place" for p in self.recovered]
         out += [f"deleted {p}, left by an inrkit run that no longer runs" for p in self.cleaned]
         out += [f"left {p} alone: it looks like an inrkit temporary folder, but its process cannot be "
                 "identified; delete it if no inrkit run is writing there" for p in self.kept]
@@ -137,7 +139,7 @@ def _alive(pid: int) -> bool:
     """Whether process ``pid`` exists (on this machine)."""
     if pid <= 0:
         return False
-    if pid == os.getpid():
+    if pid == os.getpid() or os.name == "nt":  # on Windows os.kill(pid, 0) would send CTRL_C_EVENT
         return True
     try:
         os.kill(pid, 0)
@@ -145,7 +147,7 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:  # exists, belongs to someone else
         return True
-    except OSError:
+    except (OSError, OverflowError):
         return True  # unknown: assume alive, never delete
     return True
 
