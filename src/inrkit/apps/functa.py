@@ -26,7 +26,7 @@ from ..pixels import to_uint8, values_to_uint8
 from ..report import html as H, plots
 from ..report.rundir import RunDir
 from ..signals.collections import ImageCollection, load_collection
-from ..train import checkpoint
+from ..train import checkpoint, resume as resume_lib
 from ..train.fit import FitState, fit
 from ..train.progress import Progress
 
@@ -76,8 +76,14 @@ def _per_class_text(per_class: dict[str, int]) -> str:
 def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: int = 1000, batch_size: int = 32,
                  width: int = 128, hidden_layers: int = 3, w0: float = 30.0, inner_steps: int = 3, lr: float = 3e-4,
                  first_order: bool = False, seed: int = 0, device: str = "auto", eval_items: int = 500,
-                 progress: bool = False, minutes: float | None = None) -> dict:
+                 progress: bool = False, minutes: float | None = None, state_dir: str | Path | None = None,
+                 snapshot_minutes: float = 5.0, resume: bool = False) -> dict:
     """Meta-learn one latent-modulated SIREN on the training split; evaluate on the test split.
+
+    With ``state_dir`` the whole training state is saved there every ``snapshot_minutes``
+    (:mod:`inrkit.train.resume`); ``resume=True`` continues from it (same dataset and settings).
+    On the CPU a resumed run that ends on its step budget has the same weights, byte for byte, as
+    one never interrupted. :func:`train_functa_sizes` does this for several latent sizes.
 
     Training stops after ``steps`` outer steps or, with ``minutes``, once that much training
     time has passed (the steps done are recorded as ``steps_done``).
@@ -103,10 +109,22 @@ def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: in
     gen = torch.Generator().manual_seed(seed)
     field = LatentModulatedField(2, c, latent_dim, width, hidden_layers, w0, generator=gen).to(dev)
     record = M.TermHistory(every=10)
+    callbacks: list = [M.ClampMetaLRs(), record, Progress(f"functa z={latent_dim}", progress)]
+    snap = None
+    if state_dir is not None:
+        run_id = _functa_run_id(coll, latent_dim=latent_dim, steps=steps, minutes=minutes, batch_size=batch_size,
+                                width=width, hidden_layers=hidden_layers, w0=w0, inner_steps=inner_steps, lr=lr,
+                                first_order=first_order, seed=seed)
+        if resume:
+            snap, meta = resume_lib.load(state_dir)
+            if meta != run_id:
+                raise InrkitError(f"the training state in {state_dir} belongs to another run (dataset or settings "
+                                  "differ); start afresh without resuming")
+        callbacks.append(resume_lib.Snapshots(state_dir, 60.0 * snapshot_minutes, run_id))
     result = fit(field, M.SignalBatches(xy, T, batch_size), MetaReconstruction(inner_steps, first_order),
                  steps=steps, max_seconds=None if minutes is None else 60.0 * minutes,
                  optimizer=torch.optim.Adam(field.parameters(), lr=lr), generator=gen,
-                 callbacks=[M.ClampMetaLRs(), record, Progress(f"functa z={latent_dim}", progress)])
+                 callbacks=callbacks, resume=snap)
     history, step, seconds = record.history, result.steps, result.seconds
     heldout = {}
     for k in (1, 3, 10):

@@ -59,7 +59,9 @@ def run_poisson(a: PoissonArgs, run: Invocation) -> None:
     for arch, m in r["architectures"].items():
         print(f"  {arch:<8} {m['psnr']:6.2f} dB   vs discrete solve {m['psnr_vs_classical']:6.2f} dB   "
               f"{m['steps_done']} steps in {m['seconds']:.1f} s")
-    print(f"  discrete Poisson solve (DCT) {r['classical_psnr']:.2f} dB\n-> {out}/report.html")
+    from ..report.html import decibels
+
+    print(f"  discrete Poisson solve (DCT) {decibels(r['classical_psnr'])}\n-> {out}/report.html")
 
 
 @options
@@ -108,7 +110,7 @@ def run_integrate(a: IntegrateArgs, run: Invocation) -> None:
     r = integrate(paths=a.fields, field_cfg=fcfg, train_cfg=tcfg, device=a.device, out=out, overwrite=a.overwrite,
                   progress=not a.quiet, command=run.command)
     print(f"integrated {r['shape'][1]}x{r['shape'][0]}: INR vs discrete solve {r['psnr_inr_vs_discrete']:.2f} dB "
-          f"-> {out}/scalar.npy, scalar.png")
+          f"-> {out}/scalar.npy, scalar.png, report.html")
 
 
 GROUP = Group((

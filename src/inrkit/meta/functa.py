@@ -99,6 +99,14 @@ class TermHistory(Callback):
         if state.step % self.every == 0 or state.last_step:
             self.history.append({"step": state.step, "seconds": state.train_seconds, **state.loss_terms})
 
+    def state_dict(self) -> dict:
+        """The record so far, for a resumable snapshot (:mod:`inrkit.train.resume`)."""
+        return {"every": self.every, "history": [dict(h) for h in self.history]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.every = int(state["every"])
+        self.history = [dict(h) for h in state["history"]]
+
 
 def encode(field: LatentModulatedField, coords: Tensor, targets: Tensor, steps: int, batch_size: int = 256) -> Tensor:
     """Latents for many signals ``targets (M, N, C)``, ``batch_size`` at a time, first order."""
