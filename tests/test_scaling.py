@@ -14,11 +14,13 @@ from inrkit.scaling import output_affine
 def test_output_affine_rules():
     assert output_affine(-1.0, 1.0) == (1.0, 0.0)  # images in [-1, 1]: untouched
     assert output_affine(-0.6, 1.7) == (1.0, 0.0)  # order one around zero: untouched
+    assert output_affine(-0.2, 0.49) == (1.0, 0.0)  # within a factor 8 of one: untouched
     assert output_affine(-70.0, 35.0) == (70.0, 0.0)
     assert output_affine(-1e-3, 2e-3) == (2e-3, 0.0)
     assert output_affine(100.0, 102.0) == (1.0, 101.0)  # away from zero: centred
-    assert output_affine(100.0, 110.0) == (5.0, 105.0)
-    assert output_affine(100.0, 110.0, centre=False) == (110.0, 0.0)
+    assert output_affine(100.0, 110.0) == (1.0, 105.0)
+    assert output_affine(100.0, 140.0) == (20.0, 120.0)
+    assert output_affine(100.0, 140.0, centre=False) == (140.0, 0.0)
     assert output_affine(3.0, 3.0) == (1.0, 3.0)
     assert output_affine(float("nan"), 1.0) == (1.0, 0.0)
 

@@ -13,7 +13,7 @@ objective's squared-error terms by ``scale^2``, which makes the optimiser's step
 step of a unit-scale network fitted to ``targets / scale`` (without it, Adam's epsilon would
 dominate the gradients of a fit at scale 1e-3).
 
-Signals already of order one (a half range between 0.5 and 2 around zero, such as images in
+Signals already of order one (a half range within a factor 8 of one, such as images in
 [-1, 1]) are left alone, so the papers' image recipes run exactly as published.
 """
 
@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import math
 
-ORDER_ONE = (0.5, 2.0)
-"""Half ranges in this interval (around zero) count as already normalised."""
+ORDER_ONE = (0.125, 8.0)
+"""Half ranges within a factor 8 of one count as already normalised: factors of that size do not
+trouble the recipes, orders of magnitude do. (A 50/50 blend of camera and brick at 32x32 has a
+half range of 0.499: scaled by it, 60 steps gave 32.56 dB against the discrete blend, unscaled
+33.87 dB; so the band is wide.)"""
 
 
 def output_affine(lo: float, hi: float, centre: bool = True) -> tuple[float, float]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -142,6 +144,129 @@ def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: in
             "config": {"steps": steps, "minutes": minutes, "batch_size": batch_size, "width": width, "hidden_layers": hidden_layers,
                        "w0": w0, "inner_steps": inner_steps, "lr": lr, "first_order": first_order, "seed": seed,
                        "device": str(dev)}}
+
+
+def _functa_run_id(coll: ImageCollection, **settings) -> dict:
+    """What a training state must match to be resumed: the dataset (name, image shape, items) and
+    every setting that changes the weights or the recorded results."""
+    return json.loads(json.dumps({"task": "functa", "dataset": coll.name, "shape": list(coll.shape),
+                                  "items": int(len(coll.labels)), **settings}, default=str))
+
+
+def _has_state(folder: Path) -> bool:
+    """Whether ``folder`` holds a snapshot (:func:`inrkit.train.resume.load` reads it)."""
+    return folder.is_dir() and ((folder / "current").is_dir() or any(folder.glob(".retired-*")))
+
+
+def _jsonable(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return str(x)
+
+
+def _keep_finished(state_dir: Path, r: dict) -> None:
+    """Keep a finished latent size in the state folder as ``zD.done/``: its checkpoint
+    (``model.safetensors`` / ``model.json``) and its record (``record.json``, no pickles), written
+    under a temporary name and renamed; then its snapshots (``zD/``) are removed."""
+    d = r["latent_dim"]
+    tmp = state_dir / f".z{d}.done.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    checkpoint.save(tmp / "model", r["field"], {"task": "functa"})
+    record = {k: v for k, v in r.items() if k not in ("field", "collection")}
+    write_bytes_atomic(tmp / "record.json", json.dumps(record, default=_jsonable).encode())
+    shutil.rmtree(state_dir / f"z{d}.done", ignore_errors=True)
+    tmp.rename(state_dir / f"z{d}.done")
+    shutil.rmtree(state_dir / f"z{d}", ignore_errors=True)
+
+
+def _load_finished(folder: Path, coll: ImageCollection, device) -> dict | None:
+    """A finished latent size kept by :func:`_keep_finished`, or None when it cannot be read."""
+    try:
+        field, _ = checkpoint.load(folder / "model", resolve_device(device), expect="functa")
+        raw = (folder / "record.json").read_bytes()
+        if len(raw) > checkpoint.MAX_JSON_BYTES:
+            return None
+        record = json.loads(raw)
+        record["heldout_psnr"] = {int(k): float(v) for k, v in record["heldout_psnr"].items()}
+    except (InrkitError, OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not isinstance(field, LatentModulatedField):
+        return None
+    return {"field": field, "collection": coll, **record}
+
+
+def train_functa_sizes(dataset: str | ImageCollection, latent_dims: list[int], *, state_dir: str | Path | None = None,
+                       snapshot_minutes: float = 5.0, resume: bool = False, **settings) -> list[dict]:
+    """:func:`train_functa` for each latent size in turn (``settings``: its other arguments).
+
+    With ``state_dir`` (``.NAME.resume`` beside the run folder), each finished size is kept there
+    (``zD.done/``: checkpoint and record as JSON) and the running size's snapshots in ``zD/``;
+    ``resume=True`` takes the finished sizes from there and continues the running one, so on the
+    CPU the weights are byte-identical to a run never interrupted. A fresh start (``resume=False``)
+    clears what an earlier run left there. A Ctrl-C ends the loop after the size it interrupted
+    (its state is saved). :func:`finish_functa_run` removes ``state_dir`` once the run folder is written.
+    """
+    coll = dataset if isinstance(dataset, ImageCollection) else load_collection(dataset)
+    dims = [int(d) for d in latent_dims]
+    sdir = None if state_dir is None else Path(state_dir)
+    if resume and sdir is None:
+        raise InrkitError("resuming needs the folder of the interrupted run's training state")
+    if sdir is not None:
+        keys = ("steps", "minutes", "batch_size", "width", "hidden_layers", "w0", "inner_steps", "lr", "first_order",
+                "seed", "eval_items")
+        run_id = _functa_run_id(coll, latent_dims=dims, **{k: settings[k] for k in keys if k in settings})
+        ident = sdir / "run.json"
+        if resume:
+            try:
+                found = json.loads(ident.read_bytes()) if ident.is_file() and ident.stat().st_size < (1 << 20) else None
+            except (OSError, ValueError):
+                found = None
+            if found is None:
+                raise InrkitError(f"no training state to resume in {sdir}")
+            if found != run_id:
+                raise InrkitError(f"the training state in {sdir} belongs to another run (dataset, latent sizes or "
+                                  "settings differ); start afresh without resuming")
+        else:
+            shutil.rmtree(sdir, ignore_errors=True)
+            sdir.mkdir(parents=True)
+            write_json(ident, run_id)
+    runs = []
+    for d in dims:
+        if resume and (sdir / f"z{d}.done").is_dir():
+            kept = _load_finished(sdir / f"z{d}.done", coll, settings.get("device", "auto"))
+            if kept is not None:
+                runs.append(kept)
+                continue
+            shutil.rmtree(sdir / f"z{d}.done", ignore_errors=True)  # damaged: train this size again
+        zdir = None if sdir is None else sdir / f"z{d}"
+        r = train_functa(coll, latent_dim=d, **settings, state_dir=zdir, snapshot_minutes=snapshot_minutes,
+                         resume=resume and _has_state(zdir))
+        runs.append(r)
+        if r["status"] == "interrupted":  # Ctrl-C: its snapshot is saved; the other sizes are skipped
+            break
+        if sdir is not None:
+            _keep_finished(sdir, r)
+    return runs
+
+
+def finish_functa_run(runs: list[dict], out: Path, command: str = "", overwrite: bool = False,
+                      state_dir: str | Path | None = None) -> Path:
+    """:func:`write_functa_run`, then remove ``state_dir`` unless a size was interrupted (kept for
+    a resume; the error then says how). The state is kept too when the run folder was not written."""
+    interrupted = any(r.get("status") == "interrupted" for r in runs)
+    try:
+        written = write_functa_run(runs, out, command, overwrite)
+    except (DivergedError, RunInterrupted) as exc:  # the run folder is written; only its status differs
+        if state_dir is not None and not interrupted:
+            shutil.rmtree(state_dir, ignore_errors=True)
+        if state_dir is not None and isinstance(exc, RunInterrupted):
+            raise RunInterrupted(f"{exc}; continue it with --resume --overwrite") from None
+        raise
+    if state_dir is not None:
+        shutil.rmtree(state_dir, ignore_errors=True)
+    return written
 
 
 def write_functa_run(runs: list[dict], out: Path, command: str = "", overwrite: bool = False) -> Path:

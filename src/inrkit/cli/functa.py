@@ -28,6 +28,10 @@ class TrainArgs(RunOptions):
     first_order: bool = opt(False, "first-order meta-gradients (cheaper)")
     eval_items: int = opt(500, "test images scored in the report: a class-balanced random subset (seeded by "
                           "--seed), or the whole test split when it has no more", at_least=1)
+    snapshot_minutes: float = opt(5.0, "save the whole training state beside --out (.NAME.resume) this often, "
+                                  "so a killed run can continue with --resume; 0: never", at_least=0.0)
+    resume: bool = opt(False, "continue the killed run that was writing --out: finished latent sizes are kept, "
+                       "the running one continues from its last saved state")
 
     def check(self) -> None:
         """The shared SIREN, its latent-to-shift map and Meta-SGD rates, counted from the numbers
@@ -49,21 +53,22 @@ def _latent_dims(text: str) -> list[int]:
 
 
 def run_train(a: TrainArgs, run: Invocation) -> None:
-    from ..apps.functa import train_functa, write_functa_run
+    from ..apps.functa import finish_functa_run, train_functa_sizes
+    from ..apps.image import state_folder
     from ..report.rundir import default_run_dir
 
     dims = _latent_dims(a.latent_dims)
+    if a.resume and a.out is None:
+        raise InrkitError("--resume needs the --out of the interrupted run")
     out = a.out or default_run_dir("functa", Path(a.dataset).name)
     preflight(out, a.overwrite)
-    runs = []
-    for d in dims:
-        runs.append(train_functa(dataset=a.dataset, latent_dim=d, steps=a.steps, batch_size=a.batch_size,
-                                 width=a.width, hidden_layers=a.depth, w0=a.w0, inner_steps=a.inner_steps, lr=a.lr,
-                                 first_order=a.first_order, seed=a.seed, device=a.device, eval_items=a.eval_items,
-                                 progress=not a.quiet, minutes=a.minutes))
-        if runs[-1]["status"] == "interrupted":  # Ctrl-C: write what is done, skip the other sizes
-            break
-    write_functa_run(runs=runs, out=out, command=run.command, overwrite=a.overwrite)
+    sdir = state_folder(out) if a.snapshot_minutes > 0 or a.resume else None
+    runs = train_functa_sizes(a.dataset, dims, state_dir=sdir,
+                              snapshot_minutes=a.snapshot_minutes if a.snapshot_minutes > 0 else 1e9, resume=a.resume,
+                              steps=a.steps, batch_size=a.batch_size, width=a.width, hidden_layers=a.depth, w0=a.w0,
+                              inner_steps=a.inner_steps, lr=a.lr, first_order=a.first_order, seed=a.seed,
+                              device=a.device, eval_items=a.eval_items, progress=not a.quiet, minutes=a.minutes)
+    finish_functa_run(runs=runs, out=out, command=run.command, overwrite=a.overwrite, state_dir=sdir)
     print(f"{'latent':>6} {'1 step':>7} {'3 steps':>8} {'10 steps':>9} {'PCA':>6}  (held-out PSNR, dB)  "
           "outer steps, s per step")
     for r in runs:
