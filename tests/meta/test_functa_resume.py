@@ -33,7 +33,6 @@ def test_functa_train_killed_in_its_second_size_then_resumed_is_byte_identical(t
     p.wait()
     assert not out.exists(), "the kill came too late to test anything"
     assert (sdir / "z4.done" / "model.safetensors").is_file() and (sdir / "z4.done" / "record.json").is_file()
-    done_at = (sdir / "z4.done" / "record.json").stat().st_mtime_ns
     code, _, err = run_cli([*COMMON, "--out", out, "--resume"], timeout=600)
     assert code == 0, err
     for d in (4, 8):
@@ -46,7 +45,6 @@ def test_functa_train_killed_in_its_second_size_then_resumed_is_byte_identical(t
         assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]
     assert not sdir.exists()  # removed once the run folder is written
     assert not [q for q in tmp_path.iterdir() if q.name.startswith(".")], list(tmp_path.iterdir())
-    assert done_at  # the finished size was kept, not retrained (its record was read back above)
 
 
 def test_functa_resume_refuses_another_run_or_nothing(tmp_path):

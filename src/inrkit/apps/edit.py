@@ -439,7 +439,7 @@ def _read_npy(p: str) -> np.ndarray:
                     shape, fortran, dtype = npy.read_array_header_2_0(f)
                 else:
                     raise ValueError(f"version {version}")
-            except (ValueError, SyntaxError, TypeError, EOFError):
+            except Exception:  # ValueError, SyntaxError, tokenize.TokenError, RecursionError, ... from the header
                 raise InrkitError(f"{p} is not a readable .npy array of numbers") from None
             if dtype.hasobject or dtype.fields is not None:
                 raise InrkitError(f"{p} is not a readable .npy array of numbers: it holds Python objects or records "
@@ -447,6 +447,8 @@ def _read_npy(p: str) -> np.ndarray:
             if dtype.kind not in "fiu":
                 what = "complex numbers" if dtype.kind == "c" else f"values of type {dtype}"
                 raise InrkitError(f"{p} holds {what}; gradients must be real numbers")
+            if any(isinstance(s, bool) or s < 0 for s in shape):
+                raise InrkitError(f"{p} has an invalid shape {shape} in its header")
             n = math.prod(shape)
             if n == 0 and len(shape) < 2:  # an empty (H, W[, 2]) is reported with its size, below
                 raise InrkitError(f"{p} is empty (shape {shape})")
@@ -460,7 +462,7 @@ def _read_npy(p: str) -> np.ndarray:
             return npy.read_array(f, allow_pickle=False)
     except OSError as exc:
         raise InrkitError(f"cannot read {p}: {exc.strerror or exc}") from None
-    except ValueError:
+    except (ValueError, TypeError):
         raise InrkitError(f"{p} is not a readable .npy array of numbers") from None
 
 

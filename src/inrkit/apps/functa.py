@@ -6,11 +6,13 @@ its modulations) of one shared, meta-learned, latent-modulated SIREN.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import shutil
 import time
+from glob import escape as glob_escape
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,7 @@ from ..pixels import to_uint8, values_to_uint8
 from ..report import html as H, plots
 from ..report.rundir import RunDir
 from ..signals.collections import ImageCollection, load_collection
+from ..signals.paths import confined, exists_in
 from ..train import checkpoint, resume as resume_lib
 from ..train.fit import FitState, fit
 from ..train.progress import Progress
@@ -328,6 +331,112 @@ def load_functa(path: str | Path, device="cpu") -> tuple[LatentModulatedField, d
     return field, meta
 
 
+MAX_MANIFEST_BYTES = 64 << 20
+"""Largest ``manifest.json`` read (64 MiB; one of a million items in shards of 1,000 is about 150 kB)."""
+
+
+def _is_int(x, low: int = 0) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= low
+
+
+def _manifest_problem(m) -> str | None:
+    """What is wrong with a parsed manifest's structure, or None."""
+    if not isinstance(m, dict):
+        return f"a JSON {type(m).__name__}, not an object"
+    if m.get("format", "inrkit-functaset") != "inrkit-functaset":
+        return f"format {m.get('format')!r}"
+    for key, low in (("items", 1), ("latent_dim", 1), ("modulation_dim", 1), ("inner_steps", 1), ("shard_size", 1)):
+        if key not in m:
+            return f"no {key!r}"
+        if not _is_int(m[key], low):
+            return f"{key} must be an integer of at least {low}, not {m[key]!r}"
+    for key in ("dataset", "checkpoint"):
+        if not isinstance(m.get(key), str):
+            return f"{key} must be a string"
+    shape = m.get("image_shape")
+    if not (isinstance(shape, list) and len(shape) == 3 and all(_is_int(v, 1) for v in shape)):
+        return "image_shape must be three positive integers"
+    shards = m.get("shards")
+    if not isinstance(shards, list):
+        return "shards must be a list"
+    if len(shards) > m["items"] + 1:
+        return f"{len(shards)} shards for {m['items']} items"
+    at = 0
+    for i, sh in enumerate(shards):
+        if not isinstance(sh, dict):
+            return f"shard {i} is not an object"
+        if not isinstance(sh.get("file"), str) or not isinstance(sh.get("done"), bool):
+            return f"shard {i} needs a file name (string) and done (true or false)"
+        if not (_is_int(sh.get("start")) and _is_int(sh.get("stop")) and sh["start"] == at and sh["stop"] > at):
+            return f"shard {i} must start at item {at} and stop after it"
+        digest = sh.get("sha256")
+        if digest is not None and not (isinstance(digest, str) and len(digest) == 64
+                                       and all(ch in "0123456789abcdef" for ch in digest)):
+            return f"shard {i} has a malformed sha256"
+        at = sh["stop"]
+    if at != m["items"]:
+        return f"the shards hold {at} items, the manifest says {m['items']}"
+    return None
+
+
+def _read_manifest(folder: Path) -> dict:
+    """``folder/manifest.json`` parsed and checked: a regular file inside ``folder`` (no link out),
+    of bounded size, with every entry of the right type and shards that tile the items. Shard
+    files are checked separately (:func:`_shard_file`). One-line :class:`InrkitError` otherwise."""
+    mpath = folder / "manifest.json"
+    real = confined(folder, "manifest.json", f"{mpath}")
+    size = real.stat().st_size
+    if size > MAX_MANIFEST_BYTES:
+        raise InrkitError(f"{mpath} is {size:,} bytes, above the limit of {MAX_MANIFEST_BYTES:,}")
+    try:
+        m = json.loads(real.read_bytes())
+    except (ValueError, RecursionError, OSError) as exc:
+        raise InrkitError(f"{mpath} is not a valid functaset manifest (not readable JSON: "
+                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    problem = _manifest_problem(m)
+    if problem:
+        raise InrkitError(f"{mpath} is not a valid functaset manifest ({problem})")
+    return m
+
+
+def _shard_file(folder: Path, sh: dict, i: int) -> Path:
+    """Where shard ``i``'s file is, checked to stay inside ``folder``: an existing entry (or a link)
+    must resolve to a regular file inside it (:func:`inrkit.signals.paths.confined`); a missing one
+    must be a plain relative name whose folder is inside. Nothing is read or written otherwise."""
+    name, what = sh["file"], f"shard {i} of {folder / 'manifest.json'}"
+    if exists_in(folder, name):
+        return confined(folder, name, what)
+    if "\x00" in name or os.path.isabs(name) or name.startswith(("/", "\\")) or not name.strip():
+        raise InrkitError(f"{what}: the path {name!r} is not a file name inside {folder}")
+    root = folder.resolve()
+    target = (root / name).parent.resolve() / Path(name).name
+    if Path(name).name in ("", ".", "..") or not target.parent.is_relative_to(root):
+        raise InrkitError(f"{what}: {name} is outside the folder {folder}; refusing to use it")
+    return target
+
+
+def _remove_partial_writes(folder: Path, names: list[str]) -> None:
+    """Delete the temporary files a killed run's atomic writes left in ``folder``
+    (``.NAME.XXXXXXXX`` beside each file ``NAME`` of the functaset; regular files only)."""
+    for name in names:
+        for tmp in folder.glob(f".{glob_escape(Path(name).name)}.*"):
+            if tmp.parent == folder and tmp.is_file() and not tmp.is_symlink() and len(tmp.name) == len(name) + 10:
+                tmp.unlink(missing_ok=True)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _shard_intact(folder: Path, sh: dict, i: int) -> bool:
+    """Whether shard ``i`` is done and its file's bytes match its recorded SHA-256 (a shard of a
+    manifest written before checksums were kept counts as not intact: it is encoded again)."""
+    path = _shard_file(folder, sh, i)
+    if not (sh["done"] and sh.get("sha256") and path.is_file()):
+        return False
+    return _sha256(path.read_bytes()) == sh["sha256"]
+
+
 def encode_functaset(ckpt: str | Path, dataset: str, out: str | Path, inner_steps: int | None = None,
                      shard_size: int = 1000, batch_size: int = 256, device: str = "auto", progress: bool = False,
                      stop_after_shards: int | None = None) -> dict:
@@ -357,26 +466,32 @@ def encode_functaset(ckpt: str | Path, dataset: str, out: str | Path, inner_step
              "modulation_dim": field.modulation_dim, "inner_steps": steps, "shard_size": shard_size,
              "image_shape": [h, w, c]}
     mpath = out / "manifest.json"
-    if mpath.exists():
-        manifest = json.loads(mpath.read_text())
-        if {k: manifest.get(k) for k in ident} != ident:
+    layout = [{"file": f"shard_{i:05d}.safetensors", "start": s, "stop": min(n, s + shard_size)}
+              for i, s in enumerate(range(0, n, shard_size))]
+    if exists_in(out, "manifest.json"):
+        manifest = _read_manifest(out)  # one line for a malformed one; a link out of the folder is refused
+        files = [_shard_file(out, sh, i) for i, sh in enumerate(manifest["shards"])]  # never outside out
+        if ({k: manifest.get(k) for k in ident} != ident
+                or [{k: sh[k] for k in ("file", "start", "stop")} for sh in manifest["shards"]] != layout):
             raise InrkitError(f"{out} holds a functaset of another checkpoint, dataset or setting; use a new folder")
+        intact = [_shard_intact(out, sh, i) for i, sh in enumerate(manifest["shards"])]
     else:
         manifest = {**ident, "format": "inrkit-functaset", "inrkit_version": __version__,
-                    "classes": coll.classes, "shards": [{"file": f"shard_{i:05d}.safetensors", "start": s,
-                                                         "stop": min(n, s + shard_size), "done": False}
-                                                        for i, s in enumerate(range(0, n, shard_size))]}
+                    "classes": coll.classes, "shards": [{**sh, "done": False} for sh in layout]}
         write_bytes_atomic(mpath, json.dumps(manifest, indent=2).encode())
+        files = [_shard_file(out, sh, i) for i, sh in enumerate(manifest["shards"])]
+        intact = [False] * len(files)
+    _remove_partial_writes(out, ["manifest.json", *(sh["file"] for sh in manifest["shards"])])
     xy = C.grid((h, w), device=dev).reshape(-1, 2)
     written, encoded, seconds = 0, 0, 0.0
-    todo = [sh for sh in manifest["shards"] if not (sh["done"] and (out / sh["file"]).exists())]
+    todo = [sh for sh, ok in zip(manifest["shards"], intact) if not ok]
     if stop_after_shards is not None:
         todo = todo[:stop_after_shards]
     bar = Progress("encode", progress)
     state = FitState(model=field, optimizer=None, steps=len(todo), max_seconds=None, generator=None)
     bar.on_start(state)
-    for shard in manifest["shards"]:
-        if shard["done"] and (out / shard["file"]).exists():
+    for shard, path, ok in zip(manifest["shards"], files, intact):
+        if ok:  # done, and its bytes match the checksum written with it
             continue
         if stop_after_shards is not None and written >= stop_after_shards:
             break
@@ -391,8 +506,9 @@ def encode_functaset(ckpt: str | Path, dataset: str, out: str | Path, inner_step
         encoded += e - s
         tensors = {"latents": z, "modulations": mods,
                    "labels": torch.as_tensor(coll.labels[s:e]), "train": torch.as_tensor(coll.train[s:e])}
-        write_bytes_atomic(out / shard["file"], st_save(tensors))
-        shard["done"] = True
+        data = st_save(tensors)
+        write_bytes_atomic(path, data)
+        shard["done"], shard["sha256"] = True, _sha256(data)
         write_bytes_atomic(mpath, json.dumps(manifest, indent=2).encode())
         written += 1
         state.step, state.train_seconds, state.log["items"] = written, seconds, e
@@ -407,25 +523,25 @@ def load_functaset(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     from safetensors.torch import load as st_load
 
     folder = Path(folder)
-    mpath = folder / "manifest.json"
-    if not mpath.is_file():
+    if not exists_in(folder, "manifest.json"):
         raise InrkitError(f"{folder} has no manifest.json: not a functaset")
-    try:
-        manifest = json.loads(mpath.read_text())
-        shards = manifest["shards"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise InrkitError(f"{mpath} is not a valid functaset manifest") from None
+    manifest = _read_manifest(folder)
+    shards = manifest["shards"]
+    files = [_shard_file(folder, sh, i) for i, sh in enumerate(shards)]  # each inside the folder, or one line
     parts: dict[str, list] = {"latents": [], "modulations": [], "labels": [], "train": []}
-    for sh in shards:
-        p = folder / sh["file"]
-        if not sh.get("done") or not p.is_file():
+    for i, (sh, p) in enumerate(zip(shards, files)):
+        if not sh["done"] or not p.is_file():
             raise InrkitError(f"shard {sh['file']} is not done: resume with inrkit functa encode")
         try:
-            t = st_load(p.read_bytes())
+            raw = p.read_bytes()
+            if sh.get("sha256") is not None and _sha256(raw) != sh["sha256"]:
+                raise InrkitError(f"shard {sh['file']} does not match its SHA-256 in the manifest (changed or "
+                                  "corrupt); encode it again with inrkit functa encode")
+            t = st_load(raw)
         except (SafetensorError, ValueError, OSError):
             raise InrkitError(f"{p} is corrupt or truncated") from None
         rows = sh["stop"] - sh["start"]
-        ok = (set(t) == set(parts) and all(t[k].shape[0] == rows for k in t)
+        ok = (set(t) == set(parts) and all(t[k].dim() >= 1 and t[k].shape[0] == rows for k in t)
               and t["latents"].shape[1:] == (manifest["latent_dim"],)
               and t["modulations"].shape[1:] == (manifest["modulation_dim"],))
         if not ok:

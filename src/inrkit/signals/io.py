@@ -39,6 +39,8 @@ def _read_file(path: Path, max_pixels: int) -> np.ndarray:
         raise InrkitError(f"no such file: {path}")
     if path.is_dir():
         raise InrkitError(f"{path} is a folder, not an image file")
+    if not path.is_file():  # a FIFO would block the reader forever, a device never ends
+        raise InrkitError(f"{path} is not a regular file; refusing to read it")
     saved_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # our own limit applies, below
     try:
         with Image.open(path) as im:  # reads the header only
@@ -49,6 +51,8 @@ def _read_file(path: Path, max_pixels: int) -> np.ndarray:
         raise InrkitError(f"{path} is too large to open safely") from None
     except OSError as exc:
         raise InrkitError(f"cannot read {path}: {exc}") from None
+    except Exception as exc:  # Pillow's header parsers raise ValueError, SyntaxError, ... on broken files
+        raise InrkitError(f"cannot read {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]) from None
     finally:
         Image.MAX_IMAGE_PIXELS = saved_limit
     if w <= 0 or h <= 0:

@@ -181,8 +181,8 @@ def _load_json(p: Path) -> dict:
     p = confined(p.parent, p.name, p.name)  # a link out of the dataset folder is refused too
     try:
         d = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InrkitError(f"{p} is not valid JSON ({exc})") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # ValueError: also a 5,000-digit number
+        raise InrkitError(f"{p} is not valid JSON ({type(exc).__name__}: {str(exc)[:120]})") from None
     if not isinstance(d, dict) or not isinstance(d.get("frames"), list):
         raise InrkitError(f"{p} has no list of frames")
     return d
@@ -213,7 +213,7 @@ def load_posed_images(folder: str | Path, split: str = "train", downscale: int =
         meta = _load_json(path)
         every = 8
         frames = [f for k, f in enumerate(meta["frames"]) if (k % every == 0) == (split != "train")]
-        if any(float(meta.get(k, 0) or 0) != 0 for k in ("k1", "k2", "p1", "p2", "k3")):
+        if any(_number(meta, k, path.name) != 0 for k in ("k1", "k2", "p1", "p2", "k3") if meta.get(k) is not None):
             warnings.warn(f"{path.name} has lens distortion coefficients; inrkit's pinhole model ignores them",
                           stacklevel=2)
     if limit is not None:
@@ -240,11 +240,24 @@ def load_posed_images(folder: str | Path, split: str = "train", downscale: int =
     if layout == "blender":
         aabb = np.array(BLENDER_AABB, np.float32)
     elif "aabb" in meta:
-        aabb = np.asarray(meta["aabb"], np.float32).reshape(2, 3)
+        aabb = _aabb(meta["aabb"], path.name)
     else:
         aabb = _aabb_from_cameras(np.stack(poses))
     return PosedImages(np.stack(images).astype(np.float32), poses_a, np.asarray(intr, np.float32), aabb, files,
                        layout)
+
+
+def _aabb(value: object, where: str) -> np.ndarray:
+    """A scene box ``[[x0, y0, z0], [x1, y1, z1]]`` of finite float32 numbers, low corner below the high one."""
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, RecursionError):
+        a = None
+    if a is None or a.shape != (2, 3) or not np.isfinite(a).all() or np.abs(a).max() > _FLOAT32_MAX or \
+            not (a[0] < a[1]).all():
+        raise InrkitError(f"{where}: aabb must be [[x0, y0, z0], [x1, y1, z1]] of finite numbers with x0 < x1, ..."
+                          f", not {str(value)[:80]}")
+    return a.astype(np.float32)
 
 
 def _aabb_from_cameras(poses: np.ndarray) -> np.ndarray:

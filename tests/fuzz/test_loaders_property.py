@@ -1,0 +1,186 @@
+"""Every loader of a user's file loads or refuses in one line, quickly, without memory, inside its folder (issue 13, item 8).
+
+Hypothesis drives the mutators of ``fuzzkit.py`` (shared with ``benchmarks/fuzz_loaders.py``, the
+long campaign): images, ``.npy`` gradient fields, blend masks, NeRF ``transforms*.json``,
+functaset manifests and shards, folders of images. Each case: success or one line of
+``InrkitError``; at most 2 s; peak RSS growth at most 100 MiB; no file opened outside the case's
+folder (an ``outside/`` folder beside it holds a valid image and shard that hostile paths point
+to; a pickled payload would open a file there for writing). Derandomized: the same examples in
+every run. Plus regression tests for what the campaign found.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fuzzkit
+from inrkit.errors import InrkitError
+
+SETTINGS = dict(deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+EXAMPLES = {"images": 120, "gradients": 120, "masks": 60, "nerf": 80, "functaset": 60, "collections": 40}
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """Each loader's seed files, written once."""
+    cache: dict[str, tuple] = {}
+
+    def get(name):
+        if name not in cache:
+            root = tmp_path_factory.mktemp(f"fuzz-{name}")
+            cache[name] = (root, fuzzkit.TARGETS[name].setup(root))
+        return cache[name]
+
+    return get
+
+
+def _check(name, prepared, seed):
+    root, state = prepared(name)
+    o = fuzzkit.run_one(fuzzkit.TARGETS[name], state, seed, root)
+    assert o.ok(), f"{name} case seed {seed}: {o.describe()}"
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_loader_loads_or_refuses_in_one_line(name, prepared):
+    @settings(max_examples=EXAMPLES[name], **SETTINGS)
+    @given(seed=st.integers(0, 2**32 - 1))
+    def prop(seed):
+        _check(name, prepared, seed)
+
+    prop()
+
+
+def test_the_harness_sees_reads_outside_and_hangs(tmp_path):
+    """The property is not vacuous: a read outside the folder, an uncaught error, a multi-line
+    error and a write outside are each reported."""
+    case, outside = tmp_path / "case", tmp_path / "outside"
+    case.mkdir()
+    outside.mkdir()
+    (outside / "x").write_text("secret")
+    assert fuzzkit.guarded(lambda: (case.parent / "outside" / "x").read_text(), case).outside
+    assert fuzzkit.guarded(lambda: open(outside / "y", "w").close(), case).outside
+    assert fuzzkit.guarded(lambda: [][1], case).kind == "uncaught"
+
+    def two_lines():
+        raise InrkitError("a\nb")
+
+    assert fuzzkit.guarded(two_lines, case).kind == "multiline"
+    assert fuzzkit.guarded(lambda: (case / "z").write_text("ok"), case).ok()
+
+
+# ---- regressions: what the fuzzers found ------------------------------------------------------------
+
+def _refused(call, match=None):
+    with pytest.raises(InrkitError) as info:
+        call()
+    msg = str(info.value)
+    assert "\n" not in msg, msg
+    if match:
+        assert match in msg, msg
+    return msg
+
+
+def _png_with(chunk_type: bytes, data: bytes) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(buf, format="PNG")
+    chunks = fuzzkit._png_chunks(buf.getvalue())
+    chunks.insert(1, [chunk_type, data])
+    return fuzzkit._png_join(chunks)
+
+
+@pytest.mark.parametrize("chunk, data", [
+    (b"tRNS", b"\x00"),  # ValueError: Truncated tRNS chunk (while reading the header)
+    (b"zTXt", b"k\x00\x00" + __import__("zlib").compress(b"\x00" * 10**7)),  # ValueError: ... MAX_TEXT_CHUNK
+])
+def test_broken_png_header_chunks_are_refused(tmp_path, chunk, data):
+    from inrkit.signals.io import load_image
+
+    p = tmp_path / "x.png"
+    p.write_bytes(_png_with(chunk, data))
+    _refused(lambda: load_image(p), "cannot read")
+
+
+def test_a_fifo_image_is_refused_not_opened(tmp_path):
+    """A FIFO named like an image (in a folder read by functa) blocked the reader forever."""
+    from inrkit.signals.collections import load_collection
+    from inrkit.signals.io import load_image
+
+    os.mkfifo(tmp_path / "a.png")
+    _refused(lambda: load_image(tmp_path / "a.png"), "not a regular file")
+    _refused(lambda: load_collection(str(tmp_path)), "not a regular file")
+
+
+@pytest.mark.parametrize("header", ["{'descr': '<f4', 'fortran_order': False, 'shape': (9, 7, 2", "{" * 200])
+def test_npy_headers_that_break_the_tokenizer_are_refused(tmp_path, header):
+    """numpy's header parser raised tokenize.TokenError (uncaught) on an unclosed bracket."""
+    from inrkit.apps.edit import load_gradient_field
+
+    h = header.encode() + b"\n"
+    p = tmp_path / "g.npy"
+    p.write_bytes(b"\x93NUMPY\x01\x00" + len(h).to_bytes(2, "little") + h + bytes(64))
+    _refused(lambda: load_gradient_field([str(p)]), "not a readable .npy")
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    from inrkit.signals.scene import write_scene
+
+    return write_scene(tmp_path_factory.mktemp("scene") / "s", size=8, train=2, val=1, test=1)
+
+
+def _ngp(scene, tmp_path, **edit):
+    folder = tmp_path / "ngp"
+    shutil.copytree(scene, folder)
+    frames = []
+    for s in ("train", "val", "test"):
+        frames += json.loads((folder / f"transforms_{s}.json").read_text())["frames"]
+        (folder / f"transforms_{s}.json").unlink()
+    doc = {"fl_x": 9.0, "cx": 4.0, "cy": 4.0, "frames": frames, **edit}
+    (folder / "transforms.json").write_text(json.dumps(doc))
+    return folder
+
+
+@pytest.mark.parametrize("edit, match", [
+    ({"k1": "/tmp/x.png"}, "k1 must be a number"),  # ValueError: could not convert string to float
+    ({"k2": [1, 2]}, "k2 must be a number"),  # TypeError
+    ({"aabb": [1, 2, 3]}, "aabb must be"),  # ValueError: cannot reshape
+    ({"aabb": "box"}, "aabb must be"),
+    ({"aabb": [[0, 0, 0], [1, 1, float("inf")]]}, "aabb must be"),
+    ({"aabb": [[1, 1, 1], [0, 0, 0]]}, "aabb must be"),
+])
+def test_ngp_distortion_and_box_of_the_wrong_type_are_refused(scene, tmp_path, edit, match):
+    from inrkit.signals.multiview import load_posed_images
+
+    folder = _ngp(scene, tmp_path, **edit)
+    _refused(lambda: load_posed_images(folder, "train"), match)
+
+
+def test_ngp_valid_distortion_and_box_still_load(scene, tmp_path):
+    from inrkit.signals.multiview import load_posed_images
+
+    folder = _ngp(scene, tmp_path, k1=0.0, aabb=[[-1, -1, -1], [1, 1, 1]])
+    d = load_posed_images(folder, "train")
+    assert d.aabb.tolist() == [[-1, -1, -1], [1, 1, 1]]
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"frames": [], "x": ' + "9" * 5000 + "}"])
+def test_transforms_too_deep_or_with_a_huge_number_are_refused(scene, tmp_path, text):
+    """RecursionError and ValueError (int string conversion limit) escaped json.loads."""
+    from inrkit.signals.multiview import load_posed_images
+
+    folder = tmp_path / "s"
+    shutil.copytree(scene, folder)
+    (folder / "transforms_train.json").write_text(text)
+    _refused(lambda: load_posed_images(folder, "train"), "not valid JSON")
