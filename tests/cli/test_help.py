@@ -181,7 +181,7 @@ def _run_recorded(path, argv, monkeypatch):
 
         from inrkit.train import checkpoint
 
-        def load(path, device):
+        def load(path, device, **kwargs):
             store["load_device"] = device
             return torch.nn.Identity(), {"signal": {"kind": "image", "shape": [4, 6]}}
 

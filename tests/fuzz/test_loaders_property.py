@@ -184,3 +184,37 @@ def test_transforms_too_deep_or_with_a_huge_number_are_refused(scene, tmp_path, 
     shutil.copytree(scene, folder)
     (folder / "transforms_train.json").write_text(text)
     _refused(lambda: load_posed_images(folder, "train"), "not valid JSON")
+
+
+def test_npy_shape_of_booleans_or_negatives_is_refused(tmp_path):
+    """A header shape (True, 7, 2) in fortran order raised TypeError from numpy's reshape."""
+    from inrkit.apps.edit import load_gradient_field
+
+    for shape in ("(True, 7, 2)", "(-9, -7, 2)"):
+        h = ("{'descr': '<f4', 'fortran_order': True, 'shape': " + shape + ", }").encode()
+        h += b" " * (-(10 + len(h) + 1) % 64) + b"\n"
+        p = tmp_path / "g.npy"
+        p.write_bytes(b"\x93NUMPY\x01\x00" + len(h).to_bytes(2, "little") + h + bytes(4 * 9 * 7 * 2))
+        _refused(lambda: load_gradient_field([str(p)]), "invalid shape")
+
+
+def test_an_extreme_reduction_is_quick(tmp_path):
+    """A 630-byte GIF declaring 39174x12 pixels, loaded with size=7: the Gaussian pre-filter
+    (sigma about 2,800 pixels) took over a minute; now area-averaged first."""
+    import time
+
+    from PIL import Image
+
+    from inrkit.signals.io import load_image, resize_longer_side
+
+    p = tmp_path / "wide.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (12, 39174), dtype=np.uint8)).save(p)
+    t0 = time.perf_counter()
+    sig = load_image(p, size=7, max_pixels=10**6)
+    assert time.perf_counter() - t0 < 2.0
+    assert sig.pixels.shape == (1, 7) and abs(float(sig.pixels.mean()) - 0.5) < 0.05
+    x = np.random.default_rng(1).random((64, 64)).astype(np.float32)  # up to 32 times: unchanged (exact skimage)
+    from skimage.transform import resize
+
+    assert np.array_equal(resize_longer_side(x, 2), np.clip(resize(x, (2, 2), order=1, anti_aliasing=True,
+                                                                   preserve_range=True), 0, 1).astype(np.float32))
