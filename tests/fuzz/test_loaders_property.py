@@ -212,7 +212,7 @@ def test_an_extreme_reduction_is_quick(tmp_path):
     t0 = time.perf_counter()
     sig = load_image(p, size=7, max_pixels=10**6)
     assert time.perf_counter() - t0 < 2.0
-    assert sig.pixels.shape == (1, 7) and abs(float(sig.pixels.mean()) - 0.5) < 0.05
+    assert sig.pixels.shape[:2] == (1, 7) and abs(float(sig.pixels.mean()) - 0.5) < 0.05
     x = np.random.default_rng(1).random((64, 64)).astype(np.float32)  # up to 32 times: unchanged (exact skimage)
     from skimage.transform import resize
 

@@ -254,6 +254,13 @@ def _load_pair(a: str, b: str, size: int | None, max_pixels: int,
     return A, B
 
 
+def _check_mask_aspect(mask_shape: tuple[int, int], shape: tuple[int, int]) -> None:
+    (mh, mw), (h, w) = mask_shape, shape
+    scale = max(h, w) / max(mh, mw)  # as resize_longer_side maps the images
+    if (max(1, round(mh * scale)), max(1, round(mw * scale))) != (h, w):
+        raise InrkitError(f"mask is {mw}x{mh}, images are {w}x{h}: the aspect ratios differ")
+
+
 def load_mask(path: str, shape: tuple[int, int], max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """A binary mask image for images of ``shape`` (after any resizing): values must be only 0
     and one other level. A mask of another size with the same aspect ratio (the images were
@@ -268,16 +275,16 @@ def load_mask(path: str, shape: tuple[int, int], max_pixels: int = DEFAULT_MAX_P
         with Image.open(p) as im:
             if im.width * im.height > max_pixels:
                 raise InrkitError(f"mask {path} has {im.width}x{im.height} pixels, above the limit of {max_pixels}")
+            if im.getexif().get(0x0112, 1) not in (5, 6, 7, 8):  # the aspect ratio from the header, before decoding
+                _check_mask_aspect((im.height, im.width), shape)
             arr = np.asarray(ImageOps.exif_transpose(im).convert("L"))
     except InrkitError:
         raise
     except Exception:
         raise InrkitError(f"{path} is not an image file that can be read") from None
     if arr.shape != tuple(shape):
-        (mh, mw), (h, w) = arr.shape, shape
-        scale = max(h, w) / max(mh, mw)  # as resize_longer_side maps the images
-        if (max(1, round(mh * scale)), max(1, round(mw * scale))) != (h, w):
-            raise InrkitError(f"mask is {mw}x{mh}, images are {w}x{h}: the aspect ratios differ")
+        _check_mask_aspect(arr.shape, shape)
+        (h, w) = shape
         arr = np.asarray(Image.fromarray(arr).resize((w, h), Image.Resampling.NEAREST))
     levels = np.unique(arr)
     if len(levels) > 2 or (len(levels) == 2 and levels[0] != 0):
