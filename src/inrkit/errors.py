@@ -21,6 +21,14 @@ class DivergedError(InrkitError):
 
 
 class RunInterrupted(InrkitError):
-    """Ctrl-C during training: what was learnt was written (``"status": "interrupted"``); exit code 130."""
+    """Ctrl-C during training: what was learnt was written (``"status": "interrupted"``); exit code 130.
+
+    ``resumable`` says that the training state was kept, so the same command can continue it
+    (the command line adds how).
+    """
 
     exit_code = 130
+
+    def __init__(self, message: str, resumable: bool = False):
+        super().__init__(message)
+        self.resumable = resumable

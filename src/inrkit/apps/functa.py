@@ -265,7 +265,7 @@ def finish_functa_run(runs: list[dict], out: Path, command: str = "", overwrite:
         if state_dir is not None and not interrupted:
             shutil.rmtree(state_dir, ignore_errors=True)
         if state_dir is not None and isinstance(exc, RunInterrupted):
-            raise RunInterrupted(f"{exc}; continue it with --resume --overwrite") from None
+            raise RunInterrupted(str(exc), resumable=True) from None
         raise
     if state_dir is not None:
         shutil.rmtree(state_dir, ignore_errors=True)

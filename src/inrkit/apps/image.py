@@ -461,9 +461,11 @@ def raise_if_unfinished(fits: list["ImageFit"], out, resumable: bool = False) ->
                                 ("interrupted", RunInterrupted, "what was learnt so far")):
         bad = [f for f in fits if f.metrics.get("status") == status]
         if bad:
-            hint = "; continue it with --resume --overwrite" if resumable and status == "interrupted" else ""
-            raise error(f"{', '.join(f.arch for f in bad)}: {bad[0].metrics['message']}; {out} holds {what}, "
-                        f"marked {status}{hint}")
+            message = (f"{', '.join(f.arch for f in bad)}: {bad[0].metrics['message']}; {out} holds {what}, "
+                       f"marked {status}")
+            if error is RunInterrupted:
+                raise RunInterrupted(message, resumable=resumable)
+            raise error(message)
 
 
 def compare_images(source: str | ImageSignal, archs: tuple[str, ...] = ARCHS, *, size: int | None = None,

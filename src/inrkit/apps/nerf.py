@@ -403,8 +403,8 @@ def write_nerf_run(r: dict, out: str | Path, command: str = "", overwrite: bool 
     if r.get("status") == "diverged":
         raise DivergedError(f"{r['message']}; {out} holds the last finite weights, marked diverged")
     if r.get("status") == "interrupted":
-        hint = "; continue it with --resume --overwrite" if r.get("state_dir") else ""
-        raise RunInterrupted(f"{r['message']}; {out} holds what was learnt so far, marked interrupted{hint}")
+        raise RunInterrupted(f"{r['message']}; {out} holds what was learnt so far, marked interrupted",
+                             resumable=bool(r.get("state_dir")))
     return Path(out)
 
 

@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         validate(args)
         cmd.run(args, Invocation(command, given))
     except InrkitError as exc:  # DivergedError: exit 3, the run folder says "status": "diverged"
-        print(f"inrkit: error: {exc}", file=sys.stderr)
+        hint = "; continue it with the same command and --resume --overwrite" if getattr(exc, "resumable", False) else ""
+        print(f"inrkit: error: {exc}{hint}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("inrkit: interrupted", file=sys.stderr)
