@@ -71,8 +71,8 @@ def test_smooth_fit_scores_alike_on_held_out_pixels():
     relu = FieldConfig(arch="relu", width=32, hidden_layers=2)
     m = A.fit_signal(_smooth(), relu, TrainConfig(steps=300, lr=1e-3, log_every=300), "cpu",
                      derivative_maps=False, holdout=0.1).metrics
-    # about 52.7 dB on the fitted pixels, 50.6 dB between them: the field interpolates
-    assert m["psnr_heldout"] > 40.0 and abs(m["psnr"] - m["psnr_heldout"]) < A.MEMORISATION_GAP_DB, m
+    # above 50 dB on the fitted pixels and within a few dB of it between them: the field interpolates
+    assert m["psnr_heldout"] > A.GOOD_HELDOUT_DB and m["psnr"] - m["psnr_heldout"] < 6.0, m
     assert not m["memorising"] and "Memorisation" not in A.memorisation_note(m)
 
 

@@ -139,8 +139,12 @@ def guarded(call: Callable[[], object], inside: Path) -> Outcome:
     if hard == resource.RLIM_INFINITY or cap < hard:
         resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
+    fired = []
+
     def alarm(signum, frame):
-        raise CaseTimeout()
+        fired.append(True)
+        if _recording:  # never in the bookkeeping around the call
+            raise CaseTimeout()
 
     old = signal.signal(signal.SIGALRM, alarm)
     signal.setitimer(signal.ITIMER_REAL, HARD_TIMEOUT_S)
@@ -160,7 +164,7 @@ def guarded(call: Callable[[], object], inside: Path) -> Outcome:
         signal.signal(signal.SIGALRM, old)
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
     peak = (_status_kb("VmHWM") - rss0) if per_case_peak else 0
-    if isinstance(error, CaseTimeout):
+    if isinstance(error, CaseTimeout) or (fired and error is None):
         kind = "hang"
     elif isinstance(error, InrkitError):
         message = str(error)
@@ -175,6 +179,8 @@ def guarded(call: Callable[[], object], inside: Path) -> Outcome:
 # ---- generic mutators -----------------------------------------------------------------------------------
 
 def flip_bytes(b: bytes, rng: random.Random, most: int = 8) -> bytes:
+    if not b:
+        return b
     out = bytearray(b)
     for _ in range(rng.randint(1, most)):
         out[rng.randrange(len(out))] = rng.randrange(256)
@@ -182,6 +188,8 @@ def flip_bytes(b: bytes, rng: random.Random, most: int = 8) -> bytes:
 
 
 def mutate_bytes(b: bytes, rng: random.Random) -> bytes:
+    if len(b) < 2:
+        return b + os.urandom(rng.randrange(1, 16))
     op = rng.randrange(6)
     if op == 0:
         return b[: rng.randrange(len(b))]
@@ -885,6 +893,8 @@ def _collection_case(state, rng: random.Random, case: Path):
         elif op == 4:  # a FIFO, a folder or a dangling link named like an image
             what = rng.randrange(3)
             p = victim.parent / rng.choice(["z.png", "z.jpg", "a.gif"])
+            if os.path.lexists(p):
+                continue
             if what == 0:
                 os.mkfifo(p)
             elif what == 1:

@@ -218,3 +218,56 @@ def test_an_extreme_reduction_is_quick(tmp_path):
 
     assert np.array_equal(resize_longer_side(x, 2), np.clip(resize(x, (2, 2), order=1, anti_aliasing=True,
                                                                    preserve_range=True), 0, 1).astype(np.float32))
+
+
+def test_sizes_are_compared_from_the_header_before_decoding(tmp_path):
+    """A 7071x7071 GIF in a folder of 8x8 images: decoded (1.3 GB, 5.9 s) before 'images differ
+    in size'; a mask of another aspect ratio likewise. Now refused from the header."""
+    from PIL import Image
+
+    from inrkit.apps.edit import load_mask
+    from inrkit.signals.collections import load_collection
+
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "a.png")
+    load_collection(str(tmp_path))  # imports outside the measurement
+    Image.new("L", (7071, 7071)).save(tmp_path / "b.png")
+    o = fuzzkit.guarded(lambda: load_collection(str(tmp_path)), tmp_path)
+    assert o.kind == "refused" and "differ in size" in o.message and o.peak_kb < 100 * 1024, o.describe()
+    o = fuzzkit.guarded(lambda: load_mask(str(tmp_path / "b.png"), (9, 16)), tmp_path)
+    assert o.kind == "refused" and "aspect ratios differ" in o.message and o.peak_kb < 100 * 1024, o.describe()
+
+
+@pytest.mark.parametrize("edit", [{"fl_x": 10**400}, {"k1": 10**400}])
+def test_integers_beyond_float_are_refused(scene, tmp_path, edit):
+    """float(10**400) raised OverflowError (uncaught) in the intrinsics and the matrix."""
+    from inrkit.signals.multiview import load_posed_images
+
+    folder = _ngp(scene, tmp_path, **edit)
+    _refused(lambda: load_posed_images(folder, "train"), "finite")
+
+
+def test_a_matrix_entry_beyond_float_is_refused(scene, tmp_path):
+    from inrkit.signals.multiview import load_posed_images
+
+    folder = tmp_path / "s"
+    shutil.copytree(scene, folder)
+    doc = json.loads((folder / "transforms_train.json").read_text())
+    doc["frames"][0]["transform_matrix"][0][0] = 10**400
+    (folder / "transforms_train.json").write_text(json.dumps(doc))
+    _refused(lambda: load_posed_images(folder, "train"), "not a matrix of numbers")
+
+
+def test_an_oversized_transforms_file_is_refused_before_parsing(scene, tmp_path):
+    """A 99 MB transforms_val.json (frames repeated) took 33 s to parse."""
+    import time
+
+    from inrkit.signals.multiview import MAX_TRANSFORMS_BYTES, load_posed_images
+
+    folder = tmp_path / "s"
+    shutil.copytree(scene, folder)
+    doc = json.loads((folder / "transforms_val.json").read_text())
+    doc["pad"] = "x" * (MAX_TRANSFORMS_BYTES + 1)
+    (folder / "transforms_val.json").write_text(json.dumps(doc))
+    t0 = time.perf_counter()
+    _refused(lambda: load_posed_images(folder, "val"), "above the limit")
+    assert time.perf_counter() - t0 < 2.0

@@ -231,3 +231,16 @@ def test_an_oversized_manifest_is_refused_before_reading(fs, tmp_path, monkeypat
     monkeypatch.setattr(F, "MAX_MANIFEST_BYTES", 100)
     with pytest.raises(InrkitError, match="above the limit"):
         F.load_functaset(out)
+
+
+def test_a_shard_name_too_long_is_one_line(fs, tmp_path):
+    out = _copy(fs, tmp_path)
+    m = json.loads((out / "manifest.json").read_text())
+    m["shards"][1]["file"] = "a" * 5000
+    (out / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(InrkitError) as e:
+        F.load_functaset(out)
+    _one_line(e)
+    with pytest.raises(InrkitError) as e:
+        _encode(fs, out)
+    _one_line(e)

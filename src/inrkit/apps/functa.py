@@ -412,6 +412,8 @@ def _shard_file(folder: Path, sh: dict, i: int) -> Path:
     target = (root / name).parent.resolve() / Path(name).name
     if Path(name).name in ("", ".", "..") or not target.parent.is_relative_to(root):
         raise InrkitError(f"{what}: {name} is outside the folder {folder}; refusing to use it")
+    if len(name) > 255 or len(str(target)) > 4000:
+        raise InrkitError(f"{what}: the file name is too long ({len(name)} characters)")
     return target
 
 
@@ -432,7 +434,7 @@ def _shard_intact(folder: Path, sh: dict, i: int) -> bool:
     """Whether shard ``i`` is done and its file's bytes match its recorded SHA-256 (a shard of a
     manifest written before checksums were kept counts as not intact: it is encoded again)."""
     path = _shard_file(folder, sh, i)
-    if not (sh["done"] and sh.get("sha256") and path.is_file()):
+    if not (sh["done"] and sh.get("sha256") and os.path.isfile(path)):  # isfile: False for a name too long
         return False
     return _sha256(path.read_bytes()) == sh["sha256"]
 
@@ -530,7 +532,7 @@ def load_functaset(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     files = [_shard_file(folder, sh, i) for i, sh in enumerate(shards)]  # each inside the folder, or one line
     parts: dict[str, list] = {"latents": [], "modulations": [], "labels": [], "train": []}
     for i, (sh, p) in enumerate(zip(shards, files)):
-        if not sh["done"] or not p.is_file():
+        if not sh["done"] or not os.path.isfile(p):
             raise InrkitError(f"shard {sh['file']} is not done: resume with inrkit functa encode")
         try:
             raw = p.read_bytes()

@@ -62,6 +62,8 @@ def _read_file(path: Path, max_pixels: int) -> np.ndarray:
                           f"(raise max_pixels)")
     try:
         arr = _decode(path)
+    except InrkitError:
+        raise
     except Exception as exc:  # any decoder failure on a user's file is bad input
         raise InrkitError(f"cannot decode {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
     return arr
@@ -85,6 +87,8 @@ def _decode(path: Path) -> np.ndarray:
     if arr is None:
         if _is_png_16bit(path):
             arr = _read_png_16bit(path)  # Pillow would truncate these to 8 bits
+        elif _is_tiff(path):
+            arr = _read_tiff_first_page(path)
         else:
             import imageio.v3 as iio  # Pillow for most formats, tifffile for 16-bit and float TIFF
 
@@ -109,6 +113,30 @@ def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
          5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
          8: lambda a: np.rot90(a, 1)}[orientation]
     return np.ascontiguousarray(t(arr))
+
+
+def _is_tiff(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _read_tiff_first_page(path: Path) -> np.ndarray:
+    """The first page of a TIFF, by tifffile; a file with more pages is refused. Reading a TIFF
+    through imageio walks every page first, and a damaged chain of pages took minutes."""
+    import struct
+
+    import tifffile
+
+    with tifffile.TiffFile(path) as tf:
+        page = tf.pages.first
+        fh, t = tf.filehandle, tf.tiff
+        fh.seek(page.offset)  # the first page's directory: its entry count, entries, the next page's offset
+        n = struct.unpack(t.tagnoformat, fh.read(t.tagnosize))[0]
+        fh.seek(page.offset + t.tagnosize + n * t.tagsize)
+        raw = fh.read(t.offsetsize)
+        if len(raw) == t.offsetsize and struct.unpack(t.offsetformat, raw)[0] != 0:
+            raise InrkitError(f"{path} holds more than one page; inrkit reads single images (save the one you want)")
+        return np.asarray(page.asarray())
 
 
 def _is_png_16bit(path: Path) -> bool:

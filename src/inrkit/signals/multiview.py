@@ -73,7 +73,7 @@ def _matrix(frame: dict, where: str) -> np.ndarray:
         m = np.asarray(frame["transform_matrix"], dtype=np.float64)
     except KeyError:
         raise InrkitError(f"{where} has no transform_matrix") from None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, RecursionError):  # OverflowError: a 400-digit integer
         raise InrkitError(f"{where}: transform_matrix is not a matrix of numbers") from None
     if m.shape == (3, 4):
         m = np.vstack([m, [0, 0, 0, 1]])
@@ -97,7 +97,7 @@ def _number(d: dict, key: str, where: str) -> float:
     v = d[key]
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise InrkitError(f"{where}: {key} must be a number, not {type(v).__name__} {v!r}"[:200])
-    v = float(v)
+    v = float(v) if isinstance(v, float) or abs(v) < 2**1000 else math.inf  # float(10**400) raises OverflowError
     if not math.isfinite(v) or abs(v) > _FLOAT32_MAX:
         raise InrkitError(f"{where}: {key} must be a finite number, not {v}")
     return v
@@ -175,10 +175,17 @@ def detect_layout(folder: str | Path) -> str:
                       "(instant-ngp / nerfstudio)")
 
 
+MAX_TRANSFORMS_BYTES = 16 << 20
+"""``transforms*.json`` above this size are refused before parsing."""
+
+
 def _load_json(p: Path) -> dict:
     if not p.is_file():
         raise InrkitError(f"missing {p}")
     p = confined(p.parent, p.name, p.name)  # a link out of the dataset folder is refused too
+    if p.stat().st_size > MAX_TRANSFORMS_BYTES:  # parsing 99 MB took 33 s
+        raise InrkitError(f"{p} is {p.stat().st_size:,} bytes, above the limit of {MAX_TRANSFORMS_BYTES:,} "
+                          f"(10,000 frames take about 5 MB)")
     try:
         d = json.loads(p.read_text())
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # ValueError: also a 5,000-digit number
@@ -251,7 +258,7 @@ def _aabb(value: object, where: str) -> np.ndarray:
     """A scene box ``[[x0, y0, z0], [x1, y1, z1]]`` of finite float32 numbers, low corner below the high one."""
     try:
         a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError, RecursionError):
+    except (TypeError, ValueError, OverflowError, RecursionError):
         a = None
     if a is None or a.shape != (2, 3) or not np.isfinite(a).all() or np.abs(a).max() > _FLOAT32_MAX or \
             not (a[0] < a[1]).all():
