@@ -244,7 +244,7 @@ def train_functa_sizes(dataset: str | ImageCollection, latent_dims: list[int], *
                 continue
             shutil.rmtree(sdir / f"z{d}.done", ignore_errors=True)  # damaged: train this size again
         zdir = None if sdir is None else sdir / f"z{d}"
-        r = train_functa(coll, latent_dim=d, **settings, state_dir=zdir, snapshot_minutes=snapshot_minutes,
+        r = train_functa(dataset=coll, latent_dim=d, **settings, state_dir=zdir, snapshot_minutes=snapshot_minutes,
                          resume=resume and _has_state(zdir))
         runs.append(r)
         if r["status"] == "interrupted":  # Ctrl-C: its snapshot is saved; the other sizes are skipped
