@@ -36,6 +36,9 @@ import torch
 from inrkit.errors import InrkitError
 from inrkit.train import checkpoint
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "fuzz"))
+from fuzzkit import json_slots  # noqa: E402  (the suite's mutation helper)
+
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "train" / "fixtures" / "checkpoints"
 BASES = ["siren", "relu", "tanh", "pe", "ffn", "hash", "siren_audio", "pe_noinput_3d", "densegrid", "hash_3d",
          "functa", "nerf_fast", "nerf_vanilla"]
@@ -90,19 +93,11 @@ def _value(rng: random.Random):
     return rng.choice([2, 3, 4, 5, 16, 64, 256, 4096])
 
 
-def _slots(node, out):
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for k, v in items:
-        out.append((node, k))
-        _slots(v, out)
-    return out
-
-
 def mutate_json(doc: dict, rng: random.Random) -> str:
     doc = copy.deepcopy(doc)
     for _ in range(rng.randint(1, 4)):
         arch = doc.get("architecture")
-        slots = _slots(arch, []) if isinstance(arch, (dict, list)) and rng.random() < 0.9 else _slots(doc, [])
+        slots = json_slots(arch) if isinstance(arch, (dict, list)) and rng.random() < 0.9 else json_slots(doc)
         if not slots:
             break
         node, key = rng.choice(slots)

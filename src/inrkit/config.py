@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +18,8 @@ from .encodings import Encoding, GaussianFourierFeatures, Identity, MultiresGrid
 from .encodings.functional import nyquist_frequencies
 from .errors import InrkitError
 from .fields import Field, NeuralField
+from .limits import (LIMITS, MAX_ARRAY_PIXELS, MAX_BATCH, MAX_PARAMETERS, MAX_RAYS,  # noqa: F401 (re-exported)
+                     MAX_VIEWS, ResourceLimit)
 from .nn import MLP, Network, Siren
 
 ARCHS = ("relu", "tanh", "pe", "ffn", "siren")
@@ -133,50 +134,6 @@ PRESETS["tiny"] = (dataclasses.replace(PRESETS["fast"][0],
 """``tiny`` is the fast preset's small form, for tests on the CPU."""
 
 
-@dataclass(frozen=True)
-class ResourceLimit:
-    """A limit on what one run may ask for, checked from the numbers before anything is
-    allocated. The default can be raised (or lowered) with the environment variable ``env``:
-    one setting reaches every command and library call that builds such a thing, without a
-    flag on each command or a parameter threaded through every workflow."""
-
-    env: str
-    default: int
-    what: str  # "numbers in a field", ...
-
-    def value(self) -> int:
-        text = os.environ.get(self.env, "").strip().replace("_", "")
-        if not text:
-            return self.default
-        try:
-            v = float(text)
-        except ValueError:
-            v = math.nan
-        if not (math.isfinite(v) and v >= 1 and v == int(v)):
-            raise InrkitError(f"environment variable {self.env} must be a positive whole number, not {text!r}")
-        return int(v)
-
-    def check(self, n: int, subject: str) -> None:
-        """Refuse ``n`` above the limit with one line that says how to raise it."""
-        limit = self.value()
-        if n > limit:
-            raise InrkitError(f"{subject} has {n:,} {self.what}, above the limit of {limit:,} "
-                              f"(set the environment variable {self.env} to raise it)")
-
-
-MAX_PARAMETERS = ResourceLimit("INRKIT_MAX_PARAMETERS", 2**27, "numbers (parameters and encoding tables)")
-"""2^27 numbers (512 MiB in float32) per field: about 80 times the largest paper recipe here
-(the hash grid's 16 levels of 2^18 x 2 entries)."""
-MAX_BATCH = ResourceLimit("INRKIT_MAX_BATCH", 2**24, "points per step")
-"""Random points (pixels, items) drawn per optimisation step."""
-MAX_RAYS = ResourceLimit("INRKIT_MAX_RAYS", 2**18, "rays per step")
-"""NeRF rays per step: 64 times the vanilla recipe's 4,096 (each ray carries up to 256 samples)."""
-MAX_VIEWS = ResourceLimit("INRKIT_MAX_VIEWS", 10_000, "views")
-"""Camera views written (``nerf scene``) or rendered (orbit frames) by one command."""
-MAX_ARRAY_PIXELS = ResourceLimit("INRKIT_MAX_ARRAY_PIXELS", 50_000_000, "pixels")
-"""Pixels of an array read from a ``.npy`` file (``integrate``'s gradient fields), checked from
-its header before it is read: the same 50 million as an image file's default limit."""
-LIMITS = (MAX_PARAMETERS, MAX_BATCH, MAX_RAYS, MAX_VIEWS, MAX_ARRAY_PIXELS)
 
 
 def _mlp_size(in_dim: int, out_dim: int, width: int, hidden_layers: int) -> int:

@@ -559,11 +559,13 @@ def json_value(rng: random.Random, case: Path):
     return rng.choice([2, 3, 4, 5, 16, 64, 256, 4096])
 
 
-def _slots(node, out):
+def json_slots(node, out=None):
+    """Every (container, key) below ``node``: where a mutation of a JSON document can land."""
+    out = [] if out is None else out
     items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
     for k, v in items:
         out.append((node, k))
-        _slots(v, out)
+        json_slots(v, out)
     return out
 
 
@@ -572,7 +574,7 @@ def mutate_json(doc, rng: random.Random, case: Path) -> str:
     cases a raw-text edit: truncation, deep nesting, a 5,000-digit number, 1e999, byte flips."""
     doc = copy.deepcopy(doc)
     for _ in range(rng.randint(1, 4)):
-        slots = _slots(doc, [])
+        slots = json_slots(doc)
         if not slots:
             break
         node, key = rng.choice(slots)

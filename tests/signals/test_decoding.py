@@ -196,3 +196,83 @@ def test_good_intrinsics_still_load(tmp_path):
     p = load_posed_images(_dataset(tmp_path, {"fl_x": 5, "fl_y": 6.0, "cx": 2, "cy": 2.5}))
     np.testing.assert_array_equal(p.intrinsics[0], [5, 6, 2, 2.5])
     assert np.isfinite(p.poses).all()
+
+
+# ---- sizes checked from headers before decoding ----------------------------------------------
+
+def _truncated_jpeg(path, size=(56107, 255), keep=773):
+    """A JPEG whose header declares ``size`` but whose data stops after ``keep`` bytes: libjpeg
+    fills in the rest, so without a check it decodes to 14 megapixels of grey."""
+    full = path.with_suffix(".full.jpg")
+    Image.new("L", size, 0).save(full, quality=5)
+    path.write_bytes(full.read_bytes()[:keep])
+    full.unlink()
+    return path
+
+
+def test_a_header_declaring_megapixels_in_a_few_bytes_is_refused_before_decoding(tmp_path, monkeypatch):
+    import inrkit.signals.io as io
+
+    bad = _truncated_jpeg(tmp_path / "bomb.jpg")
+    monkeypatch.setattr(io, "_decode", lambda p: pytest.fail("decoded before the size check"))
+    with pytest.raises(InrkitError, match=r"declares 56107x255 pixels in 773 bytes.*INRKIT_MAX_PIXELS_PER_BYTE"):
+        load_image(str(bad))
+    monkeypatch.setenv("INRKIT_MAX_PIXELS_PER_BYTE", str(10**6))  # raised: the same file passes the check
+    assert io.image_size(bad) == (56107, 255)
+
+
+def test_the_densest_real_files_pass_the_pixels_per_byte_check(tmp_path):
+    """A flat 1-bit PNG (deflate's best case) and a flat baseline JPEG, both 16 megapixels."""
+    from inrkit.signals.io import image_size
+
+    Image.new("1", (4000, 4000), 0).save(tmp_path / "flat.png", optimize=True)
+    Image.new("RGB", (4000, 4000), (255, 255, 255)).save(tmp_path / "flat.jpg", quality=95)
+    for name in ("flat.png", "flat.jpg"):
+        assert image_size(tmp_path / name) == (4000, 4000)
+
+
+def test_image_size_applies_exif_orientation(tmp_path):
+    from inrkit.signals.io import image_size
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90: a 10 x 6 file is shown 6 x 10
+    Image.new("RGB", (10, 6)).save(tmp_path / "r.jpg", exif=exif)
+    assert image_size(tmp_path / "r.jpg") == (6, 10)
+    assert load_image(str(tmp_path / "r.jpg")).shape[:2] == (10, 6)
+
+
+def test_nerf_frames_of_another_size_are_refused_from_their_headers(tmp_path, monkeypatch):
+    import inrkit.signals.multiview as mv
+
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.zeros((4, 6, 3), np.uint8)).save(tmp_path / "b.png")
+    frames = [{"file_path": n, "transform_matrix": np.eye(4).tolist()} for n in ("a.png", "b.png")]
+    (tmp_path / "transforms_train.json").write_text(json.dumps({"camera_angle_x": 0.7, "frames": frames}))
+    decoded = []
+    real = mv._read_frame
+    monkeypatch.setattr(mv, "_read_frame", lambda *a, **k: decoded.append(a[1]) or real(*a, **k))
+    with pytest.raises(InrkitError, match=r"frame 1 \(b.png\) is 6x4, the first frame 4x4"):
+        mv.load_posed_images(tmp_path)
+    assert decoded == ["a.png"]  # the second frame was refused from its header
+
+
+def test_a_nerf_split_above_the_dataset_pixel_limit_is_refused_before_any_frame_is_decoded(tmp_path, monkeypatch):
+    import inrkit.signals.multiview as mv
+
+    _dataset(tmp_path, {"fl_x": 5.0})  # 9 frames of 4x4; every 8th is held out, 7 train
+    monkeypatch.setattr(mv, "_read_frame", lambda *a, **k: pytest.fail("a frame was decoded"))
+    monkeypatch.setenv("INRKIT_MAX_DATASET_PIXELS", "100")
+    with pytest.raises(InrkitError, match=r"7 frames of 4x4 are 112 pixels, above the limit of 100 "
+                                          r"\(INRKIT_MAX_DATASET_PIXELS"):
+        mv.load_posed_images(tmp_path)
+
+
+def test_warnings_on_the_command_line_are_one_line():
+    import subprocess
+    import sys
+
+    code = ("import warnings; from inrkit.cli import main; assert main(['fit', 'no-such-file.png']) == 2; "
+            "warnings.warn('a library said\\n  something on two lines', UserWarning)")
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stderr
+    assert err.splitlines()[-2:] == ["inrkit: error: no such file: no-such-file.png",
+                                     "inrkit: warning: a library said something on two lines"], err

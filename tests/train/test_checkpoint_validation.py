@@ -22,6 +22,9 @@ import torch
 from hypothesis import strategies as st
 
 from conftest import run_cli
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fuzz"))
+from fuzzkit import json_slots  # noqa: E402  (one mutation helper for the suite and the campaigns)
 from inrkit.encodings import Identity, MultiresGrid
 from inrkit.errors import InrkitError
 from inrkit.fields import NeuralField
@@ -299,20 +302,11 @@ _BASES = {
 }
 
 
-def _slots(node, out):
-    """Every (container, key) below ``node``: where a mutation can land."""
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for k, v in items:
-        out.append((node, k))
-        _slots(v, out)
-    return out
-
-
 def mutate(doc: dict, data) -> dict:
     """Random values at random keys, deletions, new keys and type swaps of a checkpoint's JSON."""
     doc = copy.deepcopy(doc)
     for _ in range(data.draw(st.integers(1, 4))):
-        slots = _slots(doc, [])
+        slots = json_slots(doc)
         if not slots:
             break
         node, key = data.draw(st.sampled_from(slots))

@@ -25,6 +25,7 @@ import argparse
 import importlib
 import shlex
 import sys
+import warnings
 
 from .. import __version__
 from ..errors import InrkitError
@@ -63,8 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings on the command line are one line each, like errors (Python's default adds the
+    file name and a line of source)."""
+    text = " ".join(str(message).split())
+    print(f"inrkit: warning: {text}"[:500], file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
+    warnings.showwarning = _one_line_warning
     command = "inrkit " + " ".join(shlex.quote(x) for x in argv)
     try:
         ns = build_parser().parse_args(argv)

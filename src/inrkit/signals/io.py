@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InrkitError
+from ..limits import MAX_PIXELS_PER_BYTE
 from .image import ImageSignal
 
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -32,9 +33,21 @@ def _builtin(name: str) -> np.ndarray:
     return np.asarray(getattr(skimage.data, name)())
 
 
-def _read_file(path: Path, max_pixels: int) -> np.ndarray:
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+def image_size(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """``(width, height)`` of an image file as it will be decoded (EXIF orientation applied), read
+    from its header only; every check that can be made before decoding is made here: a regular
+    file, a readable header, nonzero size, at most ``max_pixels`` pixels and at most
+    ``INRKIT_MAX_PIXELS_PER_BYTE`` pixels per byte of file (above one megapixel)."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
+    path = Path(path)
     if not path.exists():
         raise InrkitError(f"no such file: {path}")
     if path.is_dir():
@@ -43,8 +56,11 @@ def _read_file(path: Path, max_pixels: int) -> np.ndarray:
         raise InrkitError(f"{path} is not a regular file; refusing to read it")
     saved_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # our own limit applies, below
     try:
-        with Image.open(path) as im:  # reads the header only
-            w, h = im.size
+        with warnings.catch_warnings():  # a damaged file gets one line, not Pillow's warnings beside it
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:  # reads the header only
+                w, h = im.size
+                orientation = _orientation(im)
     except UnidentifiedImageError:
         raise InrkitError(f"{path} is not an image file that can be read") from None
     except Image.DecompressionBombError:
@@ -52,7 +68,7 @@ def _read_file(path: Path, max_pixels: int) -> np.ndarray:
     except OSError as exc:
         raise InrkitError(f"cannot read {path}: {exc}") from None
     except Exception as exc:  # Pillow's header parsers raise ValueError, SyntaxError, ... on broken files
-        raise InrkitError(f"cannot read {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]) from None
+        raise InrkitError(f"cannot read {path}: {_one_line(exc)}") from None
     finally:
         Image.MAX_IMAGE_PIXELS = saved_limit
     if w <= 0 or h <= 0:
@@ -60,12 +76,25 @@ def _read_file(path: Path, max_pixels: int) -> np.ndarray:
     if w * h > max_pixels:
         raise InrkitError(f"{path} has {w}x{h} = {w * h} pixels, above the limit of {max_pixels} "
                           f"(raise max_pixels)")
+    density, nbytes = MAX_PIXELS_PER_BYTE.value(), max(path.stat().st_size, 1)
+    if w * h > 2**20 and w * h > density * nbytes:
+        raise InrkitError(f"{path} declares {w}x{h} pixels in {nbytes:,} bytes, more than {density:,} pixels per "
+                          f"byte: a damaged or hostile header (raise INRKIT_MAX_PIXELS_PER_BYTE if the file is real)")
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def _read_file(path: Path, max_pixels: int) -> np.ndarray:
+    import warnings
+
+    image_size(path, max_pixels)
     try:
-        arr = _decode(path)
+        with warnings.catch_warnings():  # Pillow's and tifffile's warnings on damaged files: the error says it
+            warnings.simplefilter("ignore")
+            arr = _decode(path)
     except InrkitError:
         raise
     except Exception as exc:  # any decoder failure on a user's file is bad input
-        raise InrkitError(f"cannot decode {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+        raise InrkitError(f"cannot decode {path}: {_one_line(exc)}") from None
     return arr
 
 

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from ..errors import InrkitError
-from .io import DEFAULT_MAX_PIXELS, _read_file
+from ..limits import MAX_DATASET_PIXELS
+from .io import DEFAULT_MAX_PIXELS, _read_file, image_size
 from .paths import confined, exists_in
 
 BLENDER_AABB = ((-1.5, -1.5, -1.5), (1.5, 1.5, 1.5))  # the synthetic scenes fit in this box
@@ -103,8 +104,8 @@ def _number(d: dict, key: str, where: str) -> float:
     return v
 
 
-def _read_frame(folder: Path, file_path: object, max_pixels: int, where: str = "frame") -> np.ndarray:
-    """One frame, read only if ``file_path`` is a regular file inside ``folder`` (:func:`confined`)."""
+def _frame_path(folder: Path, file_path: object, where: str = "frame") -> Path:
+    """The file a frame names, only if it is a regular file inside ``folder`` (:func:`confined`)."""
     if not isinstance(file_path, str):
         raise InrkitError(f"{where}: file_path is not a string")
     name = file_path
@@ -113,8 +114,12 @@ def _read_frame(folder: Path, file_path: object, max_pixels: int, where: str = "
         name = name + ".png"  # the Blender scenes name frames without their extension
     if not exists_in(folder, name):
         raise InrkitError(f"{where}: frame file missing: {folder / file_path}")
-    p = confined(folder, name, where)
-    a = _read_file(p, max_pixels)
+    return confined(folder, name, where)
+
+
+def _read_frame(folder: Path, file_path: object, max_pixels: int, where: str = "frame") -> np.ndarray:
+    """One frame as float32 RGBA, read only if ``file_path`` is a regular file inside ``folder``."""
+    a = _read_file(_frame_path(folder, file_path, where), max_pixels)
     scale = 65535.0 if a.dtype == np.uint16 else 255.0 if a.dtype == np.uint8 else 1.0
     a = a.astype(np.float32) / scale
     if a.ndim == 2:
@@ -233,9 +238,17 @@ def load_posed_images(folder: str | Path, split: str = "train", downscale: int =
         if not isinstance(fr, dict) or "file_path" not in fr:
             raise InrkitError(f"{where} has no file_path")
         poses.append(_matrix(fr, where))
+        w, h = image_size(_frame_path(folder, fr["file_path"], where), max_pixels)  # the header: nothing decoded yet
+        if images and (h, w) != images[0].shape[:2]:
+            raise InrkitError(f"{where} ({fr['file_path']}) is {w}x{h}, the first frame "
+                              f"{images[0].shape[1]}x{images[0].shape[0]}: frames must share one size")
+        if not images and len(frames) * w * h > MAX_DATASET_PIXELS.value():
+            raise InrkitError(f"{path.name}: {len(frames)} frames of {w}x{h} are {len(frames) * w * h:,} pixels, above "
+                              f"the limit of {MAX_DATASET_PIXELS.value():,} (INRKIT_MAX_DATASET_PIXELS; or downscale, "
+                              f"fewer views)")
         img = _read_frame(folder, fr["file_path"], max_pixels, where)
-        if images and img.shape != images[0].shape:
-            raise InrkitError(f"{where} ({fr['file_path']}) is {img.shape[1]}x{img.shape[0]}, the first frame "
+        if images and img.shape != images[0].shape:  # a frame whose header and pixels disagree
+            raise InrkitError(f"{where} ({fr['file_path']}) decodes to {img.shape[1]}x{img.shape[0]}, the first frame "
                               f"{images[0].shape[1]}x{images[0].shape[0]}: frames must share one size")
         h, w = img.shape[:2]
         fx, fy, cx, cy = _intrinsics({**meta, **fr}, w, h, where)
