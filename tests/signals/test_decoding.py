@@ -231,14 +231,23 @@ def test_the_densest_real_files_pass_the_pixels_per_byte_check(tmp_path):
         assert image_size(tmp_path / name) == (4000, 4000)
 
 
-def test_image_size_applies_exif_orientation(tmp_path):
+def test_image_size_reads_the_header_without_decoding(tmp_path, monkeypatch):
+    """The header's size, before EXIF orientation: Pillow reads a PNG's EXIF by decoding the whole
+    file, which for a hostile header is gigabytes (a 656-byte PNG declaring 7071x100000 took 8 s and
+    2 GB in the fuzz campaign before the size check ran)."""
+    from PIL import PngImagePlugin
+
     from inrkit.signals.io import image_size
 
+    Image.new("RGB", (10, 6)).save(tmp_path / "plain.png")  # no eXIf chunk: Pillow's getexif() would decode
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90: a 10 x 6 file is shown 6 x 10
     Image.new("RGB", (10, 6)).save(tmp_path / "r.jpg", exif=exif)
-    assert image_size(tmp_path / "r.jpg") == (6, 10)
-    assert load_image(str(tmp_path / "r.jpg")).shape[:2] == (10, 6)
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", lambda self: pytest.fail("decoded"))
+    assert image_size(tmp_path / "plain.png") == (10, 6)
+    monkeypatch.undo()
+    assert image_size(tmp_path / "r.jpg") == (10, 6)  # the header's size
+    assert load_image(str(tmp_path / "r.jpg")).shape[:2] == (10, 6)  # 10 high, 6 wide: as a viewer shows it
 
 
 def test_nerf_frames_of_another_size_are_refused_from_their_headers(tmp_path, monkeypatch):
@@ -276,3 +285,24 @@ def test_warnings_on_the_command_line_are_one_line():
     err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stderr
     assert err.splitlines()[-2:] == ["inrkit: error: no such file: no-such-file.png",
                                      "inrkit: warning: a library said something on two lines"], err
+
+
+def test_a_16bit_png_whose_data_inflates_beyond_its_header_is_refused_before_pypng(tmp_path, monkeypatch):
+    """IHDR says 16x12 RGBA at 16 bits (1,548 bytes of rows); its IDAT inflates to 30 MB."""
+    import zlib
+
+    import png
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    head = chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 12, 16, 6, 0, 0, 0))
+    bomb = b"\x89PNG\r\n\x1a\n" + head + chunk(b"IDAT", zlib.compress(bytes(30_000_000), 9)) + chunk(b"IEND", b"")
+    (tmp_path / "bomb.png").write_bytes(bomb)
+    monkeypatch.setattr(png, "Reader", lambda *a, **k: pytest.fail("handed to pypng"))
+    with pytest.raises(InrkitError, match="inflates to more than a 16x12 image holds"):
+        load_image(str(tmp_path / "bomb.png"))
+    rows = np.arange(16 * 12 * 4, dtype=np.uint16).reshape(12, 16 * 4) * 300  # a real one still reads
+    png.Writer(16, 12, greyscale=False, alpha=True, bitdepth=16).write(open(tmp_path / "ok.png", "wb"), rows.tolist())
+    monkeypatch.undo()
+    assert load_image(str(tmp_path / "ok.png")).shape[:2] == (12, 16)

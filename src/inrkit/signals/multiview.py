@@ -238,10 +238,11 @@ def load_posed_images(folder: str | Path, split: str = "train", downscale: int =
         if not isinstance(fr, dict) or "file_path" not in fr:
             raise InrkitError(f"{where} has no file_path")
         poses.append(_matrix(fr, where))
-        w, h = image_size(_frame_path(folder, fr["file_path"], where), max_pixels)  # the header: nothing decoded yet
-        if images and (h, w) != images[0].shape[:2]:
-            raise InrkitError(f"{where} ({fr['file_path']}) is {w}x{h}, the first frame "
-                              f"{images[0].shape[1]}x{images[0].shape[0]}: frames must share one size")
+        header = image_size(_frame_path(folder, fr["file_path"], where), max_pixels)  # nothing decoded yet
+        if images and header != first_header:
+            raise InrkitError(f"{where} ({fr['file_path']}) is {header[0]}x{header[1]}, the first frame "
+                              f"{first_header[0]}x{first_header[1]}: frames must share one size")
+        w, h = first_header = header
         if not images and len(frames) * w * h > MAX_DATASET_PIXELS.value():
             raise InrkitError(f"{path.name}: {len(frames)} frames of {w}x{h} are {len(frames) * w * h:,} pixels, above "
                               f"the limit of {MAX_DATASET_PIXELS.value():,} (INRKIT_MAX_DATASET_PIXELS; or downscale, "
