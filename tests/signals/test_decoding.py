@@ -306,3 +306,19 @@ def test_a_16bit_png_whose_data_inflates_beyond_its_header_is_refused_before_pyp
     png.Writer(16, 12, greyscale=False, alpha=True, bitdepth=16).write(open(tmp_path / "ok.png", "wb"), rows.tolist())
     monkeypatch.undo()
     assert load_image(str(tmp_path / "ok.png")).shape[:2] == (12, 16)
+
+
+def test_a_folder_of_images_compares_sizes_without_decoding_the_odd_one(tmp_path, monkeypatch):
+    """Reading a PNG's EXIF orientation makes Pillow decode it: the size must be compared first."""
+    from PIL import PngImagePlugin
+
+    from inrkit.signals.collections import load_collection
+
+    Image.new("L", (8, 8), 10).save(tmp_path / "a.png")
+    Image.new("L", (9, 8), 10).save(tmp_path / "b.png")
+    real, loaded = PngImagePlugin.PngImageFile.load, []
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load",
+                        lambda self: loaded.append(self.size) or real(self))
+    with pytest.raises(InrkitError, match="images differ in size: b.png is 9x8, the first was 8x8"):
+        load_collection(str(tmp_path))
+    assert (9, 8) not in loaded

@@ -73,24 +73,8 @@ def load_collection(source: str, max_items: int | None = None) -> ImageCollectio
     return coll
 
 
-def _header_size(path: Path) -> tuple[int, int] | None:
-    """``(H, W)`` as decoded (EXIF rotations applied) from the file's header alone; None if unknown."""
-    from PIL import Image
-
-    from .io import _orientation
-
-    if not path.is_file():
-        return None
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-            return (w, h) if _orientation(im) in (5, 6, 7, 8) else (h, w)
-    except Exception:  # load_image says what is wrong with it
-        return None
-
-
 def _load_folder(folder: Path) -> ImageCollection:
-    from .io import load_image
+    from .io import image_size, load_image
 
     if not folder.exists():
         raise InrkitError(f"no such dataset or folder: {folder} (built-ins: {', '.join(BUILTIN_DATASETS)})")
@@ -105,11 +89,13 @@ def _load_folder(folder: Path) -> ImageCollection:
     if not files:
         raise InrkitError(f"{folder} holds no images")
     classes = [name for name, fs in groups if fs]
-    images, labels, shape = [], [], None
+    images, labels, shape, first = [], [], None, None
     for name, f in files:
-        if shape is not None and _header_size(f) not in (None, shape[:2]):  # refused before decoding it
-            h, w = _header_size(f)
-            raise InrkitError(f"images differ in size: {f.name} is {w}x{h}, the first was {shape[1]}x{shape[0]}")
+        header = image_size(f)  # the header's (W, H), checked before anything is decoded
+        if first is not None and header != first:  # refused before decoding it
+            raise InrkitError(f"images differ in size: {f.name} is {header[0]}x{header[1]}, the first was "
+                              f"{first[0]}x{first[1]}")
+        first = header
         sig = load_image(f, alpha="drop")
         if shape is None:
             shape = sig.pixels.shape
