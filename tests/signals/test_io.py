@@ -119,3 +119,10 @@ def test_resample_filters():
     assert np.abs(out["triangle"].pixels - out["gaussian"].pixels).mean() > 1e-3
     with pytest.raises(InrkitError, match="resample"):
         load_image("camera", 32, resample="cubic")
+
+
+def test_every_builtin_name_loads():
+    from inrkit.signals.io import BUILTIN_IMAGES, load_image
+
+    for name in BUILTIN_IMAGES:  # motorcycle_left is not a skimage.data function but the stereo pair's left view
+        assert min(load_image(name, size=16).shape[:2]) >= 1, name

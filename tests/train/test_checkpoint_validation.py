@@ -348,3 +348,8 @@ def test_mutated_model_json_loads_or_is_refused_in_one_line():
 
     check()
     assert time.perf_counter() - started < 60  # about 20 s on 2 loaded cores
+
+
+def test_an_insp_operator_is_its_own_kind():
+    assert checkpoint.kind({"architecture": {"type": "insp_readout"}}) == "insp"
+    assert checkpoint.KINDS["insp"][1] == "inrkit insp apply"

@@ -30,6 +30,8 @@ BUILTIN_IMAGES = (
 def _builtin(name: str) -> np.ndarray:
     import skimage.data
 
+    if name == "motorcycle_left":  # the left view of scikit-image's stereo pair
+        return np.asarray(skimage.data.stereo_motorcycle()[0])
     return np.asarray(getattr(skimage.data, name)())
 
 

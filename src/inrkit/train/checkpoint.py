@@ -57,9 +57,10 @@ KINDS = {
     "field": ("a field", "inrkit render"),
     "functa": ("a functa", "inrkit functa"),
     "nerf": ("a NeRF", "inrkit nerf"),
+    "insp": ("an INSP operator", "inrkit insp apply"),
 }
 """Each kind of checkpoint: how a message names it and the command that reads it."""
-_KIND_OF_ARCHITECTURE = {"latent_modulated": "functa", "nerf": "nerf"}
+_KIND_OF_ARCHITECTURE = {"latent_modulated": "functa", "nerf": "nerf", "insp_readout": "insp"}
 _KIND_OF_TASK = {"functa": "functa", "nerf": "nerf"}
 """A new kind (INSP, codec, ...) is a line in ``KINDS`` and one in either table."""
 
