@@ -8,10 +8,22 @@ still written, with the last finite weights and ``"status": "diverged"``.
 """
 
 
+def one_line(text: str) -> str:
+    """``text`` with every line break and other control character written as an escape
+    (``\\n``, ``\\x1b``...): a message quotes names from users' files, and a file name with a
+    newline in it must not make the message two lines (or move a terminal's cursor)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 class InrkitError(Exception):
-    """Bad input from a user: a file, an option or a checkpoint that cannot be used."""
+    """Bad input from a user: a file, an option or a checkpoint that cannot be used.
+
+    The message is kept on one line whatever it quotes (:func:`one_line`)."""
 
     exit_code = 2
+
+    def __init__(self, message: str = "", *args):
+        super().__init__(one_line(message), *args)
 
 
 class DivergedError(InrkitError):

@@ -114,3 +114,16 @@ def test_confined_checks_every_entry_before_opening(tmp_path):
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     with pytest.raises(InrkitError):
         confined(tmp_path, "loop")
+
+
+def test_a_file_name_with_a_line_break_is_quoted_on_one_line(tmp_path, scene):
+    """Found by the 10,000-case campaign: a frame named "\\n" made the message two lines."""
+    d = tmp_path / "data"
+    shutil.copytree(scene, d)
+    meta = json.loads((d / "transforms_train.json").read_text())
+    meta["frames"][0]["file_path"] = "a\nb\x1b[2J"
+    (d / "transforms_train.json").write_text(json.dumps(meta))
+    with pytest.raises(InrkitError) as info:
+        load_posed_images(d)
+    assert "\n" not in str(info.value) and "\x1b" not in str(info.value)
+    assert "a\\nb\\x1b[2J" in str(info.value)

@@ -331,9 +331,10 @@ def load_functa(path: str | Path, device="cpu") -> tuple[LatentModulatedField, d
     return field, meta
 
 
-MAX_MANIFEST_BYTES = 8 << 20
-"""Largest ``manifest.json`` read (8 MiB; one of a million items in shards of 1,000 is about 150 kB). At 64 MiB
-a fuzzed manifest took 2.3 s and 111 MiB to refuse (benchmarks/fuzz_loaders.py)."""
+MAX_MANIFEST_BYTES = 2 << 20
+"""Largest ``manifest.json`` read (2 MiB; one of a million items in shards of 1,000 is about 150 kB). Parsing
+costs about 14 times the file's size in memory: at 8 MiB a fuzzed manifest took 110 MiB to refuse
+(benchmarks/fuzz_loaders.py)."""
 
 
 def _is_int(x, low: int = 0) -> bool:
