@@ -3,9 +3,13 @@
 The public API, re-exported explicitly::
 
     import inrkit
-    run = inrkit.fit_image("camera", arch="siren", steps=500, size=128)
-    field, meta = inrkit.load("runs/camera-siren/model")
-    img = inrkit.render(field, meta, size=(1024, 1024))
+    run = inrkit.fit("camera", preset="fast")          # a path, a built-in name or a NumPy (H, W[, C]) array
+    lap = inrkit.evaluate(run.field, (256, 256), "laplacian")   # numbers on a (H, W) grid, or at any points
+    field, meta = inrkit.load("runs/camera-siren")
+    img = inrkit.render(field, meta, shape=(1024, 1024))      # uint8 image of (H, W)
+
+Sizes in the Python API are (H, W), NumPy's order; coordinates are (x, y) in [-1, 1], y down.
+``inrkit.fit`` given a field (an ``nn.Module``) is the one training loop, :func:`inrkit.train.fit`.
 """
 
 __version__ = "0.1.0"
@@ -14,9 +18,10 @@ from . import coords, ops  # noqa: E402
 from .errors import InrkitError  # noqa: E402
 from .fields import Field, NeuralField, num_parameters  # noqa: E402
 from .signals import ImageSignal, load_image  # noqa: E402
-from .train import fit  # noqa: E402
 from .train.checkpoint import load, save  # noqa: E402
 from .apps.image import compare_images, fit_image, render  # noqa: E402
+from .apps.image import fit_any as fit  # noqa: E402
+from .apps.image import evaluate_field as evaluate  # noqa: E402
 
 __all__ = ["__version__", "coords", "ops", "InrkitError", "Field", "NeuralField", "num_parameters",
-           "ImageSignal", "load_image", "fit", "load", "save", "fit_image", "compare_images", "render"]
+           "ImageSignal", "load_image", "fit", "evaluate", "load", "save", "fit_image", "compare_images", "render"]

@@ -51,7 +51,7 @@ CASES = {
     "pixel limit option": (["fit", "{d}/ok.png", "--max-pixels", "100"], "above the limit"),
     # a PNG header of width 0: the PNG standard forbids it and Pillow will not identify the file
     "zero size": (["fit", "{d}/zero.png"], "zero.png is not an image file that can be read"),
-    "unknown arch": (["fit", "{d}/ok.png", "--arch", "resnet"], "unknown architecture"),
+    "unknown arch": (["fit", "{d}/ok.png", "--arch", "resnet"], "invalid choice: 'resnet'"),
     "unknown arch in compare": (["compare", "{d}/ok.png", "--archs", "siren,foo"], "unknown architecture"),
     "bad option value": (["fit", "{d}/ok.png", "--steps", "abc"], "invalid int"),
     "truncated checkpoint": (["render", "{d}/trunc"], "corrupt or truncated"),
@@ -99,7 +99,7 @@ EDIT_CASES = {
     "different sizes": (["blend", "{d}/a.png", "{d}/b_wide.png"], "differ in size"),
     "mask wrong size": (["blend", "{d}/a.png", "{d}/b.png", "--mask", "{d}/mask_small.png"], "aspect ratio"),
     "mask not binary": (["blend", "{d}/a.png", "{d}/b.png", "--mask", "{d}/mask_gray.png"], "binary"),
-    "alpha out of range": (["blend", "{d}/a.png", "{d}/b.png", "--alpha", "1.5"], "alpha"),
+    "alpha out of range": (["blend", "{d}/a.png", "{d}/b.png", "--alpha", "1.5"], "--mix must be at most 1, not 1.5"),
     "gradient wrong shape": (["integrate", "{d}/g_bad_shape.npy"], "expected (H, W, 2)"),
     "gradient with NaN": (["integrate", "{d}/g_nan.npy"], "NaN"),
     "gradient is a pickle": (["integrate", "{d}/g_pickle.npy"], "not a readable .npy"),

@@ -71,10 +71,18 @@ def test_the_harness_sees_reads_outside_and_hangs(tmp_path):
     assert fuzzkit.guarded(lambda: open(outside / "y", "w").close(), case).outside
     assert fuzzkit.guarded(lambda: [][1], case).kind == "uncaught"
 
+    class TwoLines(InrkitError):  # InrkitError itself escapes line breaks; a subclass could still print two
+        def __str__(self):
+            return "a\nb"
+
     def two_lines():
+        raise TwoLines()
+
+    def escaped():
         raise InrkitError("a\nb")
 
     assert fuzzkit.guarded(two_lines, case).kind == "multiline"
+    assert fuzzkit.guarded(escaped, case).kind == "refused"
     assert fuzzkit.guarded(lambda: (case / "z").write_text("ok"), case).ok()
 
 

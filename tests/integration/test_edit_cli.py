@@ -22,7 +22,7 @@ def test_poisson_gradient_cli(tmp_path):
 
 
 def test_blend_mixing_and_cloning_cli(tmp_path):
-    code, out, err = run_cli(["blend", "camera", "brick", "--size", "24", "--steps", "200", "--alpha", "0.5",
+    code, out, err = run_cli(["blend", "camera", "brick", "--size", "24", "--steps", "200", "--mix", "0.5",
                               "--out", tmp_path / "mix", *FAST])
     assert code == 0, err
     mix = json.loads((tmp_path / "mix" / "metrics.json").read_text())

@@ -248,7 +248,7 @@ def test_bad_datasets_fail_with_one_line(tiny_scene, tmp_path):
     code, out, err = run_cli(["nerf", "train", tmp_path / "nan", "--minutes", "0.05", "--out", tmp_path / "o"])
     assert code == 2 and err.count("\n") == 1 and "NaN" in err and not (tmp_path / "o").exists()
     code, _, err = run_cli(["nerf", "train", tiny_scene, "--preset", "nope", "--out", tmp_path / "o"])
-    assert code == 2 and "unknown NeRF preset" in err and not (tmp_path / "o").exists()
+    assert code == 2 and "invalid choice: 'nope'" in err and not (tmp_path / "o").exists()
     code, _, err = run_cli(["nerf", "train", tmp_path / "nowhere", "--out", tmp_path / "o"])
     assert code == 2 and "no such folder" in err
     code, _, err = run_cli(["nerf", "eval", tmp_path / "nope", tiny_scene, "--out", tmp_path / "e"])

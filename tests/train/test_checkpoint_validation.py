@@ -270,12 +270,13 @@ def test_kind_of_each_checkpoint():
 
 def test_render_of_a_functa_checkpoint_or_run_folder_says_so(tmp_path):
     run = _functa_run(tmp_path / "functa_run")
-    for target in (run / "model_z4.json", run):
+    for target, needle in ((run / "model_z4.json", "functa checkpoint; use `inrkit functa ...`"),
+                           (run, "its checkpoints are model_z4: name one")):  # the folder: what it holds
         code, out, err = run_cli(["render", target, "--out", tmp_path / "x.png"])
         assert code == 2, (out, err)
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("inrkit: error: "), err
-        assert "functa checkpoint; use `inrkit functa ...`" in lines[0]
+        assert needle in lines[0], lines[0]
         assert not (tmp_path / "x.png").exists()
 
 

@@ -298,8 +298,12 @@ def load_mask(path: str, shape: tuple[int, int], max_pixels: int = DEFAULT_MAX_P
 def blend(a: str | ImageSignal, b: str | ImageSignal, alpha: float = 0.5, mask: np.ndarray | str | None = None,
           size: int | None = None, field_cfg: FieldConfig | None = None, train_cfg: TrainConfig | None = None,
           device: str = "auto", out: str | Path | None = None, overwrite: bool = False, progress: bool = False,
-          command: str = "", max_pixels: int = DEFAULT_MAX_PIXELS, resample: str = "gaussian") -> dict:
+          command: str = "", max_pixels: int = DEFAULT_MAX_PIXELS, resample: str = "gaussian",
+          max_size: int | None = None) -> dict:
     """Gradient-domain blending of two same-size images with an INR.
+
+    ``max_size`` (with ``size=None``): images whose longer side is above it are resized to it
+    (a preset's cap, ``--preset cpu``); smaller ones keep their size.
 
     Without a mask (mixing): fit Phi with grad Phi ~ alpha grad A + (1 - alpha) grad B; the
     free constant is set so each channel's mean is alpha mean A + (1 - alpha) mean B.
@@ -313,6 +317,8 @@ def blend(a: str | ImageSignal, b: str | ImageSignal, alpha: float = 0.5, mask: 
             raise InrkitError("images differ in size or channels")
     else:
         A, B = _load_pair(str(a), str(b), size, max_pixels, resample)
+        if size is None and max_size is not None and max(A.shape) > max_size:
+            A, B = _load_pair(str(a), str(b), max_size, max_pixels, resample)
     if not 0.0 <= alpha <= 1.0:
         raise InrkitError(f"alpha must be in [0, 1], not {alpha}")
     if isinstance(mask, str):

@@ -10,7 +10,7 @@ import html
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, field as dc_field
+from dataclasses import asdict, dataclass, field as dc_field, replace as dataclasses_replace
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +73,7 @@ class ImageFit:
     metrics: dict
     history: list[dict]
     maps: dict[str, np.ndarray] = dc_field(default_factory=dict)
+    scalars_csv: str | None = None  # --log csv: every step's scalars
 
     @property
     def arch(self) -> str:
@@ -164,7 +165,7 @@ def holdout_record(fraction: float, heldout: torch.Tensor, pixels: int, seed: in
 def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), train_cfg: TrainConfig = TrainConfig(),
                device: str = "auto", progress: bool = False, derivative_maps: bool = True,
                state_dir: Path | None = None, snapshot_seconds: float = 300.0, resume: bool = False,
-               holdout: float = 0.0) -> ImageFit:
+               holdout: float = 0.0, log_csv: bool = False) -> ImageFit:
     """Fit ``field_cfg``'s architecture to ``signal`` with the one loop; measure it.
 
     ``holdout`` is the fraction of pixels kept out of training (:func:`inrkit.signals.image.holdout_split`,
@@ -195,6 +196,12 @@ def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), trai
     tracker = ImageEvaluation(field, signal, train_cfg.log_every, held_rows)
     train_field = CompiledOrEager(field) if train_cfg.compile else field
     callbacks: list = [tracker, Progress(ARCH_LABELS[field_cfg.arch], progress)]
+    scalars = None
+    if log_csv:  # --log csv: every step's scalars, written as scalars.csv in the run folder
+        from ..train.progress import ScalarLog
+
+        scalars = ScalarLog()
+        callbacks.insert(1, scalars)
     snap = None
     if state_dir is not None:
         run_id = {"task": "fit", "signal": signal.meta(), "field": asdict(field_cfg), "train": asdict(train_cfg),
@@ -221,6 +228,7 @@ def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), trai
         "status": result.status, **({"message": result.message} if not result.finished else {}),
     }
     fit_ = ImageFit(field, signal, field_cfg, train_cfg, lr, str(dev), metrics, tracker.history)
+    fit_.scalars_csv = scalars.csv() if scalars is not None else None
     fit_.maps["reconstruction"] = pred_pixels
     if derivative_maps:
         fit_.maps.update(derivative_maps_of(field, signal))
@@ -297,6 +305,8 @@ def _target_gradient(u: np.ndarray, step: tuple[float, float]) -> np.ndarray:
 def _fit_files(fit_: ImageFit, folder: Path, prefix: str = "") -> dict[str, np.ndarray]:
     """Write a fit's checkpoint and PNGs into ``folder``; return the images written."""
     checkpoint.save(folder / f"{prefix}model", fit_.field, fit_.meta())
+    if fit_.scalars_csv is not None:
+        (folder / f"{prefix}scalars.csv").write_text(fit_.scalars_csv)
     scales = _fit_scales(fit_)
     imgs = {
         "target": to_uint8(fit_.signal.pixels),
@@ -422,16 +432,110 @@ def _fit_report(fit_: ImageFit, imgs: dict, curves: bytes, command: str) -> str:
                   f"inrkit {__version__}, torch {torch.__version__}, {time.strftime('%Y-%m-%d %H:%M')}", sections)
 
 
+# ---- loading at a preset's size, estimating the time ----------------------------------------
+
+def signal_from_array(array: np.ndarray, size: int | None = None, max_size: int | None = None,
+                      max_pixels: int = DEFAULT_MAX_PIXELS, alpha: str = "keep", resample: str = "gaussian",
+                      name: str = "array") -> ImageSignal:
+    """An :class:`ImageSignal` from a NumPy image, ``(H, W)`` or ``(H, W, C)`` with C = 1 to 4: unsigned
+    integers map to [0, 1] by their full range (uint8 / 255, uint16 / 65535), booleans to 0 and 1, floats
+    must already be in [0, 1]. A last channel of 2 or 4 is alpha (``alpha="drop"`` discards it). ``size`` /
+    ``max_size`` resize the longer side as for files. Audio (1D) and volume (3D) arrays are refused in one
+    line: they are not image signals."""
+    from ..signals.io import resize_longer_side
+
+    a = np.asarray(array)
+    if a.ndim == 1 or (a.ndim == 3 and a.shape[2] > 4) or a.ndim > 3:
+        raise InrkitError(f"an array of shape {a.shape} is not an image (H x W or H x W x C with C = 1 to 4); "
+                          "audio and volume arrays are not fitted by inrkit.fit yet")
+    if a.ndim == 0 or a.size == 0:
+        raise InrkitError(f"an array of shape {a.shape} has no pixels")
+    if a.shape[0] * a.shape[1] > max_pixels:
+        raise InrkitError(f"the array has {a.shape[0] * a.shape[1]:,} pixels, above the limit of {max_pixels:,}")
+    if a.dtype == bool:
+        pixels = a.astype(np.float32)
+    elif np.issubdtype(a.dtype, np.unsignedinteger):
+        pixels = a.astype(np.float64) / float(np.iinfo(a.dtype).max)
+    elif np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise InrkitError("the array holds NaN or infinite values")
+        if a.min() < 0 or a.max() > 1:
+            raise InrkitError(f"a float image must be in [0, 1]; this one spans [{a.min():.4g}, {a.max():.4g}] "
+                              "(divide by its maximum, or pass an integer array)")
+        pixels = a.astype(np.float32)
+    else:
+        raise InrkitError(f"an image array must be unsigned integers, booleans or floats in [0, 1], not {a.dtype}")
+    if pixels.ndim == 3 and pixels.shape[2] in (2, 4) and alpha == "drop":
+        pixels = pixels[..., :-1]
+    target = size if size is not None else (max_size if max_size is not None and max(a.shape[:2]) > max_size
+                                            else None)
+    if target is not None:
+        pixels = resize_longer_side(pixels, target, max_pixels, resample)
+    info = {"source": f"a NumPy array of shape {tuple(a.shape)} and dtype {a.dtype}", "original_shape": list(a.shape),
+            "bit_depth": 16 if a.dtype == np.uint16 else 8, "resample": resample if target is not None else None,
+            "alpha": "none" if not (a.ndim == 3 and a.shape[2] in (2, 4)) else
+            ("kept as a channel" if alpha == "keep" else "dropped")}
+    return ImageSignal(np.asarray(pixels, dtype=np.float32), name=name, info=info)
+
+
+def load_sized(source, size: int | None = None, max_size: int | None = None,
+               max_pixels: int = DEFAULT_MAX_PIXELS, alpha: str = "keep", resample: str = "gaussian") -> ImageSignal:
+    """:func:`~inrkit.signals.load_image` of a path or built-in name, or :func:`signal_from_array` of a NumPy
+    array; with ``size=None`` and ``max_size``, an image whose longer side is above ``max_size`` is
+    resized to it (smaller images keep their size)."""
+    if isinstance(source, ImageSignal):
+        return source
+    if isinstance(source, np.ndarray):
+        return signal_from_array(source, size, max_size, max_pixels, alpha, resample)
+    signal = load_image(source, size, max_pixels, alpha, resample)
+    if size is None and max_size is not None and max(signal.shape) > max_size:
+        signal = load_image(source, max_size, max_pixels, alpha, resample)
+    return signal
+
+
+PROBE_STEPS = 3
+"""Steps timed by :func:`estimate_fit` after one warm-up step."""
+
+
+def estimate_fit(signal: ImageSignal, field_cfg: FieldConfig, train_cfg: TrainConfig, archs: tuple[str, ...],
+                 device: str = "auto", holdout: float = 0.0) -> tuple[float, str]:
+    """``(seconds, how)``: the time ``fit``/``compare`` would take, from a measured probe: per
+    architecture, one warm-up step and :data:`PROBE_STEPS` timed steps of the real fit (eager, nothing
+    written), times the steps asked for, plus the evaluations every ``log_every`` steps at their
+    measured cost. The derivative maps and the report at the end are not counted."""
+    total, parts = 0.0, []
+    probe = replace(train_cfg, steps=PROBE_STEPS + 1, log_every=10**9)
+    probe = dataclasses_replace(probe, compile=False)
+    for arch in archs:
+        t0 = time.perf_counter()
+        f = fit_signal(signal, replace(field_cfg, arch=arch), probe, device, False, derivative_maps=False,
+                       holdout=holdout)
+        wall = time.perf_counter() - t0
+        per_step = (f.history[-1]["seconds"] - f.history[0]["seconds"]) / PROBE_STEPS
+        per_eval = max(0.0, wall - f.metrics["seconds"]) / 3  # the evaluations at the first and last step, the final one
+        evals = train_cfg.steps // max(1, train_cfg.log_every) + 2
+        total += per_step * train_cfg.steps + per_eval * evals
+        parts.append(f"{arch} {per_step:.3g} s/step")
+    how = (f"measured: a probe of {PROBE_STEPS} steps on {f.device} ({', '.join(parts)}) x {train_cfg.steps} steps, "
+           f"plus {train_cfg.steps // max(1, train_cfg.log_every) + 2} evaluations per architecture; the final "
+           f"derivative maps and report are not counted")
+    return total, how
+
+
 # ---- public API --------------------------------------------------------------------------
 
-def fit_image(source: str | ImageSignal, arch: str = "siren", *, size: int | None = None,
+def fit_image(source: "str | np.ndarray | ImageSignal", arch: str = "siren", *, size: int | None = None,
               field_cfg: FieldConfig | None = None, train_cfg: TrainConfig | None = None,
               steps: int | None = None, lr: float | None = None, seed: int | None = None,
               device: str = "auto", out: str | Path | None = None, overwrite: bool = False,
               max_pixels: int = DEFAULT_MAX_PIXELS, alpha: str = "keep", progress: bool = False,
               command: str = "", resample: str = "gaussian", resume: bool = False,
-              snapshot_minutes: float | None = 5.0, holdout: float = 0.0) -> ImageFit:
-    """Fit an image (path, built-in name or :class:`ImageSignal`); write a run folder if ``out`` is given.
+              snapshot_minutes: float | None = 5.0, holdout: float = 0.0, max_size: int | None = None,
+              log_csv: bool = False) -> ImageFit:
+    """Fit an image (path, built-in name, NumPy array or :class:`ImageSignal`); write a run folder if ``out`` is given.
+
+    ``max_size`` (with ``size=None``): resize an image whose longer side is above it (a preset's cap,
+    ``--preset cpu``); smaller images keep their size.
 
     ``holdout``: the fraction of pixels kept out of training and scored separately (see
     :func:`fit_signal`; the command line's ``--holdout`` defaults to 0.1, the library to 0).
@@ -441,7 +545,7 @@ def fit_image(source: str | ImageSignal, arch: str = "siren", *, size: int | Non
     run of the same command from there.
     """
     check_arch(arch)
-    signal = source if isinstance(source, ImageSignal) else load_image(source, size, max_pixels, alpha, resample)
+    signal = load_sized(source, size, max_size, max_pixels, alpha, resample)
     fcfg = replace(field_cfg or FieldConfig(), arch=check_arch(arch))
     tcfg = replace(train_cfg or TrainConfig(), steps=steps, lr=lr, seed=seed)
     if resume and out is None:
@@ -449,7 +553,7 @@ def fit_image(source: str | ImageSignal, arch: str = "siren", *, size: int | Non
     sdir = state_folder(out) if out is not None and (snapshot_minutes is not None or resume) else None
     fit_ = fit_signal(signal, fcfg, tcfg, device, progress, state_dir=sdir,
                       snapshot_seconds=60.0 * (snapshot_minutes if snapshot_minutes is not None else 1e9),
-                      resume=resume, holdout=holdout)
+                      resume=resume, holdout=holdout, log_csv=log_csv)
     if out is not None:
         write_fit_run(fit_, Path(out), command, overwrite)
         interrupted = fit_.metrics["status"] == "interrupted"
@@ -477,17 +581,18 @@ def compare_images(source: str | ImageSignal, archs: tuple[str, ...] = ARCHS, *,
                    field_cfg: FieldConfig | None = None, train_cfg: TrainConfig | None = None,
                    device: str = "auto", out: str | Path | None = None, overwrite: bool = False,
                    max_pixels: int = DEFAULT_MAX_PIXELS, alpha: str = "keep", progress: bool = False,
-                   command: str = "", resample: str = "gaussian", holdout: float = 0.0) -> list[ImageFit]:
+                   command: str = "", resample: str = "gaussian", holdout: float = 0.0,
+                   max_size: int | None = None, log_csv: bool = False) -> list[ImageFit]:
     """Fit every architecture in ``archs`` with the same steps, seed and held-out pixels (``holdout``,
-    as in :func:`fit_signal`); write one comparison run."""
+    as in :func:`fit_signal`); write one comparison run. ``max_size`` as in :func:`fit_image`."""
     for a in archs:
         check_arch(a)
-    signal = source if isinstance(source, ImageSignal) else load_image(source, size, max_pixels, alpha, resample)
+    signal = load_sized(source, size, max_size, max_pixels, alpha, resample)
     base = field_cfg or FieldConfig()
     fits = []
     for a in archs:
         fits.append(fit_signal(signal, replace(base, arch=a), train_cfg or TrainConfig(), device, progress,
-                               holdout=holdout))
+                               holdout=holdout, log_csv=log_csv))
         if fits[-1].metrics["status"] == "interrupted":  # Ctrl-C: write what is done, skip the rest
             break
     if out is not None:
@@ -623,21 +728,32 @@ def write_compare_run(fits: list[ImageFit], out: Path, command: str = "", overwr
     return out
 
 
-def render(field: nn.Module, meta: dict, size: tuple[int, int], region: tuple[float, float, float, float] | None = None,
-           what: str = "image", chunk: int | None = None, method: str = "auto") -> np.ndarray:
-    """Evaluate a fitted image field on a ``size = (W, H)`` grid as a uint8 image.
+def render(field: nn.Module, meta: dict, size: tuple[int, int] | None = None,
+           region: tuple[float, float, float, float] | None = None, what: str = "image", chunk: int | None = None,
+           method: str = "auto", *, shape: tuple[int, int] | None = None, progress: bool = False) -> np.ndarray:
+    """Evaluate a fitted image field on a grid of ``shape = (H, W)`` pixels as a uint8 image.
+
+    Sizes in the Python API are ``(H, W)``, NumPy's order (the returned array's shape, ``coords.grid``).
+    ``size = (W, H)`` is the older spelling, kept so existing code works: give one of the two. (The command
+    line's ``--size W H`` keeps the width-first order of image tools.)
 
     ``region = (x0, y0, x1, y1)`` picks a rectangle of the domain (default the whole
     [-1, 1]^2). ``what`` is ``image``, ``gradient`` (magnitude) or ``laplacian``. The grid
     is evaluated in blocks of rows holding about ``chunk`` points, so the network's
-    memory stays bounded whatever the size; the output array itself is W x H.
+    memory stays bounded whatever the size; the output array is H x W (x C).
     ``chunk=None`` uses 65,536 points for images, 32,768 for derivatives of MLP fields
     (forward-mode, ``inrkit.ops.jet``) and 8,192 for derivatives by autograd (other fields, or
-    ``method="autograd"``).
+    ``method="autograd"``). ``progress=True`` shows the one progress line (rows rendered) on stderr.
+    For the numbers themselves (gradients, Laplacians as floats) use :func:`inrkit.evaluate`.
     """
-    w, h = size
+    if (size is None) == (shape is None):
+        raise InrkitError("give the render size once: shape=(H, W) (or the older size=(W, H))")
+    if shape is not None:
+        h, w = shape
+    else:
+        w, h = size
     if w < 1 or h < 1:
-        raise InrkitError(f"render size must be positive, got {w}x{h}")
+        raise InrkitError(f"render size must be positive, got {w}x{h} (W x H)")
     if what not in ("image", "gradient", "laplacian"):
         raise InrkitError(f"what must be image, gradient or laplacian, not {what!r}")
     x0, y0, x1, y1 = region if region is not None else (-1.0, -1.0, 1.0, 1.0)
@@ -650,13 +766,79 @@ def render(field: nn.Module, meta: dict, size: tuple[int, int], region: tuple[fl
     quantity = {"image": "value", "gradient": "gradient", "laplacian": "laplacian"}[what]
     channels = field.out_dim if what == "image" else (1 if what == "laplacian" else 2)
     out = np.empty((h, w, channels), dtype=np.uint8 if what == "image" else np.float32)
+    from ..train.progress import Counter
+
+    counter = Counter(f"render {what} {w}x{h}", h, progress and h > rows_per_block)
     for r0 in range(0, h, rows_per_block):
         r1 = min(h, r0 + rows_per_block)
         block = C.grid((r1 - r0, w), ((x0, x1), (y0 + r0 * step_y, y0 + r1 * step_y)))  # (rows, W, 2)
         vals = evaluate(field, block, quantity, chunk=chunk, method=method).numpy()
         out[r0:r1] = to_uint8(values_to_pixels(vals)).reshape(r1 - r0, w, -1) if what == "image" else vals
+        counter(r1)
+    counter.close()
     if what == "image":
         return out[..., 0] if channels == 1 else out
     if what == "gradient":
         return plots.gradient_image(out)
     return plots.laplacian_image(out[..., 0])
+
+
+# ---- the short API: inrkit.fit, inrkit.evaluate ----------------------------------------------
+
+def fit_any(source, *args, preset: str = "auto", arch: str | None = None, size: int | None = None,
+        steps: int | None = None, lr: float | None = None, seed: int | None = None, device: str = "auto",
+        out: str | Path | None = None, overwrite: bool = False, holdout: float = 0.1, progress: bool = False,
+        **kwargs) -> ImageFit:
+    """Fit a field to an image with a named recipe: ``inrkit.fit("camera")``, ``inrkit.fit("photo.png",
+    preset="fast")``, ``inrkit.fit(array)`` for a NumPy ``(H, W)`` or ``(H, W, C)`` image
+    (:func:`signal_from_array`).
+
+    ``preset`` is one of :data:`inrkit.config.PRESETS` or ``auto`` (``reference`` on a CUDA GPU, ``cpu``
+    elsewhere, whose image is capped at 128 px unless ``size`` is given), exactly as ``inrkit fit
+    --preset``; ``arch``, ``steps``, ``lr``, ``seed`` override it. Sizes are pixels of the longer side.
+    ``holdout`` keeps that fraction of pixels out of training and scores it (``metrics["psnr_heldout"]``),
+    as the command line does. Returns the :class:`ImageFit` (``.field``, ``.metrics``, ``.maps``); with
+    ``out``, also writes the run folder.
+
+    Given a field (an ``nn.Module``) first, this is the one training loop :func:`inrkit.train.fit`
+    (what ``inrkit.fit`` named before), called with the same arguments.
+    """
+    if isinstance(source, nn.Module):
+        from ..train import fit as loop
+
+        return loop(source, *args, **kwargs)
+    if args or kwargs:
+        raise TypeError(f"inrkit.fit of an image takes keyword options only; unknown: "
+                        f"{', '.join([*map(repr, args), *kwargs])}")
+    from ..config import PRESET_MAX_SIZE, preset as preset_configs, resolve_preset
+
+    name, _ = resolve_preset(preset, device)
+    fcfg, tcfg = preset_configs(name)
+    return fit_image(source, arch or fcfg.arch, size=size, field_cfg=fcfg, train_cfg=tcfg, steps=steps, lr=lr,
+                     seed=seed, device=device, out=out, overwrite=overwrite, holdout=holdout, progress=progress,
+                     max_size=PRESET_MAX_SIZE.get(name), snapshot_minutes=None)
+
+
+def evaluate_field(field: nn.Module, coords, what: str = "value", chunk: int | None = None) -> np.ndarray:
+    """The numbers of a field at any points: ``what`` is ``value`` ``(..., C)``, ``gradient`` ``(..., 2)`` (of
+    the channel mean, per coordinate unit), ``laplacian`` ``(..., 1)``, or ``hessian`` / ``jacobian``
+    (:func:`inrkit.ops.evaluate`, whose chunking bounds memory).
+
+    ``coords`` is an array ``(..., 2)`` of points in [-1, 1]^2, (x, y) order, x right, y down; or a shape
+    ``(H, W)``, which means the pixel-centre grid of an H x W image (:func:`inrkit.coords.grid`), so the result
+    is ``(H, W, ...)``. Returns a float32 NumPy array (numbers, not a colour map: see :func:`render` for images).
+    """
+    if what not in ("value", "gradient", "laplacian", "hessian", "jacobian"):
+        raise InrkitError(f"what must be value, gradient, laplacian, hessian or jacobian, not {what!r}")
+    if isinstance(coords, tuple) and all(isinstance(n, int) and not isinstance(n, bool) for n in coords):
+        if len(coords) != 2 or min(coords) < 1:
+            raise InrkitError(f"a grid shape is (H, W) with positive sizes, not {coords}")
+        x = C.grid(coords)
+    else:
+        x = torch.as_tensor(np.asarray(coords.detach().cpu() if isinstance(coords, torch.Tensor) else coords),
+                            dtype=torch.float32)
+        if x.ndim < 1 or x.shape[-1] != 2:
+            raise InrkitError(f"coords must have 2 numbers (x, y) on their last axis, not shape {tuple(x.shape)}")
+    dev = next((p.device for p in field.parameters()), torch.device("cpu"))
+    out = evaluate(field, x.to(dev), what, chunk=chunk)
+    return out.detach().cpu().numpy().astype(np.float32)

@@ -29,7 +29,7 @@ from ..signals.multiview import PosedImages, composite_on, load_posed_images
 from ..train import resume as resume_lib
 from ..train import checkpoint, schedules
 from ..train.fit import Callback, FitState, fit
-from ..train.progress import Progress
+from ..train.progress import Counter as _Counter, Progress
 
 
 @dataclass(frozen=True)
@@ -308,22 +308,6 @@ def train_nerf(dataset: str | Path, preset: str | NeRFRecipe = "fast", steps: in
             "message": res.message, "state_dir": None if state_dir is None else str(state_dir),
             "views": validation.last, "recipe_name": preset if isinstance(preset, str) else recipe.recipe,
             "eval_every": eval_every}
-
-
-class _Counter:
-    """The :class:`~inrkit.train.progress.Progress` line for a loop that is not a fit (views, frames)."""
-
-    def __init__(self, label: str, total: int, enabled: bool):
-        self.bar = Progress(label, enabled)
-        self.state = FitState(model=None, optimizer=None, steps=total, max_seconds=None, generator=None)
-        self.bar.on_start(self.state)
-
-    def __call__(self, done: int, total: int | None = None) -> None:
-        self.state.step = done
-        self.bar.after_step(self.state)
-
-    def close(self) -> None:
-        self.bar.on_end(self.state)
 
 
 def _depth_scale(depth: np.ndarray, opacity: np.ndarray, lo: float | None = None,

@@ -9,11 +9,11 @@ from ..config import MAX_BATCH, MAX_PARAMETERS, _mlp_size
 from ..errors import InrkitError
 from .image import preflight
 from .options import Command, Group, Invocation, opt, options
-from .shared import Device, Out, Overwrite, Quiet, RunOptions, Seed
+from .shared import Device, DryRun, Out, Overwrite, Quiet, RunOptions, Seed, print_dry_run, sources
 
 
 @options
-class TrainArgs(RunOptions):
+class TrainArgs(RunOptions, DryRun):
     dataset: str = opt(help="mnist, digits, or a folder of same-size images (sub-folders = classes)", positional=True)
     latent_dims: str = opt("64", "comma-separated latent sizes, one model each")
     steps: int = opt(1000, "outer steps", at_least=1)
@@ -61,6 +61,8 @@ def run_train(a: TrainArgs, run: Invocation) -> None:
     if a.resume and a.out is None:
         raise InrkitError("--resume needs the --out of the interrupted run")
     out = a.out or default_run_dir("functa", Path(a.dataset).name)
+    if a.dry_run:
+        return _dry_run_train(a, run, dims, out)
     preflight(out, a.overwrite)
     sdir = state_folder(out) if a.snapshot_minutes > 0 or a.resume else None
     runs = train_functa_sizes(a.dataset, dims, state_dir=sdir,
@@ -78,6 +80,31 @@ def run_train(a: TrainArgs, run: Invocation) -> None:
     print(f"-> {out}/report.html")
 
 
+PROBE_STEPS = 3
+
+
+def _dry_run_train(a: TrainArgs, run: Invocation, dims: list[int], out: Path) -> None:
+    """``functa train --dry-run``: read the dataset (nothing is written), time a probe of outer steps per latent size."""
+    from ..apps.functa import load_collection, train_functa
+    from ..device import resolve_device
+    coll = load_collection(a.dataset)
+    total, parts = 0.0, []
+    for d in dims:
+        r = train_functa(coll, latent_dim=d, steps=PROBE_STEPS + 1, batch_size=a.batch_size, width=a.width,
+                         hidden_layers=a.depth, w0=a.w0, inner_steps=a.inner_steps, lr=a.lr,
+                         first_order=a.first_order, seed=a.seed, device=a.device, eval_items=min(a.eval_items, 20))
+        per = r["seconds_per_step"]
+        total += min(per * a.steps, 60 * a.minutes) if a.minutes else per * a.steps
+        parts.append(f"latent {d}: {per:.3g} s/step")
+    rows = sources(a, run.given, overrides={"out": (out, "flag" if a.out else "default: a new folder under runs/")})
+    how = (f"measured: a probe of {PROBE_STEPS + 1} outer steps on {resolve_device(a.device)} ({', '.join(parts)}) "
+           f"x {a.steps:,} steps{', capped by --minutes' if a.minutes else ''}; the evaluation of {a.eval_items} "
+           f"test images and the report are not counted")
+    print_dry_run(run.command, rows, (total, how), out,
+                  (f"dataset {coll.name if hasattr(coll, 'name') else a.dataset}: {len(coll.labels):,} images of "
+                   f"{' x '.join(str(n) for n in coll.images.shape[1:])}",))
+
+
 @options
 class EncodeArgs(Device, Quiet):
     checkpoint: str = opt(help="a model_z*.safetensors/.json from functa train", positional=True)
@@ -93,8 +120,13 @@ def run_encode(a: EncodeArgs, run: Invocation) -> None:
     from ..report.rundir import check_writable
 
     check_writable(a.out)  # a functaset folder is resumed in place, not swapped: only check it can be written
+    from ..report.rundir import honour_umask
+    from .shared import check_checkpoint
+
+    check_checkpoint(a.checkpoint, "functa checkpoint (model_zD from functa train)")
     m = encode_functaset(ckpt=a.checkpoint, dataset=a.dataset, out=a.out, inner_steps=a.inner_steps,
                          shard_size=a.shard_size, batch_size=a.batch_size, device=a.device, progress=not a.quiet)
+    honour_umask(a.out)
     print(f"functaset of {m['items']} items, latent {m['latent_dim']}, modulations {m['modulation_dim']} -> {a.out}")
     if m["encoded_this_run"]:
         print(f"encoded {m['encoded_this_run']} items in {m['encode_seconds']:.1f} s "
@@ -102,7 +134,7 @@ def run_encode(a: EncodeArgs, run: Invocation) -> None:
 
 
 @options
-class ClassifyArgs(Seed):  # writes nothing: no --out
+class ClassifyArgs(Seed, Quiet):  # writes nothing: no --out
     functaset: str = opt(help="a functaset folder from functa encode", positional=True)
     epochs: int = opt(100, "training epochs of each MLP", at_least=1)
 
@@ -110,7 +142,7 @@ class ClassifyArgs(Seed):  # writes nothing: no --out
 def run_classify(a: ClassifyArgs, run: Invocation) -> None:
     from ..apps.functa import classify
 
-    r = classify(functaset=a.functaset, epochs=a.epochs, seed=a.seed)
+    r = classify(functaset=a.functaset, epochs=a.epochs, seed=a.seed, progress=not a.quiet)
     print(f"test accuracy on {r['dataset']} ({r['train_items']} train / {r['test_items']} test), same MLP:")
     print("| input | dimension | accuracy |\n|---|---|---|")
     print(f"| modulations | {r['modulation_dim']} | {100 * r['modulations']:.1f} % |")

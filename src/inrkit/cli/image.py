@@ -11,19 +11,27 @@ from ..errors import InrkitError
 from ..ops.chunked import DEFAULT_CHUNK, DERIVATIVE_CHUNK, JET_CHUNK
 from ..signals import DEFAULT_MAX_PIXELS
 from .options import Command, Group, Invocation, opt, options
-from .shared import (Acceleration, Device, Holdout, ImageFile, ImageLoading, LogEvery, Model, Optimisation, Preset,
-                     RunOptions, arch_option, configs, image_name, parse_archs)
+from .shared import (Acceleration, Device, DryRun, Holdout, ImageFile, ImageLoading, LogEvery, Model, Optimisation,
+                     Preset, Quiet, RunOptions, arch_option, configs, image_name, max_size, parse_archs, print_dry_run,
+                     recipe, sources)
 
 
-@options
+@options(group="input")
 class AlphaChannel:
     alpha: Literal["keep", "drop"] = opt("keep", "alpha channel: fit it as a fourth channel (keep) or discard it "
                                          "(drop)")
 
 
+@options(group="output")
+class Log:
+    log: Literal["none", "csv"] = opt("none", "also write every step's scalars (loss terms, PSNR where measured, "
+                                      "training seconds) to scalars.csv in the run folder (one per architecture "
+                                      "for compare)")
+
+
 @options
 class _ImageFit(ImageFile, AlphaChannel, ImageLoading, Model, Preset, Optimisation, Holdout, Acceleration, LogEvery,
-                RunOptions):
+                RunOptions, DryRun, Log):
     """Options of fit and compare."""
 
 
@@ -38,7 +46,7 @@ class FitArgs(_ImageFit):
 
 @options
 class CompareArgs(_ImageFit):
-    archs: str = opt(",".join(ARCHS), f"comma-separated list from {','.join(ALL_ARCHS)}")
+    archs: str = opt(",".join(ARCHS), f"comma-separated list from {','.join(ALL_ARCHS)}", group="model")
 
 
 def preflight(out: Path, overwrite: bool) -> None:
@@ -53,6 +61,30 @@ def preflight(out: Path, overwrite: bool) -> None:
         print(f"inrkit: {note}", file=sys.stderr)
 
 
+def dry_run_images(a, run: Invocation, archs: tuple[str, ...], out: Path) -> None:
+    """``fit``/``compare --dry-run``: load the image (nothing is written), resolve every value, time a probe."""
+    from ..apps.image import estimate_fit, load_sized
+
+    fcfg, tcfg = configs(a, run.given)
+    cap = max_size(a, run.given)
+    signal = load_sized(a.image, a.size, cap, a.max_pixels, a.alpha, a.resample)
+    h, w = signal.shape
+    if "size" in run.given:
+        size = (a.size, "flag")
+    elif cap is not None:
+        size = (max(h, w), f"preset {recipe(a)[0]}: the longer side at most {cap} px"
+                + ("" if max(signal.info["original_shape"][:2]) > cap else ", the image is smaller"))
+    else:
+        size = (max(h, w), "default: the image's own size")
+    rows = sources(a, run.given, fcfg=fcfg, tcfg=tcfg, overrides={"size": size, "out": (out, "flag" if a.out else "default: a new folder under runs/")})
+    if len(archs) > 1:
+        rows = [r if r[0] != "lr" or "lr" in run.given else ("lr", None, "default: each architecture's paper value")
+                for r in rows]
+    est = estimate_fit(signal, fcfg, tcfg, archs, a.device, a.holdout)
+    print_dry_run(run.command, rows, est, out, (f"image {signal.name}: {w} x {h} x {signal.channels} fitted "
+                                                f"(W x H x C), from {signal.info['original_shape']}",))
+
+
 def run_fit(a: FitArgs, run: Invocation) -> None:
     from ..apps.image import fit_image
     from ..report.rundir import default_run_dir
@@ -61,14 +93,39 @@ def run_fit(a: FitArgs, run: Invocation) -> None:
     if a.resume and a.out is None:
         raise InrkitError("--resume needs the --out of the interrupted run")
     out = a.out or default_run_dir(image_name(a.image), fcfg.arch)
+    if a.dry_run:
+        return dry_run_images(a, run, (fcfg.arch,), out)
     preflight(out, a.overwrite)
+    if not a.quiet:
+        say_recipe(a, run)
     fit_ = fit_image(source=a.image, arch=fcfg.arch, size=a.size, field_cfg=fcfg, train_cfg=tcfg, device=a.device,
                      out=out, overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha, progress=not a.quiet,
                      command=run.command, resample=a.resample, resume=a.resume,
-                     snapshot_minutes=a.snapshot_minutes or None, holdout=a.holdout)
+                     snapshot_minutes=a.snapshot_minutes or None, holdout=a.holdout, max_size=max_size(a, run.given),
+                     log_csv=a.log == "csv")
     m = fit_.metrics
-    print(f"{fcfg.arch}: {_psnr_summary(m)}, SSIM {m['ssim']:.4f}, {m['parameters']:,} parameters, "
+    h, w, _ = m["image_shape"]
+    print(f"{fcfg.arch} on {w}x{h}: {_psnr_summary(m)}, SSIM {m['ssim']:.4f}, {m['parameters']:,} parameters, "
           f"{m['seconds']:.1f} s -> {out}/report.html")
+
+
+def say_recipe(a, run: Invocation, archs: tuple[str, ...] | None = None) -> None:
+    """One line on stderr before a long job: the recipe the preset resolved to, and why. With
+    ``--preset reference`` (the paper's recipe, long on a CPU) also the measured time estimate of
+    ``--dry-run``, before training starts."""
+    name, why = recipe(a)
+    cap = max_size(a, run.given)
+    extra = f", image capped at {cap} px (--size to change)" if cap else ""
+    print(f"inrkit: recipe {name} ({why}{extra}); --dry-run shows every value and a time estimate", file=sys.stderr)
+    if name == "reference" and "preset" in run.given:
+        from ..apps.image import estimate_fit, load_sized
+        from .shared import format_seconds
+
+        fcfg, tcfg = configs(a, run.given)
+        signal = load_sized(a.image, a.size, cap, a.max_pixels, a.alpha, a.resample)
+        seconds, how = estimate_fit(signal, fcfg, tcfg, archs or (fcfg.arch,), a.device, a.holdout)
+        print(f"inrkit: the reference recipe on {signal.shape[1]}x{signal.shape[0]} will take about "
+              f"{format_seconds(seconds)} ({how}); Ctrl-C stops it", file=sys.stderr)
 
 
 def _psnr_summary(m: dict) -> str:
@@ -86,10 +143,15 @@ def run_compare(a: CompareArgs, run: Invocation) -> None:
     archs = parse_archs(a.archs)
     fcfg, tcfg = configs(a, run.given)
     out = a.out or default_run_dir("compare", image_name(a.image))
+    if a.dry_run:
+        return dry_run_images(a, run, archs, out)
     preflight(out, a.overwrite)
+    if not a.quiet:
+        say_recipe(a, run, archs)
     fits = compare_images(source=a.image, archs=archs, size=a.size, field_cfg=fcfg, train_cfg=tcfg,
                           device=a.device, out=out, overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha,
-                          progress=not a.quiet, command=run.command, resample=a.resample, holdout=a.holdout)
+                          progress=not a.quiet, command=run.command, resample=a.resample, holdout=a.holdout,
+                          max_size=max_size(a, run.given), log_csv=a.log == "csv")
     if any(f.metrics.get("psnr_heldout") is not None for f in fits):  # ranked by held-out PSNR, as in the report
         from ..apps.image import ranked
 
@@ -108,28 +170,34 @@ def run_compare(a: CompareArgs, run: Invocation) -> None:
 
 
 @options
-class RenderArgs(Device):
+class RenderArgs(Device, Quiet):
     checkpoint: str = opt(help="run folder, or model.safetensors / model.json", positional=True)
-    size: tuple[int, int] | None = opt(None, "output size", metavar=("W", "H"),
-                                       unset="the training size x --scale", at_least=1)
-    scale: int = opt(1, "multiple of the training size when --size is not given", at_least=1)
+    size: tuple[int, int] | None = opt(None, "output size, width then height (the command line's W H order; the "
+                                       "Python API's size is (H, W))", metavar=("W", "H"),
+                                       unset="the training size x --scale", at_least=1, group="output")
+    scale: int = opt(1, "multiple of the training size when --size is not given", at_least=1, group="output")
     region: tuple[float, float, float, float] | None = opt(
         None, "rectangle of the domain [-1,1]^2 to render (x right, y down)", metavar=("X0", "Y0", "X1", "Y1"),
-        unset="the whole domain")
-    what: Literal["image", "gradient", "laplacian"] = opt("image", "what to render")
+        unset="the whole domain", group="output")
+    what: Literal["image", "gradient", "laplacian"] = opt("image", "what to render", group="output")
     chunk: int | None = opt(None, "points per evaluation block, bounds memory", at_least=1,
                             unset=f"{DEFAULT_CHUNK:,} for images; for derivatives {JET_CHUNK:,} (MLP fields, forward "
                                   f"mode) or {DERIVATIVE_CHUNK:,} (other fields, autograd)")
-    max_pixels: int = opt(DEFAULT_MAX_PIXELS * 4, "refuse larger renders", at_least=1)
-    out: Path | None = opt(None, "output PNG", unset="beside the checkpoint, CHECKPOINT-WHAT-WxH.png")
+    max_pixels: int = opt(DEFAULT_MAX_PIXELS * 4, "refuse larger renders", at_least=1, group="output")
+    out: Path | None = opt(None, "output PNG", unset="RUN/renders/WHAT-WxH.png inside the run folder")
 
 
 def run_render(a: RenderArgs, run: Invocation) -> None:
+    import time
+
     from ..apps.image import render
     from ..device import resolve_device
+    from ..report.rundir import honour_umask
     from ..signals.io import write_png
     from ..train import checkpoint
+    from .shared import check_checkpoint, format_seconds, run_folder_of
 
+    check_checkpoint(a.checkpoint)
     field, meta = checkpoint.load(a.checkpoint, device=resolve_device(a.device), expect="field")
     signal = meta.get("signal")
     if not isinstance(signal, dict) or signal.get("kind") != "image":
@@ -145,12 +213,17 @@ def run_render(a: RenderArgs, run: Invocation) -> None:
         size = a.size
     if size[0] * size[1] > a.max_pixels:
         raise InrkitError(f"render size {size[0]}x{size[1]} is above the limit of {a.max_pixels} pixels (--max-pixels)")
-    img = render(field=field, meta=meta, size=size, region=a.region, what=a.what, chunk=a.chunk)
-    out = a.out or Path(f"{Path(a.checkpoint).with_suffix('')}-{a.what}-{size[0]}x{size[1]}.png")
-    if out.parent and not out.parent.exists():
+    out = a.out or run_folder_of(a.checkpoint) / "renders" / f"{a.what}-{size[0]}x{size[1]}.png"
+    if a.out is None:
+        out.parent.mkdir(exist_ok=True)
+    elif out.parent and not out.parent.exists():
         raise InrkitError(f"output folder {out.parent} does not exist")
+    t0 = time.perf_counter()
+    img = render(field=field, meta=meta, size=size, region=a.region, what=a.what, chunk=a.chunk,
+                 progress=not a.quiet)
     write_png(out, img)
-    print(f"wrote {out} ({size[0]}x{size[1]}, {a.what})")
+    honour_umask(out)
+    print(f"wrote {out} ({size[0]}x{size[1]}, {a.what}, {format_seconds(time.perf_counter() - t0)})")
 
 
 GROUP = Group((

@@ -16,13 +16,19 @@ field annotation               argument
 =============================  ==================================================
 
 Metadata (written with ``opt``) carries the help text, ``positional``, ``aliases`` (more
-option strings), ``metavar``, ``unset`` and bounds (``at_least``, ``at_most``,
+option strings), ``deprecated`` (old option strings still accepted, hidden from ``--help``, with a
+warning on stderr), ``metavar``, ``unset``, ``group`` (the ``--help`` section), ``by_preset`` (the
+value each ``--preset`` gives it, printed as its default) and bounds (``at_least``, ``at_most``,
 ``above``). A float must be finite (argparse's ``float`` accepts ``nan`` and ``inf``) unless
 its field says ``finite=False``. A bound may be a :class:`~inrkit.config.ResourceLimit`
 (read when the command runs, so an environment variable raises it). An options class may
 define ``check(self)`` for rules over several fields; ``validate`` runs each class's own
 after the bounds. ``--help`` appends ``(default: X)`` from the dataclass default itself, so
 help and behaviour cannot disagree; a subclass changes a default by redeclaring the field.
+
+``--help`` lists the options in sections, :data:`SECTIONS` (input, model, training, output, run):
+an option's section is its ``group`` metadata, else the ``group`` given to ``@options(group=...)`` by
+the class that first declares the field, else :data:`SECTION_OF` by its name, else "other options".
 
 The generated arguments carry no argparse default (``SUPPRESS``): the dataclass
 supplies every default, and ``instantiate`` also reports which fields the command line
@@ -45,28 +51,61 @@ from typing import Any, Literal, get_args, get_origin
 from ..config import ResourceLimit
 from ..errors import InrkitError
 
-__all__ = ["Arg", "Command", "Group", "Invocation", "add_arguments", "arguments", "format_default", "instantiate",
-           "opt", "options", "validate"]
+__all__ = ["Arg", "Command", "Group", "Invocation", "SECTIONS", "SECTION_OF", "add_arguments", "arguments",
+           "deprecated_used", "format_default", "instantiate", "opt", "options", "section", "validate"]
+
+SECTIONS = {"input": "input", "model": "model", "training": "training", "output": "output",
+            "run": "run (device, seed, progress)", "other": "other options"}
+"""``--help`` sections in the order they are printed: key -> title."""
+
+SECTION_OF = {
+    **dict.fromkeys(("image", "size", "resample", "max_pixels", "alpha", "dataset", "mask", "fields", "checkpoint",
+                     "functaset", "split", "limit", "downscale", "background", "a", "b"), "input"),
+    **dict.fromkeys(("preset", "arch", "archs", "width", "depth", "w0", "latent_dims", "couplings", "hidden",
+                     "operator", "supervision"), "model"),
+    **dict.fromkeys(("steps", "lr", "batch_size", "schedule", "minutes", "holdout", "log_every", "compile", "amp",
+                     "epochs", "inner_steps", "first_order", "eval_items", "eval_every", "eval_views", "batch_rays",
+                     "mix", "diffusion_steps", "temperature"), "training"),
+    **dict.fromkeys(("out", "overwrite", "dry_run", "log", "snapshot_minutes", "resume", "shard_size", "format",
+                     "frames", "samples", "pairs", "orbit", "elevation", "radius", "resolution", "level", "train",
+                     "val", "test"), "output"),
+    **dict.fromkeys(("seed", "device", "quiet", "chunk"), "run"),
+}
+"""The section of an option whose declaration names none (commands of other modules keep working unchanged)."""
 
 
-def options(cls: type) -> type:
-    """Make ``cls`` a frozen, keyword-only dataclass of command-line options."""
-    return dataclasses.dataclass(frozen=True, kw_only=True)(cls)
+def options(cls: type | None = None, *, group: str | None = None):
+    """Make ``cls`` a frozen, keyword-only dataclass of command-line options; ``@options(group="model")``
+    also puts the fields it declares in that ``--help`` section."""
+    def make(c: type) -> type:
+        if group is not None:
+            if group not in SECTIONS:
+                raise TypeError(f"unknown option group {group!r}; one of {', '.join(SECTIONS)}")
+            c.__inrkit_group__ = group
+        return dataclasses.dataclass(frozen=True, kw_only=True)(c)
+    return make if cls is None else make(cls)
 
 
 def opt(default: Any = MISSING, help: str = "", *, positional: bool = False, aliases: tuple[str, ...] = (),
         choices: tuple | None = None, metavar: str | tuple[str, ...] | None = None, unset: str | None = None,
         at_least: float | None = None, at_most: float | ResourceLimit | None = None, above: float | None = None,
-        finite: bool = True) -> Any:
+        finite: bool = True, group: str | None = None, by_preset: typing.Mapping[str, Any] | None = None,
+        deprecated: tuple[str, ...] = ()) -> Any:
     """A dataclass field with command-line metadata; no ``default``: required (or positional).
 
     ``unset`` says what a ``None`` default means ("the image's own size"); it is printed as
     that option's default. Bounds are checked by ``validate`` with the option's name;
-    ``finite=False`` lets a float option take ``nan`` or ``inf`` (none does today).
+    ``finite=False`` lets a float option take ``nan`` or ``inf`` (none does today). ``group``: the
+    ``--help`` section (:data:`SECTIONS`). ``by_preset``: {preset: value} where ``--preset`` sets
+    the option; ``--help`` prints those values as its default. ``deprecated``: old option strings
+    still accepted (with a warning), not shown by ``--help``.
     """
+    if group is not None and group not in SECTIONS:
+        raise TypeError(f"unknown option group {group!r}; one of {', '.join(SECTIONS)}")
     meta = {"help": help, "positional": positional, "aliases": tuple(aliases), "choices": choices,
             "metavar": metavar, "unset": unset, "at_least": at_least, "at_most": at_most, "above": above,
-            "finite": finite}
+            "finite": finite, "group": group, "by_preset": dict(by_preset) if by_preset else None,
+            "deprecated": tuple(deprecated)}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -150,11 +189,33 @@ def arguments(cls: type) -> list[Arg]:
     return args
 
 
+def section(cls: type, arg: Arg) -> str:
+    """The ``--help`` section of ``arg`` in options class ``cls`` (see the module docstring)."""
+    if arg.metadata.get("group"):
+        return arg.metadata["group"]
+    for klass in reversed(cls.__mro__):  # the first class that declares it, bases first
+        if arg.name in inspect.get_annotations(klass) and klass.__dict__.get("__inrkit_group__"):
+            return klass.__dict__["__inrkit_group__"]
+    if arg.positional:
+        return "input"
+    return SECTION_OF.get(arg.name, "other")
+
+
 def format_default(arg: Arg) -> str | None:
     """The text ``--help`` shows as the default; None where it shows none (flags, required)."""
     d = arg.default
     if arg.is_flag or d is MISSING:
         return None
+    by = arg.metadata.get("by_preset")
+    if by:
+        same: dict[str, list[str]] = {}
+        for name, v in by.items():
+            same.setdefault(_fmt_value(v, arg), []).append(name)
+        return "by --preset: " + "; ".join(f"{', '.join(names)} {v}" for v, names in same.items())
+    return _fmt_value(d, arg)
+
+
+def _fmt_value(d: Any, arg: Arg) -> str:
     if d is None:
         return arg.metadata.get("unset") or "none"
     if isinstance(d, tuple | list):
@@ -172,9 +233,31 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """Add one argparse argument per field of ``cls``."""
+def deprecated_used(cls: type, command: str) -> list[str]:
+    """Warnings for the old option strings (``deprecated`` metadata) used in ``command`` (the command line as
+    :class:`Invocation` holds it). A handler prints them once its options are valid, so a usage error stays
+    one line."""
+    import shlex
+
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    out = []
     for a in arguments(cls):
+        for old in a.metadata.get("deprecated") or ():
+            if any(w == old or w.startswith(old + "=") for w in words):
+                out.append(f"inrkit: warning: {old} is deprecated here; use {a.flags[0]}")
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Add one argparse argument per field of ``cls``, in ``--help`` sections (:data:`SECTIONS`)."""
+    args = arguments(cls)
+    wanted = {section(cls, a) for a in args}
+    groups = {key: parser.add_argument_group(title) for key, title in SECTIONS.items() if key in wanted}
+    for a in args:
+        target = groups[section(cls, a)]
         text = a.help
         shown = format_default(a)
         if shown is not None:
@@ -183,13 +266,17 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         if a.metadata.get("metavar") is not None:
             kw["metavar"] = a.metadata["metavar"]
         if a.is_flag:
-            parser.add_argument(*a.flags, dest=a.name, action="store_true", default=argparse.SUPPRESS, **kw)
+            target.add_argument(*a.flags, dest=a.name, action="store_true", default=argparse.SUPPRESS, **kw)
             continue
         kw.update(type=a.kind, nargs=a.nargs, choices=a.choices)
         if a.positional:
-            parser.add_argument(a.name, **kw)
+            target.add_argument(a.name, **kw)
         else:
-            parser.add_argument(*a.flags, dest=a.name, default=argparse.SUPPRESS, required=a.default is MISSING, **kw)
+            target.add_argument(*a.flags, dest=a.name, default=argparse.SUPPRESS, required=a.default is MISSING, **kw)
+            old = a.metadata.get("deprecated") or ()
+            if old:
+                target.add_argument(*old, dest=a.name, default=argparse.SUPPRESS, type=a.kind, nargs=a.nargs,
+                                    choices=a.choices, help=argparse.SUPPRESS)
 
 
 def instantiate(cls: type, namespace: argparse.Namespace) -> tuple[Any, frozenset[str]]:

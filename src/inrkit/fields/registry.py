@@ -41,6 +41,7 @@ FIELDS: dict[str, type[nn.Module]] = {}
 
 _DEFINED_IN = {"nerf": "inrkit.rendering.nerf"}
 """Field kinds registered by modules above the field layer: imported when first asked for."""
+_DEFINED_IN.update(insp_operator="inrkit.insp.operator", insp_readout="inrkit.insp.operator")
 
 C = TypeVar("C", bound=type)
 

@@ -7,8 +7,15 @@ what it needs from the :class:`~inrkit.batch.Batch` by name; a new task is a new
 """
 
 from .fitting import GradientMatch, LaplacianMatch, Reconstruction, StencilMatch
+from .inverse import MaskedFourier, RayIntegral
+from .shape import Occupancy, SignedDistance
 from .meta import MetaReconstruction
 from .rendering import VolumeRendering
 
 __all__ = ["Reconstruction", "GradientMatch", "LaplacianMatch", "StencilMatch", "VolumeRendering",
-           "MetaReconstruction"]
+           "MetaReconstruction", "RayIntegral", "MaskedFourier",
+           "SignedDistance", "Occupancy"]
+
+from .pde import PDEResidual  # noqa: E402  (physics-informed solving, inrkit.pde)
+
+__all__ += ["PDEResidual"]

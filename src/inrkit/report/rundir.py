@@ -361,8 +361,33 @@ class RunDir:
                 keep = self.tmp
             raise InrkitError(f"{reason}; this run was kept in {keep}")
         write_marker(self.tmp, self.kind)
+        honour_umask(self.tmp)
         _swap(self.tmp, self.final)
         return False
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def honour_umask(path: str | os.PathLike) -> None:
+    """Give ``path`` (a file, or a folder and everything in it) the permissions a plain ``open`` /
+    ``mkdir`` would have given under the user's umask: the temporary names that make writes atomic
+    (``mkdtemp``, ``mkstemp``) are created 0700 / 0600, which would hide a finished run from the
+    user's group."""
+    mask = current_umask()
+    path = Path(path)
+    items = [path] + (list(path.rglob("*")) if path.is_dir() and not path.is_symlink() else [])
+    for p in items:
+        if p.is_symlink():
+            continue
+        try:
+            os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~mask)
+        except OSError:
+            pass  # a file we cannot chmod keeps its mode; the run itself is still complete
 
 
 def _swap(tmp: Path, final: Path) -> None:

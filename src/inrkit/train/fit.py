@@ -161,6 +161,11 @@ def fit(model: nn.Module, sample: Sampler, objective: Objective, *, steps: int |
     ``status="interrupted"``, so the caller can still save what was learnt; the ``on_end``
     callbacks run (a :class:`~inrkit.train.resume.Snapshots` callback then saves the state).
 
+    An optimiser that needs a closure (``torch.optim.LBFGS``, or one with ``needs_closure = True``)
+    gets one: it re-evaluates the objective on the step's batch as often as its line search needs;
+    the step's terms are those of its first evaluation. Give such a step a fixed batch (a sampler
+    that returns the same points), as its curvature pairs assume one objective.
+
     ``resume`` is a snapshot from :mod:`inrkit.train.resume` (model, optimiser, schedule,
     generator, step, training seconds, callbacks' states) to continue from; build everything
     as for the original run, then pass it.
@@ -179,6 +184,7 @@ def fit(model: nn.Module, sample: Sampler, objective: Objective, *, steps: int |
         from .resume import restore
 
         restore(state, resume)
+    closure_step = _needs_closure(opt)
     device_type = _device_type(model)
     use_amp = amp and device_type == "cuda"
     params = [p for p in model.parameters() if p.requires_grad] if check_finite else []
@@ -194,16 +200,23 @@ def fit(model: nn.Module, sample: Sampler, objective: Objective, *, steps: int |
             t0 = time.perf_counter()
             model.train()
             batch = sample(generator)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                terms = objective(model, batch)
-            opt.zero_grad(set_to_none=True)
-            terms["loss"].float().backward()
             if params:
                 with torch.no_grad():
                     torch._foreach_copy_(saved, params)
-            phase = "stepping"
-            opt.step()
-            if params and not _finite(terms["loss"], params):
+            if closure_step:  # the optimiser evaluates the objective itself, as often as it needs
+                evals = _closure_evals(model, batch, objective, opt, use_amp)
+                phase = "stepping"
+                opt.step(evals)
+                terms, last = evals.first, evals.last
+            else:
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+                    terms = objective(model, batch)
+                opt.zero_grad(set_to_none=True)
+                terms["loss"].float().backward()
+                phase = "stepping"
+                opt.step()
+                last = terms["loss"]
+            if params and not (_finite(terms["loss"], params) and bool(torch.isfinite(last.detach()).all())):
                 with torch.no_grad():
                     torch._foreach_copy_(params, saved)
                 state.train_seconds += time.perf_counter() - t0
@@ -231,6 +244,37 @@ def fit(model: nn.Module, sample: Sampler, objective: Objective, *, steps: int |
     message = state.diverged or (f"interrupted after {state.step} steps" if state.interrupted else "")
     return FitResult(steps=state.step, seconds=state.train_seconds, final_terms=final, log=dict(state.log),
                      status=status, message=message)
+
+
+def _needs_closure(opt: torch.optim.Optimizer) -> bool:
+    """Optimisers whose ``step`` must re-evaluate the loss (``torch.optim.LBFGS``, or any with ``needs_closure = True``)."""
+    return isinstance(opt, torch.optim.LBFGS) or bool(getattr(opt, "needs_closure", False))
+
+
+class _closure_evals:
+    """The closure handed to ``opt.step``: objective and backward on the step's one batch.
+
+    ``first`` keeps the terms of the first evaluation (the loss at the weights the step started
+    from, as for every other optimiser); ``last`` the loss of the latest one (where a line search
+    ended), so a step that wandered into NaN is caught too.
+    """
+
+    def __init__(self, model: nn.Module, batch: Batch, objective: Objective, opt: torch.optim.Optimizer,
+                 use_amp: bool):
+        self.model, self.batch, self.objective, self.opt, self.use_amp = model, batch, objective, opt, use_amp
+        self.first: dict[str, Tensor] = {}
+        self.last: Tensor | None = None
+
+    def __call__(self) -> Tensor:
+        with torch.enable_grad():
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
+                terms = self.objective(self.model, self.batch)
+            self.opt.zero_grad(set_to_none=True)
+            terms["loss"].float().backward()
+        if not self.first:
+            self.first = terms
+        self.last = terms["loss"]
+        return terms["loss"]
 
 
 def _finite(loss: Tensor, params: list[Tensor]) -> bool:

@@ -1,4 +1,5 @@
-"""The one progress display, shown the same way for every command.
+"""The one progress display, shown the same way for every command; :class:`ScalarLog` keeps the
+same scalars per step for ``--log csv``.
 
 ``step/total  pct  loss terms  published figures (PSNR, ...)  elapsed  remaining``. On a
 terminal the line is redrawn in place at most a few times a second; when stderr is a file
@@ -93,3 +94,55 @@ class Progress(Callback):
     def _print(self, text: str) -> None:
         self.stream.write(text + "\n")
         self.stream.flush()
+
+
+class Counter:
+    """The same progress line for a loop that is not a fit (views, frames, blocks of rows):
+    ``counter(done)`` after each item, ``counter.close()`` at the end."""
+
+    def __init__(self, label: str, total: int, enabled: bool = True, stream: TextIO | None = None):
+        self.bar = Progress(label, enabled, stream)
+        self.state = FitState(model=None, optimizer=None, steps=total, max_seconds=None, generator=None)
+        self.bar.on_start(self.state)
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        self.state.step = done
+        self.bar.after_step(self.state)
+
+    def close(self) -> None:
+        self.bar.on_end(self.state)
+
+
+class ScalarLog(Callback):
+    """Every step's scalars, for ``--log csv``: step, training seconds, each loss term and each figure
+    published in ``state.log`` at that step (PSNR and held-out PSNR on evaluation steps, empty
+    otherwise). :meth:`csv` gives them as CSV text, one row per step, columns in first-seen order."""
+
+    def __init__(self):
+        self.rows: list[dict[str, float]] = []
+        self._seen: dict[str, float] = {}
+
+    def after_step(self, state: FitState) -> None:
+        new = {k: v for k, v in state.log.items() if self._seen.get(k) != v}  # measured at this step
+        self._seen.update(state.log)
+        self.rows.append({"step": state.step, "seconds": state.train_seconds, **state.loss_terms, **new})
+
+    def csv(self) -> str:
+        import csv
+        import io
+
+        cols: list[str] = []
+        for r in self.rows:
+            cols += [k for k in r if k not in cols]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        for r in self.rows:
+            w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
+        return buf.getvalue()
+
+    def state_dict(self) -> dict:
+        return {"rows": [dict(r) for r in self.rows], "seen": dict(self._seen)}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.rows, self._seen = [dict(r) for r in d["rows"]], dict(d.get("seen", {}))

@@ -1,0 +1,210 @@
+"""DeepXDE against inrkit on DeepXDE's own example problems, back to back, one thread, the same seeds.
+
+    DDE_BACKEND=pytorch python benchmarks/pinn_vs_deepxde.py --problems poisson-1d,diffusion-1d --seeds 0,1,2
+
+DeepXDE (Lu et al. 2021, SIAM Review 63, 208; version 1.15, PyTorch backend, float32) runs each problem
+with its example's settings (``examples/pinn_forward/*.py``: network, activation, initialiser,
+point counts, Adam steps and learning rate, the L-BFGS phase where the example has one);
+inrkit runs its own recipe for the problem (``inrkit.pde.solve.RECIPES``: the same network sizes and point
+counts, plus what DeepXDE's examples do not use: hard constraints, fresh Sobol points every
+step, forward-mode derivatives, a float64 L-BFGS phase with stall detection). Both are scored
+by inrkit's relative L2 error against inrkit's reference on the problem's dense grid
+(``inrkit.pde.builtins``: analytic, or Cole-Hopf for Burgers). Every run is its own process
+(``torch.set_num_threads(1)``); wall time is the training calls' (model building and scoring
+excluded, for both). DeepXDE is installed only for this script, never a dependency of inrkit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+def inrkit_config(name: str, seed: int):
+    """The problem and inrkit's recipe for it (``inrkit.pde.solve.RECIPES``), one thread, no evaluation during training."""
+    from inrkit import pde
+
+    problem = pde.get_problem(name)
+    return problem, pde.recipe(problem, seed, threads=1, eval_every=0)
+
+
+def run_inrkit(name: str, seed: int) -> dict:
+    import torch
+
+    from inrkit import pde
+
+    torch.set_num_threads(1)
+    problem, cfg = inrkit_config(name, seed)
+    r = pde.solve(problem, cfg)
+    steps = sum(p["steps"] for p in r.phases)
+    iters = sum(p["iterations"] for p in r.phases)
+    return {"tool": "inrkit", "problem": name, "seed": seed, "rel_l2": r.rel_l2, "seconds": r.seconds,
+            "steps": iters, "status": r.status, "messages": r.messages, "coefficients": r.coefficients,
+            "lbfgs_iterations": sum(p["iterations"] for p in r.phases if p["phase"] == "lbfgs"), "fit_steps": steps}
+
+
+def run_deepxde(name: str, seed: int) -> dict:
+    os.environ.setdefault("DDE_BACKEND", "pytorch")
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(1)
+    import deepxde as dde
+
+    from inrkit import pde
+
+    dde.config.set_random_seed(seed)
+    problem = pde.get_problem(name)
+    s = problem.settings
+    pi = np.pi
+    sin, exp = torch.sin, torch.exp
+    interval = dde.geometry.Interval
+    lbfgs_iters = 0
+    transform = None
+    variables = []
+    if name == "poisson-1d":
+        geom = interval(-1, 1)
+        res = lambda x, y: -dde.grad.hessian(y, x) - pi ** 2 * sin(pi * x)  # noqa: E731
+        bcs = [dde.icbc.DirichletBC(geom, lambda x: np.sin(pi * x), lambda x, on: on)]
+        data = dde.data.PDE(geom, res, bcs, s["points"], s["boundary"])
+    elif name in ("diffusion-1d", "diffusion-inverse"):
+        geom = dde.geometry.GeometryXTime(interval(-1, 1), dde.geometry.TimeDomain(0, 1))
+        exact = lambda x: np.sin(pi * x[:, 0:1]) * np.exp(-x[:, 1:])  # noqa: E731
+        if name == "diffusion-inverse":
+            C = dde.Variable(2.0)
+            variables = [C]
+        else:
+            C = 1.0
+
+        def res(x, y):
+            return (dde.grad.jacobian(y, x, i=0, j=1) - C * dde.grad.hessian(y, x, i=0, j=0)
+                    + exp(-x[:, 1:]) * (sin(pi * x[:, 0:1]) - pi ** 2 * sin(pi * x[:, 0:1])))
+
+        bcs = [dde.icbc.DirichletBC(geom, exact, lambda _, on: on), dde.icbc.IC(geom, exact, lambda _, on: on)]
+        anchors = None
+        if name == "diffusion-inverse":
+            obs = problem.observations
+            bcs.append(dde.icbc.PointSetBC(obs.coords.numpy(), obs.values.numpy()))
+            anchors = obs.coords.numpy()
+        data = dde.data.TimePDE(geom, res, bcs, num_domain=s["points"], num_boundary=s["boundary"],
+                                num_initial=s["initial"], anchors=anchors)
+    elif name == "heat":
+        geom = dde.geometry.GeometryXTime(interval(0, 1), dde.geometry.TimeDomain(0, 1))
+        res = lambda x, y: dde.grad.jacobian(y, x, i=0, j=1) - 0.4 * dde.grad.hessian(y, x, i=0, j=0)  # noqa: E731
+        bcs = [dde.icbc.DirichletBC(geom, lambda x: 0, lambda _, on: on),
+               dde.icbc.IC(geom, lambda x: np.sin(pi * x[:, 0:1]), lambda _, on: on)]
+        data = dde.data.TimePDE(geom, res, bcs, num_domain=s["points"], num_boundary=s["boundary"],
+                                num_initial=s["initial"])
+    elif name == "helmholtz-2d":
+        k0 = 4 * pi
+        geom = dde.geometry.Rectangle([0, 0], [1, 1])
+
+        def res(x, y):
+            return (-dde.grad.hessian(y, x, i=0, j=0) - dde.grad.hessian(y, x, i=1, j=1) - k0 ** 2 * y
+                    - k0 ** 2 * sin(k0 * x[:, 0:1]) * sin(k0 * x[:, 1:2]))
+
+        bcs = []
+        data = dde.data.PDE(geom, res, bcs, num_domain=s["points"], num_boundary=s["boundary"])
+        transform = lambda x, y: x[:, 0:1] * (1 - x[:, 0:1]) * x[:, 1:2] * (1 - x[:, 1:2]) * y  # noqa: E731
+    elif name == "burgers":
+        geom = dde.geometry.GeometryXTime(interval(-1, 1), dde.geometry.TimeDomain(0, 0.99))
+
+        def res(x, y):
+            return (dde.grad.jacobian(y, x, i=0, j=1) + y * dde.grad.jacobian(y, x, i=0, j=0)
+                    - 0.01 / pi * dde.grad.hessian(y, x, i=0, j=0))
+
+        bcs = [dde.icbc.DirichletBC(geom, lambda x: 0, lambda _, on: on),
+               dde.icbc.IC(geom, lambda x: -np.sin(pi * x[:, 0:1]), lambda _, on: on)]
+        data = dde.data.TimePDE(geom, res, bcs, num_domain=s["points"], num_boundary=s["boundary"],
+                                num_initial=s["initial"])
+    else:
+        raise SystemExit(f"no DeepXDE setup for {name}")
+    net = dde.nn.FNN([problem.domain.dim] + [s["width"]] * s["layers"] + [1], s["activation"], s["init"])
+    if transform is not None:
+        net.apply_output_transform(transform)
+    model = dde.Model(data, net)
+    model.compile("adam", lr=s["lr"], external_trainable_variables=variables or None)
+    t0 = time.perf_counter()
+    model.train(iterations=s["adam_steps"], display_every=1000, verbose=0)
+    if s.get("lbfgs"):
+        model.compile("L-BFGS", external_trainable_variables=variables or None)
+        before = model.train_state.step
+        model.train(verbose=0)
+        lbfgs_iters = model.train_state.step - before
+    seconds = time.perf_counter() - t0
+    x = problem.domain.grid(problem.eval_grid)
+    ref = problem.reference(x).numpy()
+    u = model.predict(x.numpy().astype(np.float32)).astype(np.float64)
+    rel = float(np.linalg.norm(u - ref) / np.linalg.norm(ref))
+    out = {"tool": "deepxde", "problem": name, "seed": seed, "rel_l2": rel, "seconds": seconds,
+           "steps": s["adam_steps"] + lbfgs_iters, "lbfgs_iterations": lbfgs_iters, "status": "ok"}
+    if variables:
+        out["coefficients"] = {"C": float(variables[0].detach())}
+    return out
+
+
+def worker(tool: str, name: str, seed: int) -> None:
+    r = run_inrkit(name, seed) if tool == "inrkit" else run_deepxde(name, seed)
+    print("RESULT " + json.dumps(r), flush=True)
+
+
+def spawn(tool: str, name: str, seed: int) -> dict:
+    env = dict(os.environ, DDE_BACKEND="pytorch", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    p = subprocess.run([sys.executable, __file__, "--worker", tool, name, str(seed)], env=env, capture_output=True,
+                       text=True)
+    for line in p.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    return {"tool": tool, "problem": name, "seed": seed, "rel_l2": float("nan"), "seconds": float("nan"), "steps": 0,
+            "status": "failed: " + (p.stderr.strip().splitlines() or ["?"])[-1][:200]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--problems", default="poisson-1d,diffusion-1d,heat,helmholtz-2d,burgers")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--tools", default="deepxde,inrkit")
+    ap.add_argument("--json", default=None, help="also write every run's result here")
+    ap.add_argument("--worker", nargs=3, metavar=("TOOL", "PROBLEM", "SEED"), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.worker:
+        return worker(a.worker[0], a.worker[1], int(a.worker[2]))
+    import torch
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, one thread per run")
+    runs = []
+    for name in a.problems.split(","):
+        for seed in [int(s) for s in a.seeds.split(",")]:
+            for tool in a.tools.split(","):  # back to back, alternating per seed
+                r = spawn(tool, name, seed)
+                runs.append(r)
+                print(f"  {name:14s} seed {seed} {tool:8s} rel L2 {r['rel_l2']:.3e}  {r['seconds']:7.1f} s  "
+                      f"{r.get('steps', 0):6d} iterations  {r['status']}"
+                      + (f"  {r.get('coefficients')}" if r.get("coefficients") else "")
+                      + ("  " + " | ".join(r["messages"]) if r.get("messages") else ""), flush=True)
+                if a.json:
+                    with open(a.json, "w") as f:
+                        json.dump(runs, f, indent=1)
+    print()
+    print("| problem | tool | median rel. L2 | worst seed | median wall s | ms / iteration | time ratio (inrkit / DeepXDE) |")
+    print("|---|---|---|---|---|---|---|")
+    for name in a.problems.split(","):
+        meds = {}
+        for tool in a.tools.split(","):
+            rs = [r for r in runs if r["problem"] == name and r["tool"] == tool]
+            errs = [r["rel_l2"] for r in rs]
+            secs = [r["seconds"] for r in rs]
+            ms = [1e3 * r["seconds"] / max(1, r["steps"]) for r in rs]
+            meds[tool] = statistics.median(secs)
+            ratio = f"{meds['inrkit'] / meds['deepxde']:.2f}" if tool == "inrkit" and "deepxde" in meds else ""
+            print(f"| {name} | {tool} | {statistics.median(errs):.2e} | {max(errs):.2e} | {statistics.median(secs):.1f} "
+                  f"| {statistics.median(ms):.2f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""``inrkit compress | decompress | compress-bench``: images to ``.inrk`` files and back.
+
+Why three top-level commands rather than ``inrkit compress IMAGE`` beside ``inrkit compress
+bench``: a named group makes argparse read the word after ``compress`` as a subcommand, so
+``inrkit compress photo.png`` would be refused (and an image named ``bench`` would be
+ambiguous). ``compress-bench`` keeps both spellings unambiguous.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Literal
+
+from ..errors import InrkitError
+from ..signals import DEFAULT_MAX_PIXELS
+from .options import Command, Group, Invocation, opt, options
+from .shared import IMAGE_HELP
+
+PRESET_NAMES = ("fast", "quality", "tiny")
+MIN_FILE_BYTES = 48
+"""No ``.inrk`` file of an image is smaller than this (header, grids, weights): a target below it is impossible."""
+
+
+@options
+class CompressArgs:
+    image: str = opt(help=IMAGE_HELP, positional=True)
+    out: Path | None = opt(None, "output .inrk file", aliases=("-o",), unset="IMAGE's name with .inrk, here")
+    codec: Literal["coolchic", "coin"] = opt("coolchic", "coolchic: latent grids + tiny MLP (Ladune et al. 2023); "
+                                             "coin: a quantised SIREN (Dupont et al. 2021), the didactic mode")
+    lmbda: float | None = opt(None, "rate-distortion trade-off: loss = MSE + LMBDA * bpp (larger: smaller file)",
+                              above=0, unset="from --quality")
+    quality: int | None = opt(None, "1..100 mapped log-linearly to lambda (100: best quality)", at_least=1,
+                              at_most=100, unset="50 when neither --lmbda nor --target-bpp is given")
+    target_bpp: float | None = opt(None, "search lambda (a few encodes) for this rate; the achieved bpp is reported",
+                                   above=0)
+    preset: Literal["fast", "quality", "tiny"] = opt("fast", "fast: about 4 CPU minutes per 512x512 image; quality: "
+                                                     "30 minutes and a wider MLP; tiny: seconds, for tests")
+    seconds: float | None = opt(None, "training time budget (coolchic)", above=0, unset="the preset's")
+    steps: int | None = opt(None, "training steps (coolchic: the step budget; coin: the SIREN fit)", at_least=1,
+                            unset="the preset's")
+    size: int | None = opt(None, "resize so the longer side has SIZE pixels first", at_least=1,
+                           unset="the image's own size")
+    max_pixels: int = opt(DEFAULT_MAX_PIXELS, "refuse images above this many pixels before decoding", at_least=1)
+    seed: int = opt(0, "random seed", at_least=0, at_most=2**62)
+    overwrite: bool = opt(False, "replace --out if it exists")
+    quiet: bool = opt(False, "no progress bar")
+
+    def check(self) -> None:
+        given = [n for n in ("lmbda", "quality", "target_bpp") if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise InrkitError("give one of --lmbda, --quality and --target-bpp")
+
+
+def _settings(a: CompressArgs):
+    import dataclasses
+
+    if a.codec == "coin":
+        from ..codec.coin import CoinSettings
+
+        return CoinSettings(seed=a.seed, **({"steps": a.steps} if a.steps else {}))
+    from ..codec.coolchic import PRESETS
+
+    s = dataclasses.replace(PRESETS[a.preset], seed=a.seed)
+    if a.steps is not None:
+        s = dataclasses.replace(s, steps=a.steps, seconds=None if a.seconds is None else a.seconds)
+    if a.seconds is not None:
+        s = dataclasses.replace(s, seconds=a.seconds)
+    return s
+
+
+def _out_path(a: CompressArgs) -> Path:
+    out = a.out or Path(f"{Path(a.image).stem or 'image'}.inrk")
+    if out.exists() and not a.overwrite:
+        raise InrkitError(f"{out} already exists (pass --overwrite or another --out)")
+    if out.is_dir():
+        raise InrkitError(f"{out} is a folder")
+    if not out.parent.exists():
+        raise InrkitError(f"output folder {out.parent} does not exist")
+    return out
+
+
+def run_compress(a: CompressArgs, run: Invocation) -> None:
+    from ..atomic import write_bytes_atomic
+    from ..codec import compress, decompress, quality_to_lambda
+    from ..signals import load_image
+
+    out = _out_path(a)
+    signal = load_image(a.image, size=a.size, max_pixels=a.max_pixels, alpha="drop")
+    h, w = signal.shape
+    settings = _settings(a)
+    if a.target_bpp is not None:
+        if a.target_bpp * h * w / 8.0 < MIN_FILE_BYTES or a.target_bpp >= 8.0 * signal.channels:
+            raise InrkitError(f"--target-bpp {a.target_bpp:g} is impossible for a {w}x{h} image (a file takes at "
+                              f"least {MIN_FILE_BYTES} bytes = {8 * MIN_FILE_BYTES / (h * w):.4f} bpp, and "
+                              f"{8 * signal.channels} bpp is the raw image)")
+        result = _search_target(signal, a, settings)
+    else:
+        lmbda = a.lmbda if a.lmbda is not None else quality_to_lambda(a.quality or 50)
+        t0 = time.perf_counter()
+        result = compress(signal, lmbda, a.codec, a.preset, progress=not a.quiet, settings=settings)
+        result.info["encode_seconds"] = time.perf_counter() - t0
+    decoded = decompress(result.data)
+    if (decoded != result.image).any():  # pragma: no cover - the round trip is exact by construction
+        raise InrkitError("internal error: the file does not decode to the encoder's reconstruction")
+    write_bytes_atomic(out, result.data)
+    import numpy as np
+
+    target = np.round(signal.pixels * 255.0)
+    mse = float(np.mean((decoded.astype(np.float64) - target) ** 2))
+    psnr = 10 * math.log10(255.0**2 / mse) if mse else float("inf")
+    goal = f" (target {a.target_bpp:g})" if a.target_bpp is not None else ""
+    print(f"wrote {out}: {len(result.data):,} bytes, {result.bpp:.4f} bpp{goal}, PSNR {psnr:.2f} dB decoded from "
+          f"the file, {a.codec}, lambda {result.info['lmbda']:.3g}")
+
+
+def _search_target(signal, a: CompressArgs, settings):
+    """Up to 4 encodes, moving lambda by the measured slope of log bpp against log lambda; the
+    closest result at or below the target (else the smallest)."""
+    from ..codec import compress, quality_to_lambda
+
+    lam, tried = quality_to_lambda(50), []
+    for _ in range(4):
+        r = compress(signal, lam, a.codec, a.preset, progress=not a.quiet, settings=settings)
+        tried.append((lam, r))
+        if abs(r.bpp - a.target_bpp) <= 0.03 * a.target_bpp:
+            break
+        if len(tried) >= 2:
+            (l0, r0), (l1, r1) = tried[-2], tried[-1]
+            den = math.log(r1.bpp) - math.log(r0.bpp)
+            slope = (math.log(l1) - math.log(l0)) / den if abs(den) > 1e-6 else -2.0
+            slope = min(-0.3, max(-6.0, slope))
+        else:
+            slope = -2.0
+        lam = lam * math.exp(slope * (math.log(a.target_bpp) - math.log(r.bpp)))
+        lam = min(1.0, max(1e-6, lam))
+    under = [t for t in tried if t[1].bpp <= a.target_bpp]
+    pick = max(under, key=lambda t: t[1].bpp) if under else min(tried, key=lambda t: t[1].bpp)
+    return pick[1]
+
+
+@options
+class DecompressArgs:
+    file: Path = opt(help=".inrk file", positional=True)
+    out: Path = opt(help="output PNG", aliases=("-o",))
+    size: tuple[int, int] | None = opt(None, "render at this size (the decoded function is continuous)",
+                                       metavar=("W", "H"), at_least=1, unset="the stored size")
+    max_pixels: int = opt(DEFAULT_MAX_PIXELS, "refuse larger renders", at_least=1)
+    overwrite: bool = opt(False, "replace --out if it exists")
+
+
+def run_decompress(a: DecompressArgs, run: Invocation) -> None:
+    from ..codec import decode_container
+    from ..codec.format import read
+    from ..signals.io import write_png
+
+    if a.out.exists() and not a.overwrite:
+        raise InrkitError(f"{a.out} already exists (pass --overwrite or another --out)")
+    if not a.out.parent.exists():
+        raise InrkitError(f"output folder {a.out.parent} does not exist")
+    c = read(a.file)
+    w, h = a.size if a.size is not None else (c.width, c.height)
+    if w * h > a.max_pixels:
+        raise InrkitError(f"render size {w}x{h} is above the limit of {a.max_pixels} pixels (--max-pixels)")
+    t0 = time.perf_counter()
+    img = decode_container(c, (w, h))
+    dt = time.perf_counter() - t0
+    write_png(a.out, img[..., 0] if img.shape[-1] == 1 else img)
+    print(f"wrote {a.out} ({w}x{h}, {c.codec}, decoded in {dt:.2f} s)")
+
+
+@options
+class BenchArgs:
+    images: tuple[str, ...] = opt(("camera", "astronaut", "coffee", "chelsea", "rocket"), "built-in names or files")
+    preset: Literal["fast", "quality", "tiny"] = opt("fast", "cool-chic preset")
+    lambdas: tuple[float, ...] = opt((0.02, 0.008, 0.004, 0.002, 0.001), "cool-chic lambdas, one file each",
+                                     above=0)
+    seconds: float | None = opt(None, "training budget per encode", above=0, unset="the preset's")
+    size: int | None = opt(None, "resize each image so its longer side has SIZE pixels (a reduced run)", at_least=8,
+                           unset="full size")
+    out: Path = opt(Path("runs/compress-bench"), "output folder (bench.json, report.html, the .inrk files)")
+    overwrite: bool = opt(False, "replace --out if it exists")
+    quiet: bool = opt(False, "no progress bar")
+
+
+def run_bench(a: BenchArgs, run: Invocation) -> None:
+    import dataclasses
+
+    from ..codec.bench import run_bench as bench
+    from ..codec.coolchic import PRESETS
+    from .shared import refuse_existing
+
+    refuse_existing(a.out, a.overwrite)
+    settings = PRESETS[a.preset]
+    if a.seconds is not None:
+        settings = dataclasses.replace(settings, seconds=a.seconds)
+    result = bench(a.images, a.lambdas, settings, a.preset, a.size, a.out, a.overwrite, progress=not a.quiet,
+                   command=run.command, log=sys.stderr)
+    print(result["summary_text"])
+    print(f"-> {a.out}/report.html")
+
+
+GROUP = Group((
+    Command("compress", "compress an image to a .inrk file (an INR codec; rate from the file's bytes)", CompressArgs,
+            run_compress),
+    Command("decompress", "decode a .inrk file to a PNG, at its size or any other", DecompressArgs, run_decompress),
+    Command("compress-bench", "rate-distortion benchmark of the INR codec against Pillow JPEG and WebP", BenchArgs,
+            run_bench),
+))

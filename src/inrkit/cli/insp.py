@@ -1,0 +1,137 @@
+"""``inrkit insp train | apply | bench``: process fitted image fields without decoding them (Xu et al. 2022)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import InrkitError
+from ..signals import DEFAULT_MAX_PIXELS
+from .options import Command, Group, Invocation, opt, options
+from .shared import Out, Overwrite, Quiet, Seed
+
+_TASKS = ("edges", "blur", "denoise", "deblur", "inpaint")
+
+
+def _names(text: str, what: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise InrkitError(f"{what} must name at least one image")
+    if len(set(names)) != len(names):
+        raise InrkitError(f"{what} names an image twice")
+    return names
+
+
+@options
+class Experiment(Seed):
+    size: int = opt(128, "grey images are centre-cropped and resized to SIZE x SIZE", at_least=8, at_most=1024)
+    field_width: int = opt(128, "width of each image's SIREN", at_least=1, at_most=1024)
+    field_depth: int = opt(3, "hidden layers of each image's SIREN", at_least=1, at_most=16)
+    field_steps: int = opt(300, "full-image Adam steps per SIREN (lr 1e-4, Sitzmann 2020)", at_least=1)
+    pi_width: int = opt(256, "width of Pi, the MLP over the jet (the paper: 256)", at_least=1, at_most=4096)
+    pi_depth: int = opt(3, "hidden layers of Pi (3: four ReLU blocks, the paper's 4 x 256)", at_least=0, at_most=32)
+    pi_steps: int = opt(1000, "Adam steps for Pi (cosine decay)", at_least=1)
+    pi_batch: int = opt(4096, "random pixels per step for Pi", at_least=1, at_most=1 << 22)
+    pi_lr: float = opt(1e-3, "learning rate of Pi", above=0)
+    train_images: str = opt("astronaut,coffee,chelsea,rocket,hubble_deep_field,retina",
+                            "comma-separated training images (built-in names or files)")
+    test_images: str = opt("camera,immunohistochemistry,motorcycle_left", "comma-separated test images")
+    cache: Path | None = opt(None, "folder keeping the fitted SIRENs between commands", unset="no cache")
+
+
+def _config(a, order: int):
+    from ..apps.insp import INSPConfig
+
+    cfg = INSPConfig(size=a.size, order=order, field_width=a.field_width, field_depth=a.field_depth,
+                     field_steps=a.field_steps, pi_width=a.pi_width, pi_depth=a.pi_depth, pi_steps=a.pi_steps,
+                     pi_batch=a.pi_batch, pi_lr=a.pi_lr, seed=a.seed)
+    cfg.check()
+    return cfg
+
+
+def _preflight(out: Path, overwrite: bool) -> None:
+    from .image import preflight
+
+    preflight(out, overwrite)
+
+
+@options
+class TrainArgs(Experiment, Out, Overwrite, Quiet):
+    task: str = opt(help=f"one of {', '.join(_TASKS)}", positional=True)
+    order: int = opt(4, "jet order K: all partials up to order K feed Pi", at_least=0, at_most=12)
+
+
+def run_train(a: TrainArgs, run: Invocation) -> None:
+    from ..apps.insp import check_task, train_operator
+    from ..report.rundir import default_run_dir
+
+    check_task(a.task)
+    cfg = _config(a, a.order)
+    train, test = _names(a.train_images, "--train-images"), _names(a.test_images, "--test-images")
+    out = a.out or default_run_dir("insp", a.task, f"K{a.order}")
+    _preflight(out, a.overwrite)
+    r = train_operator(a.task, cfg, train, test, out=out, cache=a.cache, overwrite=a.overwrite,
+                       progress=not a.quiet, command=run.command)
+    for k, v in r["mean"].items():
+        print(f"{k:<9} PSNR {v['psnr']:6.2f} dB  SSIM {v['ssim']:.4f}  (test mean)")
+    print(f"-> {out}/report.html")
+
+
+@options
+class ApplyArgs(Out, Overwrite):
+    operator: str = opt(help="operator run folder (insp train) or its operator.json", positional=True)
+    run: str = opt(help="a fitted grey image run (inrkit fit) or its model.json", positional=True)
+    size: tuple[int, int] | None = opt(None, "render size", metavar=("W", "H"), unset="the run's own size",
+                                       at_least=1, at_most=16384)
+    max_pixels: int = opt(DEFAULT_MAX_PIXELS * 4, "refuse larger renders", at_least=1)
+
+    def check(self) -> None:
+        if self.size is not None and self.size[0] * self.size[1] > self.max_pixels:
+            raise InrkitError(f"render size {self.size[0]}x{self.size[1]} is above the limit of {self.max_pixels:,} "
+                              "pixels (--max-pixels)")
+
+
+def run_apply(a: ApplyArgs, run: Invocation) -> None:
+    from ..apps.insp import apply_operator
+    from ..report.rundir import default_run_dir
+
+    out = a.out or default_run_dir("insp-apply", Path(a.run).stem)
+    _preflight(out, a.overwrite)
+    r = apply_operator(a.operator, a.run, a.size, out=out, overwrite=a.overwrite, command=run.command)
+    print(f"{r['task']} at {r['size'][0]}x{r['size'][1]} -> {out}")
+
+
+@options
+class BenchArgs(Experiment, Out, Overwrite, Quiet):
+    tasks: str = opt(",".join(_TASKS), "comma-separated tasks")
+    orders: str = opt("0,2,4", "comma-separated jet orders K of the learned operators")
+    upscale: int = opt(2, "also render at this multiple of the fitting size (1: skip)", at_least=1, at_most=4)
+
+
+def run_bench(a: BenchArgs, run: Invocation) -> None:
+    from ..apps.insp import bench, check_task
+    from ..report.rundir import default_run_dir
+
+    tasks = tuple(check_task(t.strip()) for t in a.tasks.split(",") if t.strip())
+    try:
+        orders = tuple(int(k) for k in a.orders.split(","))
+    except ValueError:
+        raise InrkitError(f"--orders must be comma-separated whole numbers, not {a.orders!r}") from None
+    cfg = _config(a, max(orders))
+    for k in orders:
+        _config(a, k)
+    train, test = _names(a.train_images, "--train-images"), _names(a.test_images, "--test-images")
+    out = a.out or default_run_dir("insp-bench")
+    _preflight(out, a.overwrite)
+    table = bench(tasks, orders, cfg, train, test, out=out, cache=a.cache, overwrite=a.overwrite,
+                  progress=not a.quiet, command=run.command, upscale=a.upscale)
+    sys.stdout.write(table)
+    print(f"-> {out}/report.html")
+
+
+GROUP = Group((
+    Command("train", "train an INSP operator Pi on the jets of SIRENs fitted to training images", TrainArgs, run_train),
+    Command("apply", "apply a trained operator to a fitted grey image run, at any resolution", ApplyArgs, run_apply),
+    Command("bench", "every task on the test images: INSP at several K, hand-set and classical pixel methods",
+            BenchArgs, run_bench),
+), name="insp", help="process fitted image fields without decoding them (INSP, Xu et al. 2022)")

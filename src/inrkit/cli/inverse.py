@@ -1,0 +1,129 @@
+"""``inrkit ct | mri``: fields fitted through a forward operator (sparse-view CT, undersampled MRI).
+
+Top-level commands, as ``inrkit fit``: each names its measurement (``ct``, ``mri``), which is how
+people look for them, and each run reports the classical reconstructions of the same data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import ALL_ARCHS
+from .options import Command, Group, Invocation, opt, options
+from .shared import Device, Out, Overwrite, Quiet, Seed
+
+@options(group="model")
+class InverseModel:
+    arch: str = opt("ffn", f"field architecture: {', '.join(ALL_ARCHS)} (ffn: Gaussian Fourier features + ReLU "
+                    "MLP, Tancik et al. 2020 sec. 6)", choices=ALL_ARCHS)
+    width: int = opt(128, "hidden width", at_least=1, at_most=4096)
+    depth: int = opt(2, "hidden layers", at_least=1, at_most=32)
+    features: int = opt(128, "Fourier features m (ffn)", at_least=1, at_most=8192)
+    sigma: float = opt(2.0, "Fourier feature scale in [-1, 1] units (ffn)", above=0)
+    w0: float = opt(30.0, "SIREN omega_0 (siren)", above=0)
+
+
+@options(group="training")
+class InverseTraining:
+    steps: int = opt(1000, "Adam steps", at_least=1)
+    lr: float = opt(3e-3, "learning rate", above=0)
+    minutes: float | None = opt(None, "cap on the training time", unset="no cap", above=0)
+
+
+def _config(a):
+    from ..apps.inverse import InverseConfig
+
+    return InverseConfig(arch=a.arch, width=a.width, depth=a.depth, features=a.features, sigma=a.sigma, w0=a.w0,
+                         steps=a.steps, lr=a.lr, seed=a.seed, minutes=a.minutes)
+
+
+def _preflight(out: Path, overwrite: bool) -> None:
+    from .image import preflight
+
+    preflight(out, overwrite)
+
+
+@options
+class CTArgs(InverseModel, InverseTraining, Seed, Device, Out, Overwrite, Quiet):
+    source: str = opt(help="shepp-logan (built-in phantom), a grey image, or a sinogram: .npz with sinogram "
+                      "(detectors x views) and theta (degrees), or .npy with --angles", positional=True)
+    views: int | None = opt(None, "projection angles, evenly over 180 degrees", unset="20 for a phantom or "
+                            "image; a sinogram's own", at_least=1, at_most=4096, group="input")
+    size: int | None = opt(None, "image side in pixels (phantom or image)", unset="256 for the phantom, the "
+                           "image's shorter side", at_least=8, at_most=4096, group="input")
+    angles: Path | None = opt(None, ".npy of the sinogram's angles in degrees", unset="theta in the .npz, or "
+                              "evenly spaced", group="input")
+    noise: float = opt(0.0, "Gaussian noise on the simulated sinogram, std relative to its largest value",
+                       at_least=0.0, group="input")
+    rays: int = opt(2048, "random rays per step (0: every ray of the sinogram)", at_least=0, at_most=1 << 22,
+                    group="training")
+    samples: int | None = opt(None, "samples along each ray (stratified)", unset="one per pixel of path",
+                              at_least=2, at_most=8192, group="training")
+    sart_iterations: int = opt(3, "SART iterations of the baseline", at_least=1, at_most=100, group="training")
+    sigma: float = opt(1.5, "Fourier feature scale in [-1, 1] units (ffn)", above=0, group="model")
+    lr: float = opt(1e-2, "learning rate", above=0, group="training")
+
+
+def run_ct(a: CTArgs, run: Invocation) -> None:
+    from ..apps.inverse import run_ct as go
+    from ..report.rundir import default_run_dir
+    from ..signals.tomography import make_problem
+
+    problem = make_problem(a.source, a.views, a.size, angles=a.angles, noise=a.noise, seed=a.seed)
+    out = a.out or default_run_dir("ct", problem.name, f"{problem.views}views")
+    _preflight(out, a.overwrite)
+    r = go(problem, _config(a), rays=a.rays, samples=a.samples, sart_iterations=a.sart_iterations,
+           device=a.device, out=out, overwrite=a.overwrite, progress=not a.quiet, command=run.command)
+    _print(r, out)
+
+
+def _print(r: dict, out: Path) -> None:
+    for k, m in r["methods"].items():
+        score = f"PSNR {m['psnr']:6.2f} dB  SSIM {m['ssim']:.4f}" if "psnr" in m else "(no ground truth)"
+        print(f"{k:<22} {score}  {m['seconds']:7.1f} s")
+    print(f"-> {out}/report.html")
+
+
+@options
+class MRIArgs(InverseModel, InverseTraining, Seed, Device, Out, Overwrite, Quiet):
+    source: str = opt(help="shepp-logan, brain (a slice of nibabel's test EPI volume), a NIfTI file (its middle "
+                      "slice) or a grey image", positional=True)
+    mask: str = opt("radial", "radial (golden-angle spokes), random (variable density) or a .npy of 0/1 of the "
+                    "image's shape, k-space centred", group="input")
+    acceleration: float = opt(4.0, "undersampling factor of a generated mask", at_least=1.0, at_most=1000.0,
+                              group="input")
+    size: int | None = opt(None, "resize the longer side (pixels)", unset="128 for the phantom; the image's own",
+                           at_least=8, at_most=2048, group="input")
+    noise: float = opt(0.0, "complex Gaussian noise std per k-space sample (image values in [0, 1])",
+                       at_least=0.0, group="input")
+    tv_iterations: int = opt(300, "Chambolle-Pock iterations of the TV baseline", at_least=1, at_most=100_000,
+                             group="training")
+    sigma: float = opt(1.0, "Fourier feature scale in [-1, 1] units (ffn)", above=0, group="model")
+
+
+def run_mri(a: MRIArgs, run: Invocation) -> None:
+    from ..apps.inverse import run_mri as go
+    from ..report.rundir import default_run_dir
+    from ..signals.kspace import MASKS, MRIProblem, load_mask, load_mri_image, make_mask
+
+    size = a.size if a.size is not None or a.source != "shepp-logan" else 128
+    image, name = load_mri_image(a.source, size)
+    if a.mask in MASKS:
+        mask = make_mask(a.mask, image.shape, a.acceleration, a.seed)
+        what = f"{a.mask}{a.acceleration:g}x"
+    else:
+        mask, what = load_mask(a.mask, image.shape), Path(a.mask).stem
+    problem = MRIProblem.simulate(image, mask, name, a.noise, a.seed, {"mask": what})
+    out = a.out or default_run_dir("mri", name, what)
+    _preflight(out, a.overwrite)
+    r = go(problem, _config(a), tv_iterations=a.tv_iterations, device=a.device, out=out, overwrite=a.overwrite,
+           progress=not a.quiet, command=run.command)
+    _print(r, out)
+
+
+GROUP = Group((
+    Command("ct", "sparse-view CT: fit mu(x, y) to a parallel-beam sinogram; FBP and SART from the same data",
+            CTArgs, run_ct),
+    Command("mri", "undersampled MRI: fit the image to masked k-space; zero-filled and TV from the same data",
+            MRIArgs, run_mri),
+))

@@ -1,0 +1,91 @@
+"""``inrkit pde list | solve``: physics-informed solving of built-in PDE problems (``inrkit.pde``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .options import Command, Group, Invocation, opt, options
+from .shared import Out, Overwrite, Quiet
+
+
+@options
+class ListArgs:
+    pass
+
+
+def run_list(a: ListArgs, run: Invocation) -> None:
+    from ..pde import PROBLEMS, recipe
+
+    for name, make in PROBLEMS.items():
+        p = make()
+        c = recipe(p)
+        print(f"{name:18s} {p.description}")
+        print(f"{'':18s} {p.equation}")
+        print(f"{'':18s} default: {c.arch} {c.layers} x {c.width}, {c.points} points, {c.adam_steps} Adam steps, "
+              f"{c.lbfgs_steps} L-BFGS iterations{' (float64)' if c.float64 else ''}")
+
+
+@options
+class SolveArgs(Out, Overwrite, Quiet):
+    problem: str = opt(help="a built-in problem (inrkit pde list)", positional=True)
+    arch: str | None = opt(None, "tanh, siren, ffn or sin", choices=("tanh", "siren", "ffn", "sin"),
+                           unset="the problem's recipe")
+    width: int | None = opt(None, "hidden width", at_least=1, at_most=4096, unset="the problem's recipe")
+    layers: int | None = opt(None, "hidden layers", at_least=1, at_most=32, group="model", unset="the problem's recipe")
+    points: int | None = opt(None, "interior collocation points per step", at_least=1, at_most=1 << 22, group="training",
+                             unset="the problem's recipe")
+    sampling: str = opt("sobol", "how points are drawn", choices=("uniform", "sobol", "halton"), group="training")
+    fixed_points: bool = opt(False, "draw the points once instead of every Adam step", group="training")
+    soft: bool = opt(False, "impose boundary and initial conditions as loss terms, not hard constraints", group="training")
+    adam_steps: int | None = opt(None, "Adam steps", at_least=0, group="training", unset="the problem's recipe")
+    lr: float | None = opt(None, "Adam learning rate", above=0, unset="the problem's recipe")
+    lbfgs_steps: int | None = opt(None, "L-BFGS iterations after Adam (0: none)", at_least=0, group="training",
+                                  unset="the problem's recipe")
+    float64: bool = opt(False, "run the L-BFGS phase in float64 (the recipes do for every built-in problem)", group="training")
+    float32: bool = opt(False, "run the L-BFGS phase in float32 (to see it stall)", group="training")
+    rar: int = opt(0, "residual-based adaptive refinement: add 10 points of largest residual every RAR Adam steps",
+                   at_least=0, group="training")
+    derivatives: str = opt("auto", "forward mode where the field allows, or always autograd", group="training",
+                           choices=("auto", "forward", "autograd"))
+    seed: int = opt(0, "random seed", at_least=0, at_most=2**31 - 1)
+    threads: int | None = opt(None, "torch CPU threads", at_least=1, at_most=1024, group="run", unset="torch's default")
+
+
+def run_solve(a: SolveArgs, run: Invocation) -> None:
+    from ..apps.pde import run_solve as solve_and_write
+    from ..errors import InrkitError
+    from ..pde import get_problem, recipe
+    from ..report.rundir import default_run_dir
+    from .image import preflight
+
+    problem = get_problem(a.problem)
+    if a.float64 and a.float32:
+        raise InrkitError("--float64 and --float32 contradict each other")
+    precision = True if a.float64 else False if a.float32 else None
+    cfg = recipe(problem, a.seed, arch=a.arch, width=a.width, layers=a.layers, points=a.points, sampling=a.sampling,
+                 resample=False if a.fixed_points else None, hard=False if a.soft else None,
+                 adam_steps=a.adam_steps, lr=a.lr, lbfgs_steps=a.lbfgs_steps, float64=precision,
+                 rar_every=a.rar or None, derivatives=a.derivatives, threads=a.threads)
+    cfg.check()
+    out = Path(a.out) if a.out else default_run_dir("pde", problem.name)
+    preflight(out, a.overwrite)
+    say = None if a.quiet else (lambda s: print(f"inrkit: {s}", file=sys.stderr))
+    if say:
+        say(f"solving {problem.name}: {cfg.arch} {cfg.layers} x {cfg.width}, {cfg.points} points, "
+            f"{cfg.adam_steps} Adam steps, {cfg.lbfgs_steps} L-BFGS iterations"
+            f"{' in float64' if cfg.float64 and cfg.lbfgs_steps else ''}")
+    m = solve_and_write(problem, cfg, out, a.overwrite, run.command, log=say)
+    coef = "".join(f", {k} = {v:.4f}" for k, v in m["coefficients"].items())
+    err = f"relative L2 error {m['rel_l2']:.3e}" if m["rel_l2"] is not None else "no reference"
+    print(f"{problem.name}: {err}{coef}, {m['seconds']:.1f} s, status {m['status']} -> {out}/report.html")
+    if m["status"] == "diverged":
+        from ..errors import DivergedError
+
+        raise DivergedError(f"{'; '.join(m['messages'])}; {out} holds the last finite weights, marked diverged")
+
+
+GROUP = Group((
+    Command("list", "list the built-in PDE problems and their default recipes", ListArgs, run_list),
+    Command("solve", "solve a built-in PDE problem with a physics-informed field", SolveArgs, run_solve),
+), name="pde", help="physics-informed solving of PDEs (residual, boundary and initial conditions as the objective)")

@@ -1,0 +1,152 @@
+"""A PDE problem as data: domain, residual, conditions, optional hard constraint, observations, reference.
+
+A user writes a problem in a few lines::
+
+    from inrkit import pde
+    problem = pde.Problem(
+        name="poisson-1d", domain=pde.Interval(-1, 1),
+        residual=lambda x, D, p: -D.dd(0) - torch.pi**2 * torch.sin(torch.pi * x),
+        conditions=(pde.Dirichlet(lambda x: torch.sin(torch.pi * x)),),
+        reference=lambda x: torch.sin(torch.pi * x))
+
+``residual(x, D, p)`` receives the points ``x (N, d)``, their :class:`~inrkit.pde.derivatives.Derivatives`
+``D`` (``D.u``, ``D.d(i)``, ``D.dd(i)``, ``D.lap``, ``D.u_t``, ``D.mixed(i, j)``) and the unknown
+coefficients ``p`` (a dict of scalar tensors, empty for a forward problem) and returns ``(N, k)``
+residuals (``(N,)`` is read as ``(N, 1)``), zero at the solution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from ..errors import InrkitError
+from .domains import Box
+
+PointFn = Callable[[Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class Dirichlet:
+    """``u = value(x)`` on the spatial boundary (soft: a mean-square loss term ``name``)."""
+
+    value: PointFn
+    name: str = "bc"
+
+
+@dataclass(frozen=True)
+class Neumann:
+    """``du/dn = value(x)`` (outward normal derivative) on the spatial boundary."""
+
+    value: PointFn
+    name: str = "neumann"
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """``u`` equal on the two faces across coordinate ``dim`` (and ``du/dx_dim`` too if ``derivative``)."""
+
+    dim: int = 0
+    derivative: bool = True
+    name: str = "periodic"
+
+
+@dataclass(frozen=True)
+class Initial:
+    """``u = value(x)`` at the initial time."""
+
+    value: PointFn
+    name: str = "ic"
+
+
+@dataclass(frozen=True)
+class HardConstraint:
+    """``u = g(x) + h(x) N(x)``: conditions that hold exactly (Lagaris et al. 1998).
+
+    ``h`` vanishes where the condition is imposed and ``g`` takes the imposed values there
+    (Helmholtz on ``[0, 1]^2``: ``g = 0``, ``h = x (1 - x) y (1 - y)``). Both are parameter-free
+    functions ``(N, d) -> (N, 1)``; the conditions they impose need no loss term.
+    """
+
+    g: PointFn
+    h: PointFn
+    imposes: tuple[str, ...] = ("bc",)
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Measured values ``values (M, m)`` at ``coords (M, d)`` (inverse problems): a loss term ``data``."""
+
+    coords: Tensor
+    values: Tensor
+
+    def __post_init__(self):
+        if self.coords.dim() != 2 or self.values.dim() != 2 or self.coords.shape[0] != self.values.shape[0]:
+            raise InrkitError(f"observations need coords (M, d) and values (M, m) with the same M, got "
+                              f"{tuple(self.coords.shape)} and {tuple(self.values.shape)}")
+        if self.coords.shape[0] == 0:
+            raise InrkitError("observations are empty")
+        if not (torch.isfinite(self.coords).all() and torch.isfinite(self.values).all()):
+            raise InrkitError("observations contain NaN or infinite values")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Everything that defines a PDE problem; solving settings live elsewhere (:class:`~inrkit.pde.solve.SolveConfig`).
+
+    ``second``: the coordinates whose pure second partials forward mode precomputes (default:
+    the space coordinates). ``unknowns``: coefficients to recover with their initial guesses
+    (inverse problems; ``truth`` holds the values used to make the observations, for the report).
+    ``reference(x) -> (N, m)``: the exact or classical-solver solution, float64. ``grid``: the
+    dense evaluation grid sizes per coordinate. ``settings``: the solver defaults this problem
+    suggests (DeepXDE's example settings for the built-in ones), overridable on the command line.
+    """
+
+    name: str
+    domain: Box
+    residual: Callable[[Tensor, object, dict[str, Tensor]], Tensor]
+    conditions: tuple = ()
+    hard: HardConstraint | None = None
+    reference: PointFn | None = None
+    observations: Observations | None = None
+    unknowns: dict[str, float] = field(default_factory=dict)
+    truth: dict[str, float] = field(default_factory=dict)
+    second: tuple[int, ...] | None = None
+    grid: tuple[int, ...] | None = None
+    out_dim: int = 1
+    description: str = ""
+    equation: str = ""
+    settings: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.domain, Box):
+            raise InrkitError("a problem's domain must be an inrkit.pde Box (Interval, Rectangle, with_time)")
+        names = [c.name for c in self.conditions]
+        if len(set(names)) != len(names):
+            raise InrkitError(f"condition names must differ, got {names}")
+        for c in self.conditions:
+            if isinstance(c, Initial) and not self.domain.time:
+                raise InrkitError(f"problem {self.name}: an initial condition needs a domain with time")
+            if isinstance(c, Periodic) and c.dim not in self.domain.spatial:
+                raise InrkitError(f"problem {self.name}: periodic coordinate {c.dim} is not a space coordinate")
+        for k, v in self.unknowns.items():
+            if not isinstance(v, (int, float)):
+                raise InrkitError(f"unknown coefficient {k!r} needs a number as its initial guess")
+
+    @property
+    def second_dims(self) -> tuple[int, ...]:
+        return self.domain.spatial if self.second is None else tuple(self.second)
+
+    @property
+    def eval_grid(self) -> tuple[int, ...]:
+        if self.grid is not None:
+            return tuple(self.grid)
+        return {1: (1001,), 2: (201, 201), 3: (41, 41, 41)}[min(self.domain.dim, 3)]
+
+    def soft_conditions(self) -> tuple:
+        """The conditions that need a loss term (those no hard constraint imposes)."""
+        imposed = set(self.hard.imposes) if self.hard is not None else set()
+        return tuple(c for c in self.conditions if c.name not in imposed)

@@ -1,0 +1,99 @@
+"""``inrkit insp``: a tiny training beats identity on a held-out image; apply at another size; bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from inrkit.cli import main
+from inrkit.config import FieldConfig, HashConfig, build_field
+from inrkit.train import checkpoint
+
+SMALL = ["--size", "48", "--field-width", "64", "--field-depth", "2", "--field-steps", "200", "--pi-width", "64",
+         "--pi-depth", "2", "--pi-steps", "300", "--pi-batch", "2048", "--train-images", "astronaut,coffee",
+         "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """``insp train blur`` (K = 2) on two 48x48 images, tested on camera; the SIRENs cached."""
+    root = tmp_path_factory.mktemp("insp")
+    out = root / "blur"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small matrices: one thread is as fast, and far faster on a shared machine
+    try:
+        code = main(["insp", "train", "blur", "--order", "2", *SMALL, "--test-images", "camera",
+                     "--cache", str(root / "cache"), "--out", str(out)])
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0
+    return root, out
+
+
+def test_tiny_blur_beats_identity_on_held_out_image(trained):
+    root, out = trained
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["test"].keys() == {"camera"}  # training images are disjoint from it
+    insp, identity = m["mean"]["insp"]["psnr"], m["mean"]["degraded"]["psnr"]
+    assert insp > identity + 3.0, (insp, identity)
+    assert (out / "operator.safetensors").is_file() and (out / "report.html").is_file()
+
+
+def test_apply_renders_at_any_size_and_render_reads_it(trained, tmp_path):
+    root, out = trained
+    run = next((root / "cache").glob("camera-clean-48-*.json"))
+    dst = tmp_path / "applied"
+    assert main(["insp", "apply", str(out), str(run), "--size", "96", "96", "--out", str(dst)]) == 0
+    from PIL import Image
+
+    img = np.asarray(Image.open(dst / "result-96x96.png"))
+    assert img.shape == (96, 96)
+    field, meta = checkpoint.load(dst)  # the applied operator is itself a field
+    assert meta["signal"]["kind"] == "image"
+    png = tmp_path / "again.png"
+    assert main(["render", str(dst), "--size", "48", "48", "--out", str(png)]) == 0
+
+
+def _err(capsys):
+    return capsys.readouterr().err.strip().splitlines()
+
+
+def _refused(args, capsys, match, out):
+    assert main([*args, "--out", str(out)]) == 2
+    lines = _err(capsys)
+    assert len(lines) == 1 and lines[0].startswith("inrkit: error:") and match in lines[0], lines
+    assert not out.exists()
+
+
+def test_bad_input(trained, tmp_path, capsys):
+    root, op = trained
+    out = tmp_path / "never"
+    _refused(["insp", "train", "sharpen", *SMALL], capsys, "unknown INSP task", out)
+    _refused(["insp", "train", "blur", "--order", "13", *SMALL], capsys, "--order", out)
+    # a hash-grid image run: no second derivatives
+    cfg = FieldConfig(arch="hash", width=8, hidden_layers=1, hash=HashConfig(levels=2, log2_table=8))
+    hash_field = build_field(cfg, 2, 1, 48, generator=torch.Generator().manual_seed(0))
+    checkpoint.save(tmp_path / "hash" / "model", hash_field, {"signal": {"kind": "image", "shape": [48, 48]}}) \
+        if (tmp_path / "hash").mkdir() is None else None
+    _refused(["insp", "apply", str(op), str(tmp_path / "hash")], capsys, "vanish almost everywhere", out)
+    # a functa checkpoint
+    (tmp_path / "functa").mkdir()
+    (tmp_path / "functa" / "model.json").write_text(json.dumps(
+        {"format": "inrkit-checkpoint", "architecture": {"type": "latent_modulated"}}))
+    (tmp_path / "functa" / "model.safetensors").write_bytes(b"")
+    _refused(["insp", "apply", str(op), str(tmp_path / "functa")], capsys, "functa", out)
+    # other units: a field fitted at 32x32 for an operator trained at 48x48
+    run = next((root / "cache").glob("camera-clean-48-*.json"))
+    field, meta = checkpoint.load(run)
+    meta["signal"]["shape"] = [32, 32]
+    checkpoint.save(tmp_path / "small" / "model", field, meta) if (tmp_path / "small").mkdir() is None else None
+    _refused(["insp", "apply", str(op), str(tmp_path / "small")], capsys, "other units", out)
+    _refused(["insp", "apply", str(op), str(run), "--size", "16000", "16000"], capsys, "above the limit", out)
+    # the operator where the run should be, and a corrupt operator file
+    _refused(["insp", "apply", str(run), str(run)], capsys, "not an INSP operator", out)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "operator.json").write_text((op / "operator.json").read_text())
+    (bad / "operator.safetensors").write_bytes((op / "operator.safetensors").read_bytes()[:40])
+    _refused(["insp", "apply", str(bad), str(run)], capsys, "corrupt", out)

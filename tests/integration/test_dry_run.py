@@ -1,0 +1,103 @@
+"""``--dry-run`` prints the values the run then uses: each case runs the command twice, with and
+without ``--dry-run``, and compares the printed values with the run folder's model.json / metrics.json.
+The dry run writes nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from inrkit.cli import main
+from inrkit.config import DEFAULT_LR
+
+ROW = re.compile(r"^  (\w+)\s+= (.*?)  \((.*)\)$")
+
+
+def dry_run(argv, capsys) -> tuple[dict[str, str], dict[str, str], str]:
+    """``(values, sources, the whole page)`` printed by ``argv + --dry-run``."""
+    assert main([*argv, "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    values, sources = {}, {}
+    for line in text.splitlines():
+        m = ROW.match(line)
+        if m:
+            values[m.group(1)], sources[m.group(1)] = m.group(2), m.group(3)
+    assert re.search(r"^estimate: about \S.* \(measured: a probe of", text, re.M), text
+    return values, sources, text
+
+
+def test_fit_dry_run_prints_what_the_run_uses(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["fit", "camera", "--preset", "tiny", "--size", "16", "--steps", "5", "--width", "24", "--quiet",
+            "--out", "run"]
+    values, sources, _ = dry_run(argv, capsys)
+    assert list(tmp_path.iterdir()) == [], "a dry run writes nothing"
+    assert sources["width"] == "flag" and sources["steps"] == "flag" and sources["preset"] == "flag"
+    assert sources["batch_size"] == "preset tiny" and sources["hash_levels"] == "preset tiny"
+    assert sources["holdout"] == "default" and sources["lr"].startswith("default")
+    assert main(argv) == 0
+    capsys.readouterr()
+    model = json.loads((tmp_path / "run" / "model.json").read_text())
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    field, train = model["training"]["field"], model["training"]["train"]
+    assert values["arch"] == field["arch"] == "hash"
+    assert int(values["width"]) == field["width"] == 24
+    assert int(values["depth"]) == field["hidden_layers"]
+    assert int(values["hash_levels"]) == field["hash"]["levels"]
+    assert int(values["hash_log2_table"]) == field["hash"]["log2_table"]
+    assert int(values["steps"]) == train["steps"] == metrics["steps"] == 5
+    assert int(values["batch_size"]) == train["batch_size"]
+    assert values["schedule"] == train["schedule"]
+    assert int(values["seed"]) == train["seed"]
+    assert float(values["lr"]) == model["training"]["lr"] == DEFAULT_LR["hash"]
+    assert float(values["holdout"]) == metrics["holdout"]["fraction"]
+    assert int(values["size"]) == max(metrics["image_shape"][:2]) == 16
+    assert values["out"] == "run"
+
+
+def test_fit_dry_run_says_the_device_recipe(tmp_path, monkeypatch, capsys):
+    """Without --preset: auto, resolved by the device, and said; the image is capped on a CPU."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    values, sources, text = dry_run(["fit", "camera", "--steps", "2", "--width", "16", "--holdout", "0"], capsys)
+    assert values["preset"] == "cpu" and "auto" in sources["preset"] and "no CUDA GPU" in sources["preset"]
+    assert values["size"] == "128" and sources["size"].startswith("preset cpu")
+    assert values["arch"] == "siren" and sources["arch"] == "preset cpu"
+    assert values["device"] == "cpu" and sources["holdout"] == "flag"
+    assert "512" in text  # the image's own size is said
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_poisson_dry_run_prints_what_the_run_uses(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["poisson", "camera", "--size", "16", "--steps", "3", "--archs", "siren", "--width", "16", "--quiet",
+            "--out", "p"]
+    values, sources, _ = dry_run(argv, capsys)
+    assert list(tmp_path.iterdir()) == []
+    assert main(argv) == 0
+    capsys.readouterr()
+    m = json.loads((tmp_path / "p" / "metrics.json").read_text())
+    assert int(values["steps"]) == m["steps"] == 3 and sources["steps"] == "flag"
+    assert int(values["size"]) == max(m["shape"]) == 16
+    assert values["supervision"] == m["supervision"] and values["operator"] == m["operator"]
+    assert float(values["lr"]) == m["architectures"]["siren"]["lr"]
+    assert values["archs"] == ",".join(m["architectures"])
+
+
+def test_log_csv_writes_every_steps_scalars(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["fit", "camera", "--preset", "tiny", "--size", "16", "--steps", "6", "--log-every", "3", "--quiet",
+            "--log", "csv", "--out", "run"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].endswith("-> run/report.html")  # --quiet: the summary line only
+    rows = (tmp_path / "run" / "scalars.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert header[:3] == ["step", "seconds", "loss"] and "psnr" in header and "held-out" in header
+    body = [dict(zip(header, r.split(","))) for r in rows[1:]]
+    assert [int(r["step"]) for r in body] == [1, 2, 3, 4, 5, 6]
+    assert [bool(r["psnr"]) for r in body] == [True, False, True, False, False, True]  # where it was measured
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert float(body[-1]["psnr"]) == pytest.approx(metrics["history"][-1]["psnr"])
