@@ -61,3 +61,15 @@ def test_compress_bad_options(tmp_path, inrk, capsys):
     _fails(["compress", "camera", "-o", inrk], capsys, "already exists")
     _fails(["decompress", inrk, "-o", tmp_path / "big.png", "--size", "100000", "100000"], capsys, "above the limit")
     assert not out.exists() and not (tmp_path / "big.png").exists()
+
+
+def test_an_unwritable_output_is_refused_before_any_encoding(tmp_path, inrk, capsys, monkeypatch):
+    import inrkit.codec as codec
+
+    monkeypatch.setattr(codec, "compress", lambda *a, **k: pytest.fail("encoded before the output was checked"))
+    (tmp_path / "file").write_bytes(b"x")
+    Image.new("L", (24, 20), 128).save(tmp_path / "a.png")
+    _fails(["compress", tmp_path / "a.png", "-o", tmp_path / "file" / "x.inrk"], capsys, "file is not a folder")
+    _fails(["compress", tmp_path / "a.png", "-o", tmp_path], capsys, "is a folder")
+    _fails(["decompress", inrk, "-o", tmp_path / "file" / "x.png"], capsys, "file is not a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "file"]  # no probe or partial file left

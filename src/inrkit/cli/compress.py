@@ -71,15 +71,31 @@ def _settings(a: CompressArgs):
     return s
 
 
-def _out_path(a: CompressArgs) -> Path:
-    out = a.out or Path(f"{Path(a.image).stem or 'image'}.inrk")
-    if out.exists() and not a.overwrite:
-        raise InrkitError(f"{out} already exists (pass --overwrite or another --out)")
+def _check_out_file(out: Path, overwrite: bool) -> Path:
+    """Refuse an output file that cannot be written, before any work: it exists (without
+    ``--overwrite``) or is a folder, or its folder is missing, not a folder or not writable
+    (a probe file is created there and removed)."""
+    import tempfile
+
     if out.is_dir():
         raise InrkitError(f"{out} is a folder")
-    if not out.parent.exists():
-        raise InrkitError(f"output folder {out.parent} does not exist")
+    if out.exists() and not overwrite:
+        raise InrkitError(f"{out} already exists (pass --overwrite or another --out)")
+    parent = out.parent
+    if not parent.exists():
+        raise InrkitError(f"output folder {parent} does not exist")
+    if not parent.is_dir():
+        raise InrkitError(f"cannot write {out}: {parent} is not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{out.name}.probe-"):
+            pass
+    except OSError as exc:
+        raise InrkitError(f"cannot write {out}: {exc.strerror or exc}") from None
     return out
+
+
+def _out_path(a: CompressArgs) -> Path:
+    return _check_out_file(a.out or Path(f"{Path(a.image).stem or 'image'}.inrk"), a.overwrite)
 
 
 def run_compress(a: CompressArgs, run: Invocation) -> None:
@@ -156,10 +172,7 @@ def run_decompress(a: DecompressArgs, run: Invocation) -> None:
     from ..codec.format import read
     from ..signals.io import write_png
 
-    if a.out.exists() and not a.overwrite:
-        raise InrkitError(f"{a.out} already exists (pass --overwrite or another --out)")
-    if not a.out.parent.exists():
-        raise InrkitError(f"output folder {a.out.parent} does not exist")
+    _check_out_file(a.out, a.overwrite)
     c = read(a.file)
     w, h = a.size if a.size is not None else (c.width, c.height)
     if w * h > a.max_pixels:
