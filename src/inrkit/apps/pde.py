@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import io
 from pathlib import Path
 
 import numpy as np
@@ -13,25 +12,10 @@ from .. import __version__
 from ..atomic import write_bytes_atomic, write_json
 from ..pde import Problem, SolveConfig, SolveResult, predict, solve
 from ..report import html as H
+from ..report.plots import _plt
+from ..report.plots import fig_to_png_bytes as _png
 from ..report.rundir import RunDir
 from ..train import checkpoint
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig) -> bytes:
-    plt = _plt()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
 
 
 def _fields(result: SolveResult, problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple]:
