@@ -156,8 +156,13 @@ def test_short_training_beats_a_psnr_bound_and_checkpoint_renders_the_same(tiny_
     with Image.open(tmp_path / "orbit" / "orbit.gif") as g:
         assert g.n_frames == 3
     m = N.export_mesh(tmp_path / "run", tmp_path / "m.ply", resolution=48, level=5.0, device="cpu")
-    head = (tmp_path / "m.ply").read_bytes()[:200]
+    head = (tmp_path / "m.ply").read_bytes()[:400]
     assert head.startswith(b"ply\nformat binary_little_endian") and m["faces"] > 100
+    assert b"property uchar red" in head  # vertex colours from the field
+    from inrkit.shapes import load_mesh
+
+    back = load_mesh(tmp_path / "m.ply")  # the shared extractor's mesh reads back whole and closed-oriented
+    assert len(back.faces) == m["faces"] and len(back.vertices) == m["vertices"]
 
 
 class _Empty(torch.nn.Module):

@@ -504,51 +504,32 @@ def _write_animation(path: Path, frames: list[np.ndarray], fmt: str, fps: int = 
 @torch.no_grad()
 def export_mesh(ckpt: str | Path, out: str | Path, resolution: int = 128, level: float = 25.0,
                 device: str = "auto") -> dict:
-    """Marching cubes on the density over the scene box; vertex colours from the field seen
-    along each vertex's inward normal. Binary PLY.
+    """Marching cubes on the density over the scene box (:func:`inrkit.shapes.extract_mesh`: the
+    shared extractor, evaluated slab by slab so memory stays bounded at any resolution); vertex
+    colours from the field seen along each vertex's inward normal. PLY (binary) or OBJ by ``out``'s
+    suffix, written atomically.
 
     ``level`` is the density iso-value: at the default 25 (per scene unit) a slab 0.03 units
     thick absorbs half the light.
     """
-    from skimage.measure import marching_cubes
+    from ..shapes import extract_mesh, write_mesh
 
-    if not 8 <= resolution <= 512:
-        raise InrkitError("resolution must be between 8 and 512")
+    out = Path(out)
+    if out.suffix.lower() not in (".ply", ".obj"):
+        raise InrkitError(f"{out.name}: a mesh is written as .ply or .obj")
     dev = resolve_device(device)
     model, _ = load_nerf(ckpt, dev)
     field = model.fine or model.coarse
-    lo, hi = model.aabb[0], model.aabb[1]
-    axes = [torch.linspace(float(lo[i]), float(hi[i]), resolution, device=dev) for i in range(3)]
-    pts = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
-    dens = torch.cat([field.density(pts[i:i + 65536]) for i in range(0, len(pts), 65536)])
-    vol = dens.reshape(resolution, resolution, resolution).cpu().numpy()
-    if not (vol.min() < level < vol.max()):
-        raise InrkitError(f"density never crosses the level {level} (range {vol.min():.3g}..{vol.max():.3g})")
-    spacing = tuple(float((hi[i] - lo[i]) / (resolution - 1)) for i in range(3))
-    verts, faces, normals, _ = marching_cubes(vol, level, spacing=spacing, gradient_direction="ascent")
-    verts = verts + lo.cpu().numpy()
-    v = torch.as_tensor(verts.copy(), dtype=torch.float32, device=dev)
-    n = torch.as_tensor(normals.copy(), dtype=torch.float32, device=dev)  # ascent: points into the solid
-    n = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    lo, hi = model.aabb[0].cpu(), model.aabb[1].cpu()
+    bounds = tuple((float(lo[i]), float(hi[i])) for i in range(3))
+    mesh = extract_mesh(lambda p: field.density(p)[:, None], resolution, level, bounds=bounds, inside="above",
+                        device=dev)
+    v = torch.as_tensor(mesh.vertices, dtype=torch.float32, device=dev)
+    n = -torch.as_tensor(mesh.vertex_normals(), dtype=torch.float32, device=dev)  # inward: into the solid
     cols = []
     for i in range(0, len(v), 65536):
         _, c = field(v[i:i + 65536] - 0.01 * n[i:i + 65536], n[i:i + 65536])  # just outside, looking in
         cols.append(c)
-    colours = to_uint8(torch.cat(cols).cpu().numpy())  # (V, 3)
-    write_bytes_atomic(Path(out), _ply_bytes(verts.astype(np.float32), faces.astype(np.int32), colours))
-    return {"vertices": len(verts), "faces": len(faces), "out": str(out)}
-
-
-def _ply_bytes(verts: np.ndarray, faces: np.ndarray, colours: np.ndarray) -> bytes:
-    header = ("ply\nformat binary_little_endian 1.0\ncomment made by inrkit\n"
-              f"element vertex {len(verts)}\nproperty float x\nproperty float y\nproperty float z\n"
-              "property uchar red\nproperty uchar green\nproperty uchar blue\n"
-              f"element face {len(faces)}\nproperty list uchar int vertex_indices\nend_header\n").encode()
-    vdt = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1")])
-    va = np.empty(len(verts), vdt)
-    va["x"], va["y"], va["z"] = verts[:, 0], verts[:, 1], verts[:, 2]
-    va["r"], va["g"], va["b"] = colours[:, 0], colours[:, 1], colours[:, 2]
-    fdt = np.dtype([("n", "u1"), ("i", "<i4", (3,))])
-    fa = np.empty(len(faces), fdt)
-    fa["n"], fa["i"] = 3, faces
-    return header + va.tobytes() + fa.tobytes()
+    mesh.colours = to_uint8(torch.cat(cols).cpu().numpy())  # (V, 3)
+    write_mesh(out, mesh)
+    return {"vertices": len(mesh.vertices), "faces": len(mesh.faces), "out": str(out)}

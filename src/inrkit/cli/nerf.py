@@ -167,16 +167,17 @@ def run_render(a: RenderArgs, run: Invocation) -> None:
 @options
 class MeshArgs(Device, Quiet):
     checkpoint: str = opt(help="a run folder or model.json from nerf train", positional=True)
-    out: Path = opt(help="output PLY file")
-    resolution: int = opt(128, "marching-cubes grid points per axis", at_least=8, at_most=512)
+    out: Path = opt(help="output mesh file: .ply (binary, with vertex colours) or .obj")
+    resolution: int = opt(128, "marching-cubes grid points per axis (evaluated slab by slab)", at_least=8,
+                          at_most=1024)
     level: float = opt(25.0, "density iso-value")
 
 
 def run_mesh(a: MeshArgs, run: Invocation) -> None:
     from ..apps.nerf import export_mesh
 
-    if a.out.suffix.lower() != ".ply":
-        raise InrkitError("--out must end in .ply")
+    if a.out.suffix.lower() not in (".ply", ".obj"):
+        raise InrkitError("--out must end in .ply or .obj")
     check_checkpoint(a.checkpoint, "NeRF run folder or checkpoint")
     r = export_mesh(ckpt=a.checkpoint, out=a.out, resolution=a.resolution, level=a.level, device=a.device)
     print(f"{r['vertices']} vertices, {r['faces']} faces -> {a.out}")

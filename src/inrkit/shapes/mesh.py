@@ -37,14 +37,19 @@ CUBE: Bounds3 = ((-1.0, 1.0), (-1.0, 1.0), (-1.0, 1.0))
 @dataclass
 class Mesh:
     """A triangle mesh: ``vertices (V, 3)`` float64, ``faces (F, 3)`` int64 (counter-clockwise seen
-    from outside, so face normals point out)."""
+    from outside, so face normals point out), optional ``colours (V, 3)`` uint8 RGB per vertex."""
 
     vertices: np.ndarray
     faces: np.ndarray
+    colours: np.ndarray | None = None
 
     def __post_init__(self):
         self.vertices = np.ascontiguousarray(self.vertices, dtype=np.float64).reshape(-1, 3)
         self.faces = np.ascontiguousarray(self.faces, dtype=np.int64).reshape(-1, 3)
+        if self.colours is not None:
+            self.colours = np.ascontiguousarray(self.colours, dtype=np.uint8).reshape(-1, 3)
+            if len(self.colours) != len(self.vertices):
+                raise ValueError(f"{len(self.colours)} vertex colours for {len(self.vertices)} vertices")
 
     def _corners(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         v = self.vertices[self.faces]  # (F, 3 corners, 3)
@@ -276,12 +281,13 @@ def load_oriented_points(path: str | os.PathLike, max_points: int = 10_000_000) 
 
 
 def mesh_bytes(mesh: Mesh, fmt: str) -> bytes:
-    """The mesh as PLY (binary) or OBJ bytes (trimesh's writers)."""
+    """The mesh as PLY (binary) or OBJ bytes (trimesh's writers), with its vertex colours if it has them."""
     import trimesh
 
     if fmt not in ("ply", "obj"):
         raise InrkitError(f"mesh format must be ply or obj, not {fmt!r}")
-    tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+    colours = None if mesh.colours is None else np.concatenate([mesh.colours, np.full((len(mesh.colours), 1), 255, np.uint8)], 1)
+    tm = trimesh.Trimesh(mesh.vertices, mesh.faces, vertex_colors=colours, process=False)
     data = tm.export(file_type=fmt)
     return data.encode() if isinstance(data, str) else bytes(data)
 
