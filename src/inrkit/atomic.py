@@ -26,8 +26,24 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 
 
 def write_json(path: str | os.PathLike, obj) -> None:
-    """Indented, key-sorted JSON; numbers NumPy or torch hand over become plain floats."""
-    write_bytes_atomic(path, (json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n").encode())
+    """Indented, key-sorted, standard JSON; numbers NumPy or torch hand over become plain floats.
+
+    NaN and infinities (a PSNR of identical images, a diverged loss) are written as ``null``:
+    Python's ``Infinity`` / ``NaN`` tokens are not JSON, and browsers' ``JSON.parse``, ``jq`` and
+    most other readers refuse the whole file over one of them.
+    """
+    plain = _finite_or_null(json.loads(json.dumps(obj, default=_jsonable)))
+    write_bytes_atomic(path, (json.dumps(plain, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())
+
+
+def _finite_or_null(x):
+    if isinstance(x, float):
+        return x if x == x and x not in (float("inf"), float("-inf")) else None
+    if isinstance(x, dict):
+        return {k: _finite_or_null(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite_or_null(v) for v in x]
+    return x
 
 
 def _jsonable(x):
