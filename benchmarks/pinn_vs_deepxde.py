@@ -72,6 +72,20 @@ def run_deepxde(name: str, seed: int) -> dict:
         res = lambda x, y: -dde.grad.hessian(y, x) - pi ** 2 * sin(pi * x)  # noqa: E731
         bcs = [dde.icbc.DirichletBC(geom, lambda x: np.sin(pi * x), lambda x, on: on)]
         data = dde.data.PDE(geom, res, bcs, s["points"], s["boundary"])
+    elif name == "poisson-neumann-1d":  # DeepXDE's Poisson_Neumann_1d.py
+        geom = interval(-1, 1)
+        res = lambda x, y: dde.grad.hessian(y, x) - 2  # noqa: E731
+        bcs = [dde.icbc.DirichletBC(geom, lambda x: (x + 1) ** 2, lambda x, on: on and np.isclose(x[0], -1)),
+               dde.icbc.NeumannBC(geom, lambda x: 2 * (x + 1), lambda x, on: on and np.isclose(x[0], 1))]
+        data = dde.data.PDE(geom, res, bcs, s["points"], s["boundary"])
+    elif name == "convection":  # Krishnapriyan et al. 2021, beta = 1; periodic in x with DeepXDE's PeriodicBC
+        geom = dde.geometry.GeometryXTime(interval(0, 2 * pi), dde.geometry.TimeDomain(0, 1))
+        res = lambda x, y: dde.grad.jacobian(y, x, i=0, j=1) + dde.grad.jacobian(y, x, i=0, j=0)  # noqa: E731
+        bcs = [dde.icbc.PeriodicBC(geom, 0, lambda _, on: on, derivative_order=0),
+               dde.icbc.PeriodicBC(geom, 0, lambda _, on: on, derivative_order=1),
+               dde.icbc.IC(geom, lambda x: np.sin(x[:, 0:1]), lambda _, on: on)]
+        data = dde.data.TimePDE(geom, res, bcs, num_domain=s["points"], num_boundary=s["boundary"],
+                                num_initial=s["initial"])
     elif name in ("diffusion-1d", "diffusion-inverse"):
         geom = dde.geometry.GeometryXTime(interval(-1, 1), dde.geometry.TimeDomain(0, 1))
         exact = lambda x: np.sin(pi * x[:, 0:1]) * np.exp(-x[:, 1:])  # noqa: E731

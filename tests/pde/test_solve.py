@@ -97,3 +97,31 @@ def test_rar_adds_points():
     r = pde.solve(p, cfg)
     assert r.history[-1]["step"] == 30
     assert r.rar_points == 10  # at steps 10 and 20 (none on the last step), 5 points each
+
+
+def test_mixed_dirichlet_neumann_and_periodic_problems_solve():
+    """The two built-ins that exercise Neumann (one end only) and periodic conditions reach small errors."""
+    p = pde.get_problem("poisson-neumann-1d")
+    cfg = pde.SolveConfig(arch="tanh", width=20, layers=2, points=32, boundary=2, adam_steps=200, lr=3e-3,
+                          lbfgs_steps=100, float64=True, eval_every=0)
+    r = pde.solve(p, cfg)
+    assert r.status == "ok" and r.rel_l2 < 1e-2
+    assert "neumann" in r.history[-1] and "bc" not in r.history[-1]  # the Dirichlet end is imposed exactly
+    c = pde.get_problem("convection")
+    cfg = pde.SolveConfig(arch="tanh", width=16, layers=2, points=128, boundary=32, initial=32, adam_steps=200,
+                          lr=3e-3, lbfgs_steps=100, float64=True, eval_every=0)
+    r = pde.solve(c, cfg)
+    assert r.status == "ok" and r.rel_l2 < 5e-2
+    assert "periodic" in r.history[-1]
+
+
+def test_faces_restrict_boundary_points_and_bad_faces_are_refused():
+    dom = pde.Rectangle((0, 0), (2, 1))
+    pts, normals = dom.boundary(500, "uniform", torch.Generator().manual_seed(0), faces=((0, 1), (1, 0)))
+    on_right, on_bottom = pts[:, 0] == 2, pts[:, 1] == 0
+    assert bool((on_right | on_bottom).all()) and on_right.any() and on_bottom.any()
+    assert torch.equal(normals[on_right & ~on_bottom], torch.tensor([1.0, 0.0], dtype=torch.float64).expand(
+        int((on_right & ~on_bottom).sum()), 2))
+    with pytest.raises(InrkitError, match="face"):
+        pde.Problem(name="x", domain=pde.Interval(0, 1), residual=lambda x, D, p: D.u,
+                    conditions=(pde.Dirichlet(lambda x: x, faces=((1, 0),)),))

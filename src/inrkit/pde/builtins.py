@@ -16,7 +16,7 @@ import torch
 
 from ..errors import InrkitError
 from .domains import Interval, Rectangle
-from .problem import Dirichlet, HardConstraint, Initial, Observations, Problem
+from .problem import Dirichlet, HardConstraint, Initial, Neumann, Observations, Periodic, Problem
 from .reference import burgers_cole_hopf
 
 PI = math.pi
@@ -56,6 +56,45 @@ def poisson_1d() -> Problem:
         description="1-D Poisson with Dirichlet conditions; exact u = sin(pi x)",
         settings=dict(width=50, layers=3, points=16, boundary=2, initial=0, adam_steps=10_000, lr=1e-3,
                       lbfgs=False, activation="tanh", init="Glorot uniform"))
+
+
+def poisson_neumann_1d() -> Problem:
+    """u'' = 2 on [-1, 1], u(-1) = 0, u'(1) = 4; u = (x + 1)^2 (DeepXDE Poisson_Neumann_1d.py).
+
+    A mixed problem: the Dirichlet end is imposed exactly (``u = (x + 1) N(x)``), the Neumann end
+    is a loss term on the outward derivative at ``x = 1``.
+    """
+    return Problem(
+        name="poisson-neumann-1d", domain=Interval(-1, 1),
+        residual=lambda x, D, p: D.dd(0) - 2.0,
+        conditions=(Dirichlet(lambda x: torch.zeros_like(x[:, :1]), faces=((0, 0),)),
+                    Neumann(lambda x: 2.0 * (x[:, :1] + 1.0), faces=((0, 1),))),
+        hard=HardConstraint(g=lambda x: torch.zeros_like(x[:, :1]), h=lambda x: 1 + x[:, :1]),
+        reference=_np(lambda a: (a[:, 0] + 1.0) ** 2), grid=(1000,),
+        equation="u'' = 2, x in [-1, 1], u(-1) = 0, u'(1) = 4",
+        description="1-D Poisson with a Dirichlet and a Neumann end; exact u = (x + 1)^2",
+        settings=dict(width=50, layers=3, points=16, boundary=2, initial=0, adam_steps=10_000, lr=1e-3,
+                      lbfgs=False, activation="tanh", init="Glorot uniform"))
+
+
+def convection(beta: float = 1.0) -> Problem:
+    """u_t + beta u_x = 0 on [0, 2 pi] x [0, 1], u(x, 0) = sin x, periodic in x; u = sin(x - beta t).
+
+    The convection benchmark of Krishnapriyan et al. 2021 ("Characterizing possible failure modes
+    in physics-informed neural networks", NeurIPS, sec. 3.1), where plain PINNs fail for large
+    ``beta`` (their Fig. 1: beta = 30 and above); beta = 1 here. Periodicity is a loss term on
+    values and first derivatives at x = 0 and 2 pi; the initial condition is imposed exactly.
+    """
+    return Problem(
+        name="convection", domain=Interval(0, 2 * PI).with_time(0, 1),
+        residual=lambda x, D, p: D.u_t + beta * D.d(0),
+        conditions=(Periodic(0), Initial(lambda x: torch.sin(x[:, :1]))),
+        hard=HardConstraint(g=lambda x: torch.sin(x[:, :1]), h=lambda x: x[:, 1:2], imposes=("ic",)),
+        reference=_np(lambda c: np.sin(c[:, 0] - beta * c[:, 1])), grid=(256, 101),
+        equation=f"u_t + {beta:g} u_x = 0, u(x, 0) = sin x, u(0, t) = u(2 pi, t)",
+        description=f"convection with periodic boundaries (beta = {beta:g}); exact u = sin(x - {beta:g} t)",
+        settings=dict(width=50, layers=4, points=1000, boundary=100, initial=100, adam_steps=10_000, lr=1e-3,
+                      lbfgs=True, activation="tanh", init="Glorot normal"))
 
 
 def _diffusion_source(x: torch.Tensor) -> torch.Tensor:
@@ -152,8 +191,9 @@ def diffusion_inverse(noise: float = 0.01, observations: int = 50, seed: int = 0
                       lbfgs=False, activation="tanh", init="Glorot uniform"))
 
 
-PROBLEMS = {"poisson-1d": poisson_1d, "diffusion-1d": diffusion_1d, "heat": heat, "helmholtz-2d": helmholtz_2d,
-            "burgers": burgers, "diffusion-inverse": diffusion_inverse}
+PROBLEMS = {"poisson-1d": poisson_1d, "poisson-neumann-1d": poisson_neumann_1d, "diffusion-1d": diffusion_1d,
+            "heat": heat, "helmholtz-2d": helmholtz_2d, "burgers": burgers, "convection": convection,
+            "diffusion-inverse": diffusion_inverse}
 """Built-in problems by name, each a function returning a fresh :class:`Problem`."""
 
 

@@ -139,11 +139,12 @@ class Box:
         """``n`` points inside the domain (space and time): ``(n, d)`` float64."""
         return self._scale(unit_points(n, self.dim, method, generator), tuple(range(self.dim)))
 
-    def boundary(self, n: int, method: str = "uniform",
-                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    def boundary(self, n: int, method: str = "uniform", generator: torch.Generator | None = None,
+                 faces: tuple[tuple[int, int], ...] | None = None) -> tuple[Tensor, Tensor]:
         """``n`` points on the spatial boundary (times any time) and their outward unit normals.
 
-        Faces are chosen in proportion to their measure (a 1-D interval: its two ends equally).
+        Faces are chosen in proportion to their measure (a 1-D interval: its two ends equally);
+        ``faces`` (``(coordinate, side)`` pairs, side 1 the high end) restricts them to those.
         Returns ``points (n, d)`` and ``normals (n, d)`` (zero in the time column), float64.
         """
         sp = self.spatial
@@ -152,11 +153,14 @@ class Box:
         normals = torch.zeros_like(pts)
         if n == 0:
             return pts, normals
+        chosen = faces
         faces = []  # (dim, side) with its measure
         for i in sp:
             others = [self.hi[j] - self.lo[j] for j in range(self.dim) if j != i]
             measure = float(np.prod(others)) if others else 1.0
-            faces += [(i, 0, measure), (i, 1, measure)]
+            faces += [(i, side, measure) for side in (0, 1) if chosen is None or (i, side) in chosen]
+        if not faces:
+            raise InrkitError(f"no boundary faces among {chosen!r}")
         weights = torch.tensor([f[2] for f in faces], dtype=torch.float64)
         pick = torch.multinomial(weights, n, replacement=True, generator=generator)
         for k, (i, side, _) in enumerate(faces):

@@ -29,20 +29,29 @@ from .domains import Box
 PointFn = Callable[[Tensor], Tensor]
 
 
+Face = tuple[int, int]
+"""A face of a box domain: ``(coordinate, side)``, side 0 at the low end and 1 at the high end."""
+
+
 @dataclass(frozen=True)
 class Dirichlet:
-    """``u = value(x)`` on the spatial boundary (soft: a mean-square loss term ``name``)."""
+    """``u = value(x)`` on the spatial boundary (soft: a mean-square loss term ``name``).
+
+    ``faces``: only these faces (``((0, 0),)`` is ``x = lo``); all of the spatial boundary when None.
+    """
 
     value: PointFn
     name: str = "bc"
+    faces: tuple[Face, ...] | None = None
 
 
 @dataclass(frozen=True)
 class Neumann:
-    """``du/dn = value(x)`` (outward normal derivative) on the spatial boundary."""
+    """``du/dn = value(x)`` (outward normal derivative) on the spatial boundary, or on ``faces`` only."""
 
     value: PointFn
     name: str = "neumann"
+    faces: tuple[Face, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,11 @@ class Problem:
                 raise InrkitError(f"problem {self.name}: an initial condition needs a domain with time")
             if isinstance(c, Periodic) and c.dim not in self.domain.spatial:
                 raise InrkitError(f"problem {self.name}: periodic coordinate {c.dim} is not a space coordinate")
+            for face in getattr(c, "faces", None) or ():
+                if (not isinstance(face, tuple) or len(face) != 2 or face[0] not in self.domain.spatial
+                        or face[1] not in (0, 1)):
+                    raise InrkitError(f"problem {self.name}: condition {c.name} names face {face!r}; a face is "
+                                      f"(space coordinate, 0 or 1) with the coordinate in {self.domain.spatial}")
         for k, v in self.unknowns.items():
             if not isinstance(v, (int, float)):
                 raise InrkitError(f"unknown coefficient {k!r} needs a number as its initial guess")

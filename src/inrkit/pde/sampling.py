@@ -73,7 +73,7 @@ class CollocationSampler:
                 a, b = dom.periodic_pairs(self.boundary, c.dim, m, generator)
                 extras[c.name], extras[c.name + "_b"] = self._t(a), self._t(b)
             else:
-                pts, normals = dom.boundary(self.boundary, m, generator)
+                pts, normals = dom.boundary(self.boundary, m, generator, c.faces)
                 extras[c.name] = self._t(pts)
                 if isinstance(c, Neumann):
                     extras[c.name + "_normals"] = self._t(normals)

@@ -259,10 +259,12 @@ RECIPES = {
     # counts (Problem.settings): hard constraints, fresh Sobol points every Adam step, forward-mode
     # derivatives, then a float64 L-BFGS phase with stall detection. Measured in docs/benchmarks.md ("PDE").
     "poisson-1d": dict(points=32, adam_steps=2000, lbfgs_steps=1000, float64=True),
+    "poisson-neumann-1d": dict(points=32, adam_steps=2000, lbfgs_steps=1000, float64=True),
     "diffusion-1d": dict(points=256, adam_steps=1000, lbfgs_steps=1000, float64=True),
     "heat": dict(points=2048, adam_steps=3000, lbfgs_steps=3000, float64=True),
     "helmholtz-2d": dict(points=1024, adam_steps=2000, lbfgs_steps=2000, float64=True),
     "burgers": dict(points=2540, adam_steps=5000, lbfgs_steps=5000, float64=True),
+    "convection": dict(points=1024, adam_steps=2000, lbfgs_steps=2000, float64=True),
     "diffusion-inverse": dict(points=256, adam_steps=2000, lbfgs_steps=2000, float64=True),
 }
 """Per built-in problem: the :class:`SolveConfig` values that differ from :func:`recipe`'s base."""
