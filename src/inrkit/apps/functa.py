@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .. import __version__, coords as C
+from .. import distributed as D
 from ..atomic import write_bytes_atomic, write_json
 from ..device import resolve_device
 from ..errors import DivergedError, InrkitError, RunInterrupted
@@ -82,8 +83,16 @@ def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: in
                  width: int = 128, hidden_layers: int = 3, w0: float = 30.0, inner_steps: int = 3, lr: float = 3e-4,
                  first_order: bool = False, seed: int = 0, device: str = "auto", eval_items: int = 500,
                  progress: bool = False, minutes: float | None = None, state_dir: str | Path | None = None,
-                 snapshot_minutes: float = 5.0, resume: bool = False) -> dict:
+                 snapshot_minutes: float = 5.0, resume: bool = False, nproc: int = 1) -> dict:
     """Meta-learn one latent-modulated SIREN on the training split; evaluate on the test split.
+
+    Data parallel: called in every process of a ``torch.distributed`` group of ``nproc`` processes
+    (``torchrun``, or ``inrkit functa train --nproc``), each rank takes its contiguous share of
+    every global batch of ``batch_size`` (which ``nproc`` must divide) and the gradients of the
+    shared weights and Meta-SGD rates are averaged before every Adam step
+    (:class:`inrkit.distributed.AllReduceGrads`), so the weights equal one process's on the same
+    global batches, to float rounding; every rank holds them; rank 0 alone writes snapshots,
+    evaluates and returns the full record (the others return the field and the training status).
 
     With ``state_dir`` the whole training state is saved there every ``snapshot_minutes``
     (:mod:`inrkit.train.resume`); ``resume=True`` continues from it (same dataset and settings).
@@ -98,7 +107,11 @@ def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: in
     split) on the same test images.
     """
     coll = dataset if isinstance(dataset, ImageCollection) else load_collection(dataset)
-    dev = resolve_device(device)
+    rank, world = D.rank_world() if D.is_distributed() else (0, 1)
+    if nproc != world:
+        raise InrkitError(f"{nproc} processes were asked for, the process group has {world}: launch with "
+                          f"torchrun --nproc-per-node {nproc} (or inrkit functa train --nproc {nproc})")
+    dev = D.local_device(resolve_device(device))
     h, w, c = coll.shape
     tr, _ = coll.split("train")
     te, te_labels = coll.split("test")
@@ -114,23 +127,34 @@ def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: in
     gen = torch.Generator().manual_seed(seed)
     field = LatentModulatedField(2, c, latent_dim, width, hidden_layers, w0, generator=gen).to(dev)
     record = M.TermHistory(every=10)
-    callbacks: list = [M.ClampMetaLRs(), record, Progress(f"functa z={latent_dim}", progress)]
+    sampler = M.SignalBatches(xy, T, batch_size)
+    optimizer = torch.optim.Adam(field.parameters(), lr=lr)
+    if world > 1:  # data parallel: each rank its share of every global batch; gradients averaged before each step
+        D.split_batch(sampler.batch_size, world)  # one line unless the processes divide the batch
+        sampler, optimizer = D.RankSlice(sampler, rank, world), D.AllReduceGrads(optimizer)
+    callbacks: list = [D.SyncRanks(), M.ClampMetaLRs(), record,
+                       Progress(f"functa z={latent_dim}", progress and rank == 0)]
     snap = None
     if state_dir is not None:
         run_id = _functa_run_id(coll, latent_dim=latent_dim, steps=steps, minutes=minutes, batch_size=batch_size,
                                 width=width, hidden_layers=hidden_layers, w0=w0, inner_steps=inner_steps, lr=lr,
                                 first_order=first_order, seed=seed)
-        if resume:
+        if resume:  # every rank reads rank 0's snapshot (the ranks' states are identical), then all go on
             snap, meta = resume_lib.load(state_dir)
             if meta != run_id:
                 raise InrkitError(f"the training state in {state_dir} belongs to another run (dataset or settings "
                                   "differ); start afresh without resuming")
-        callbacks.append(resume_lib.Snapshots(state_dir, 60.0 * snapshot_minutes, run_id))
-    result = fit(field, M.SignalBatches(xy, T, batch_size), MetaReconstruction(inner_steps, first_order),
+            D.barrier()
+        # only rank 0 writes snapshots; the others hold a placeholder so the callback lists match
+        callbacks.append(resume_lib.Snapshots(state_dir, 60.0 * snapshot_minutes, run_id) if rank == 0
+                         else D.Placeholder())
+    result = fit(field, sampler, MetaReconstruction(inner_steps, first_order),
                  steps=steps, max_seconds=None if minutes is None else 60.0 * minutes,
-                 optimizer=torch.optim.Adam(field.parameters(), lr=lr), generator=gen,
-                 callbacks=callbacks, resume=snap)
+                 optimizer=optimizer, generator=gen, callbacks=callbacks, resume=snap)
     history, step, seconds = record.history, result.steps, result.seconds
+    if rank != 0:  # the weights are rank 0's (identical); only rank 0 evaluates and writes
+        return {"field": field, "collection": coll, "latent_dim": latent_dim, "rank": rank, "status": result.status,
+                "steps_done": step, "seconds": seconds}
     heldout = {}
     for k in (1, 3, 10):
         z = M.encode(field, xy, E, k)
@@ -146,7 +170,7 @@ def train_functa(dataset: str | ImageCollection, latent_dim: int = 64, steps: in
             **({"message": result.message} if not result.finished else {}),
             "config": {"steps": steps, "minutes": minutes, "batch_size": batch_size, "width": width, "hidden_layers": hidden_layers,
                        "w0": w0, "inner_steps": inner_steps, "lr": lr, "first_order": first_order, "seed": seed,
-                       "device": str(dev)}}
+                       "device": str(dev), "nproc": nproc}}
 
 
 def _functa_run_id(coll: ImageCollection, **settings) -> dict:
@@ -221,6 +245,7 @@ def train_functa_sizes(dataset: str | ImageCollection, latent_dims: list[int], *
                 "seed", "eval_items")
         run_id = _functa_run_id(coll, latent_dims=dims, **{k: settings[k] for k in keys if k in settings})
         ident = sdir / "run.json"
+        rank0 = not D.is_distributed() or D.rank_world()[0] == 0
         if resume:
             try:
                 found = json.loads(ident.read_bytes()) if ident.is_file() and ident.stat().st_size < (1 << 20) else None
@@ -231,10 +256,11 @@ def train_functa_sizes(dataset: str | ImageCollection, latent_dims: list[int], *
             if found != run_id:
                 raise InrkitError(f"the training state in {sdir} belongs to another run (dataset, latent sizes or "
                                   "settings differ); start afresh without resuming")
-        else:
+        elif rank0:
             shutil.rmtree(sdir, ignore_errors=True)
             sdir.mkdir(parents=True)
             write_json(ident, run_id)
+        D.barrier()  # the other ranks start once rank 0 has cleared or checked the state folder
     runs = []
     for d in dims:
         if resume and (sdir / f"z{d}.done").is_dir():
@@ -245,12 +271,13 @@ def train_functa_sizes(dataset: str | ImageCollection, latent_dims: list[int], *
             shutil.rmtree(sdir / f"z{d}.done", ignore_errors=True)  # damaged: train this size again
         zdir = None if sdir is None else sdir / f"z{d}"
         r = train_functa(dataset=coll, latent_dim=d, **settings, state_dir=zdir, snapshot_minutes=snapshot_minutes,
-                         resume=resume and _has_state(zdir))
+                         resume=D.broadcast_flag(resume and _has_state(zdir)))  # rank 0 decides for all
         runs.append(r)
         if r["status"] == "interrupted":  # Ctrl-C: its snapshot is saved; the other sizes are skipped
             break
-        if sdir is not None:
+        if sdir is not None and r.get("rank", 0) == 0:
             _keep_finished(sdir, r)
+        D.barrier()
     return runs
 
 
@@ -441,21 +468,46 @@ def _shard_intact(folder: Path, sh: dict, i: int) -> bool:
     return _sha256(path.read_bytes()) == sh["sha256"]
 
 
+def _receipt_intact(folder: Path, sh: dict, path: Path, key: str) -> bool:
+    """Whether a rank's receipt ``shard_KKKKK.json`` says this shard is done for this run, and the
+    shard's bytes match the SHA-256 it records. A receipt of another run is refused (one line)."""
+    rpath = path.with_suffix(".json")
+    if not os.path.lexists(rpath):
+        return False
+    if rpath.is_symlink() or not rpath.is_file() or rpath.stat().st_size > 4096:
+        raise InrkitError(f"{rpath} is not a shard receipt of inrkit functa encode")
+    try:
+        r = json.loads(rpath.read_bytes())
+    except (ValueError, OSError):
+        return False  # unreadable: the shard is encoded again
+    if not isinstance(r, dict) or r.get("run") != key:
+        raise InrkitError(f"{rpath.parent} holds shards of another run ({rpath.name} names another checkpoint, "
+                          "dataset or setting): use a new folder")
+    return os.path.isfile(path) and not path.is_symlink() and _sha256(path.read_bytes()) == r.get("sha256")
+
+
 def encode_functaset(ckpt: str | Path, dataset: str, out: str | Path, inner_steps: int | None = None,
                      shard_size: int = 1000, batch_size: int = 256, device: str = "auto", progress: bool = False,
                      stop_after_shards: int | None = None) -> dict:
     """Write a functaset: latents, modulations, labels and split flags, in safetensors shards.
 
     ``manifest.json`` records the checkpoint, dataset, sizes and which shards are done; each
-    shard and then the manifest is written atomically, so an interrupted run resumes where it
-    stopped. Each batch of signals is encoded as one tensor computation. ``progress`` shows
-    the progress display, one step per shard.
+    shard is written atomically, then its receipt (``shard_KKKKK.json``: the run and the shard's
+    SHA-256), so an interrupted run resumes where it stopped. Each batch of signals is encoded
+    as one tensor computation. ``progress`` shows the progress display, one step per shard.
+
+    Under ``torchrun`` (or with ``RANK`` / ``WORLD_SIZE`` set) rank r of W encodes shards
+    r, r + W, ... only (rank-strided); the shards are cut the same way whatever W, and encoding
+    is deterministic (latents start at zero), so their bytes do not depend on W. In one process
+    the manifest is updated after every shard; with several, the rank that finds every shard
+    done writes it (the same bytes whoever does). A restarted rank skips its finished shards.
     """
     from safetensors.torch import save as st_save
 
     if shard_size < 1 or batch_size < 1 or (inner_steps is not None and inner_steps < 1):
         raise InrkitError("shard size, batch size and inner steps must be at least 1")
-    dev = resolve_device(device)
+    rank, world = D.rank_world()
+    dev = D.local_device(resolve_device(device))
     field, meta = load_functa(ckpt, dev)
     steps = inner_steps if inner_steps is not None else int(meta.get("training", {}).get("inner_steps", 3))
     coll = load_collection(dataset)
@@ -469,9 +521,11 @@ def encode_functaset(ckpt: str | Path, dataset: str, out: str | Path, inner_step
     ident = {"checkpoint": str(Path(ckpt).resolve()), "dataset": dataset, "items": n, "latent_dim": field.latent_dim,
              "modulation_dim": field.modulation_dim, "inner_steps": steps, "shard_size": shard_size,
              "image_shape": [h, w, c]}
+    key = _sha256(json.dumps(ident, sort_keys=True).encode())[:16]
     mpath = out / "manifest.json"
     layout = [{"file": f"shard_{i:05d}.safetensors", "start": s, "stop": min(n, s + shard_size)}
               for i, s in enumerate(range(0, n, shard_size))]
+    mine = set(D.my_shards(len(layout), rank, world))
     if exists_in(out, "manifest.json"):
         manifest = _read_manifest(out)  # one line for a malformed one; a link out of the folder is refused
         files = [_shard_file(out, sh, i) for i, sh in enumerate(manifest["shards"])]  # never outside out
@@ -482,23 +536,27 @@ def encode_functaset(ckpt: str | Path, dataset: str, out: str | Path, inner_step
     else:
         manifest = {**ident, "format": "inrkit-functaset", "inrkit_version": __version__,
                     "classes": coll.classes, "shards": [{**sh, "done": False} for sh in layout]}
-        write_bytes_atomic(mpath, json.dumps(manifest, indent=2).encode())
+        if world == 1 or rank == 0:
+            write_bytes_atomic(mpath, json.dumps(manifest, indent=2).encode())
         files = [_shard_file(out, sh, i) for i, sh in enumerate(manifest["shards"])]
         intact = [False] * len(files)
-    _remove_partial_writes(out, ["manifest.json", *(sh["file"] for sh in manifest["shards"])])
+    # a rank's receipt counts where the manifest does not yet say done (a manifest entry that is done
+    # without a checksum, from before checksums were kept, is encoded again whatever a receipt says)
+    intact = [ok or (not sh["done"] and _receipt_intact(out, sh, p, key))
+              for ok, sh, p in zip(intact, manifest["shards"], files)]
+    ours = [sh["file"] for i, sh in enumerate(manifest["shards"]) if i in mine]
+    _remove_partial_writes(out, ([] if world > 1 else ["manifest.json"]) + ours
+                           + [str(Path(f).with_suffix(".json")) for f in ours])
     xy = C.grid((h, w), device=dev).reshape(-1, 2)
     written, encoded, seconds = 0, 0, 0.0
-    todo = [sh for sh, ok in zip(manifest["shards"], intact) if not ok]
+    todo = [i for i, ok in enumerate(intact) if not ok and i in mine]
     if stop_after_shards is not None:
         todo = todo[:stop_after_shards]
-    bar = Progress("encode", progress)
+    bar = Progress("encode" if world == 1 else f"encode rank {rank}/{world}", progress)
     state = FitState(model=field, optimizer=None, steps=len(todo), max_seconds=None, generator=None)
     bar.on_start(state)
-    for shard, path, ok in zip(manifest["shards"], files, intact):
-        if ok:  # done, and its bytes match the checksum written with it
-            continue
-        if stop_after_shards is not None and written >= stop_after_shards:
-            break
+    for i in todo:
+        shard, path = manifest["shards"][i], files[i]
         s, e = shard["start"], shard["stop"]
         T = _targets(coll.images[s:e], dev)
         t0 = time.perf_counter()
@@ -512,12 +570,25 @@ def encode_functaset(ckpt: str | Path, dataset: str, out: str | Path, inner_step
                    "labels": torch.as_tensor(coll.labels[s:e]), "train": torch.as_tensor(coll.train[s:e])}
         data = st_save(tensors)
         write_bytes_atomic(path, data)
-        shard["done"], shard["sha256"] = True, _sha256(data)
-        write_bytes_atomic(mpath, json.dumps(manifest, indent=2).encode())
+        write_bytes_atomic(path.with_suffix(".json"), json.dumps({"run": key, "sha256": _sha256(data)}).encode())
+        intact[i] = True
+        if world == 1:
+            shard["done"], shard["sha256"] = True, _sha256(data)
+            write_bytes_atomic(mpath, json.dumps(manifest, indent=2).encode())
         written += 1
         state.step, state.train_seconds, state.log["items"] = written, seconds, e
         bar.after_step(state)
     bar.on_end(state)
+    if world > 1:  # the other ranks' shards, looked at again now: the last rank to finish sees every one done
+        intact = [ok or (not sh["done"] and _receipt_intact(out, sh, p, key))
+                  for ok, sh, p in zip(intact, manifest["shards"], files)]
+    if all(intact):  # every shard done, here or by another rank: the manifest says so (same bytes whoever writes)
+        changed = False
+        for sh, p in zip(manifest["shards"], files):
+            if not sh["done"]:
+                sh["done"], sh["sha256"], changed = True, _sha256(p.read_bytes()), True
+        if changed or not os.path.exists(mpath):
+            write_bytes_atomic(mpath, json.dumps(manifest, indent=2).encode())
     return {**manifest, "encoded_this_run": encoded, "encode_seconds": seconds}
 
 

@@ -32,6 +32,10 @@ class TrainArgs(RunOptions, DryRun):
                                   "so a killed run can continue with --resume; 0: never", at_least=0.0)
     resume: bool = opt(False, "continue the killed run that was writing --out: finished latent sizes are kept, "
                        "the running one continues from its last saved state")
+    nproc: int = opt(1, "data-parallel processes on this machine: launches `torchrun --standalone --nproc-per-node "
+                     "N -m inrkit functa train ...` (gloo on the CPU, NCCL on GPUs); each takes --batch-size / N "
+                     "images of every batch (N must divide it). Under torchrun already: leave at 1",
+                     at_least=1, at_most=1024, group="run")
 
     def check(self) -> None:
         """The shared SIREN, its latent-to-shift map and Meta-SGD rates, counted from the numbers
@@ -57,19 +61,43 @@ def run_train(a: TrainArgs, run: Invocation) -> None:
     from ..apps.image import state_folder
     from ..report.rundir import default_run_dir
 
+    from .. import distributed as D
+    from ..device import resolve_device
+
     dims = _latent_dims(a.latent_dims)
     if a.resume and a.out is None:
         raise InrkitError("--resume needs the --out of the interrupted run")
+    rank, world = D.env_world()
+    if a.nproc > 1 and world > 1:
+        raise InrkitError(f"--nproc {a.nproc} under torchrun (WORLD_SIZE={world}): torchrun already started the "
+                          "processes; drop --nproc")
+    if world > 1 or a.nproc > 1:
+        D.split_batch(a.batch_size, max(world, a.nproc))  # before anything starts: one line, exit 2
+    if world > 1 and a.out is None:
+        raise InrkitError("under torchrun give --out: every process must name the same run folder")
     out = a.out or default_run_dir("functa", Path(a.dataset).name)
     if a.dry_run:
         return _dry_run_train(a, run, dims, out)
-    preflight(out, a.overwrite)
+    if a.nproc > 1:  # what can be checked once is checked here, before the processes start
+        from ..signals.collections import load_collection
+
+        preflight(out, a.overwrite)
+        load_collection(a.dataset)
+        return _launch(a, run, out)
+    if rank == 0:
+        preflight(out, a.overwrite)
+    D.init_from_env(resolve_device(a.device))
     sdir = state_folder(out) if a.snapshot_minutes > 0 or a.resume else None
     runs = train_functa_sizes(a.dataset, dims, state_dir=sdir,
                               snapshot_minutes=a.snapshot_minutes if a.snapshot_minutes > 0 else 1e9, resume=a.resume,
                               steps=a.steps, batch_size=a.batch_size, width=a.width, hidden_layers=a.depth, w0=a.w0,
                               inner_steps=a.inner_steps, lr=a.lr, first_order=a.first_order, seed=a.seed,
-                              device=a.device, eval_items=a.eval_items, progress=not a.quiet, minutes=a.minutes)
+                              device=a.device, eval_items=a.eval_items, progress=not a.quiet, minutes=a.minutes,
+                              nproc=max(world, a.nproc))
+    if rank != 0:  # rank 0 evaluates and writes the run folder; the others are done
+        D.barrier()
+        return
+    D.barrier()
     finish_functa_run(runs=runs, out=out, command=run.command, overwrite=a.overwrite, state_dir=sdir)
     print(f"{'latent':>6} {'1 step':>7} {'3 steps':>8} {'10 steps':>9} {'PCA':>6}  (held-out PSNR, dB)  "
           "outer steps, s per step")
@@ -78,6 +106,36 @@ def run_train(a: TrainArgs, run: Invocation) -> None:
         print(f"{r['latent_dim']:>6} {hp[1]:7.2f} {hp[3]:8.2f} {hp[10]:9.2f} {r['pca_psnr']:6.2f}  "
               f"{r['steps_done']:>19} {r['seconds_per_step']:.4f}")
     print(f"-> {out}/report.html")
+
+
+def _launch(a: TrainArgs, run: Invocation, out: Path) -> None:
+    """``--nproc N``: the same command under ``torchrun --standalone`` (one machine, a free port),
+    without ``--nproc`` and with ``--out`` fixed, so every process names the same run folder."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    argv = shlex.split(run.command)[1:]
+    keep, skip = [], False
+    for i, x in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if x == "--nproc":
+            skip = True
+            continue
+        if x.startswith("--nproc="):
+            continue
+        keep.append(x)
+    if a.out is None:
+        keep += ["--out", str(out)]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={a.nproc}",
+           "-m", "inrkit", *keep]
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    code = subprocess.call(cmd, env=env)
+    if code:
+        raise InrkitError(f"the {a.nproc} training processes failed (exit {code}); their messages are above")
 
 
 PROBE_STEPS = 3
