@@ -27,6 +27,15 @@ def rng():
     return np.random.default_rng(0)
 
 
+def interruptible():
+    """``preexec_fn`` for a child that a test stops with Ctrl-C (SIGINT): restore SIGINT's default
+    disposition. A shell starts background jobs with SIGINT ignored, children inherit that, and
+    Python then installs no KeyboardInterrupt handler, so the test's SIGINT would do nothing."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_cli(args, cwd=None, timeout=300):
     """Run ``python -m inrkit ARGS``; return (returncode, stdout, stderr)."""
     import subprocess

@@ -7,6 +7,8 @@ The public API, re-exported explicitly::
     lap = inrkit.evaluate(run.field, (256, 256), "laplacian")   # numbers on a (H, W) grid, or at any points
     field, meta = inrkit.load("runs/camera-siren")
     img = inrkit.render(field, meta, shape=(1024, 1024))      # uint8 image of (H, W)
+    inrkit.fit("speech.wav"); inrkit.fit("clip.mp4"); inrkit.fit("head.nii.gz")   # audio, video, volumes
+    stack, psnr = inrkit.fit_many(images)                     # N fields at once, one batched computation
 
 Sizes in the Python API are (H, W), NumPy's order; coordinates are (x, y) in [-1, 1], y down.
 ``inrkit.fit`` given a field (an ``nn.Module``) is the one training loop, :func:`inrkit.train.fit`.
@@ -22,6 +24,7 @@ from .train.checkpoint import load, save  # noqa: E402
 from .apps.image import compare_images, fit_image, render  # noqa: E402
 from .apps.image import fit_any as fit  # noqa: E402
 from .apps.image import evaluate_field as evaluate  # noqa: E402
+from .apps.many import fit_many  # noqa: E402
 
 __all__ = ["__version__", "coords", "ops", "InrkitError", "Field", "NeuralField", "num_parameters",
-           "ImageSignal", "load_image", "fit", "evaluate", "load", "save", "fit_image", "compare_images", "render"]
+           "ImageSignal", "load_image", "fit", "evaluate", "load", "save", "fit_image", "compare_images", "render", "fit_many"]

@@ -238,9 +238,12 @@ def learning_rate(cfg: FieldConfig, train: TrainConfig) -> float:
 
 
 def build_field(cfg: FieldConfig, in_dim: int, out_dim: int, samples_per_axis: int = 256,
-                generator: torch.Generator | None = None) -> Field:
+                generator: torch.Generator | None = None, first_w0: float | None = None) -> Field:
     """Compose the field named by ``cfg``: Encoding + Network. Its size is checked against
-    :data:`MAX_PARAMETERS` from the numbers first (:func:`check_field_size`)."""
+    :data:`MAX_PARAMETERS` from the numbers first (:func:`check_field_size`).
+
+    ``first_w0`` gives a SIREN's first layer its own omega_0 (3000 on audio's time axis, Sitzmann
+    et al. 2020 sec. 4.1); ``None``: ``cfg.w0`` for every layer."""
     check_field_size(cfg, in_dim, out_dim, samples_per_axis)
     encoding: Encoding
     if cfg.arch == "pe":
@@ -258,7 +261,8 @@ def build_field(cfg: FieldConfig, in_dim: int, out_dim: int, samples_per_axis: i
         encoding = Identity(in_dim)
     network: Network
     if cfg.arch == "siren":
-        network = Siren(encoding.out_dim, out_dim, cfg.width, cfg.hidden_layers, w0=cfg.w0, generator=generator)
+        network = Siren(encoding.out_dim, out_dim, cfg.width, cfg.hidden_layers, w0=cfg.w0, first_w0=first_w0,
+                        generator=generator)
     else:
         act = "tanh" if cfg.arch == "tanh" else "relu"
         network = MLP(encoding.out_dim, out_dim, cfg.width, cfg.hidden_layers, act, generator=generator)

@@ -213,7 +213,10 @@ DERIVED = {
     (("render",), "scale"): lambda kw: kw["size"][0] // 6,  # the recorded checkpoint is 6 pixels wide
     (("render",), "device"): lambda kw: "auto" if kw["load_device"] == resolve_device("auto") else kw["load_device"],
 }
-CHECKED_BY_COMMAND = {(("render",), "max_pixels")}  # the command's own check, not passed on
+CHECKED_BY_COMMAND = {(("render",), "max_pixels"),  # the command's own check, not passed on
+                      (("fit",), "kind"), (("compare",), "kind"),  # picks the workflow (image here)
+                      *((c, n) for c in (("fit",), ("compare",)) for n in ("frames", "stride", "start")),  # video
+                      (("render",), "rate"), (("render",), "fps"), (("render",), "slice")}  # other kinds' options
 
 
 def _get(obj, dotted):

@@ -14,6 +14,8 @@ from inrkit.objectives import Reconstruction
 from inrkit.signals.sampling import PointSampler
 from inrkit.train import Callback, fit
 
+from conftest import interruptible
+
 
 class CtrlC(Callback):
     def after_step(self, state):
@@ -32,7 +34,7 @@ def test_cli_fit_ctrl_c_writes_an_interrupted_run_then_resumes(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "inrkit", "fit", "camera", "--size", "24", "--steps", "100000", "--width", "32",
            "--depth", "1", "--out", str(out), "--device", "cpu"]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     time.sleep(12)  # import, load, some steps
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=300)

@@ -165,8 +165,11 @@ def holdout_record(fraction: float, heldout: torch.Tensor, pixels: int, seed: in
 def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), train_cfg: TrainConfig = TrainConfig(),
                device: str = "auto", progress: bool = False, derivative_maps: bool = True,
                state_dir: Path | None = None, snapshot_seconds: float = 300.0, resume: bool = False,
-               holdout: float = 0.0, log_csv: bool = False) -> ImageFit:
+               holdout: float = 0.0, log_csv: bool = False, extra_callbacks: tuple = ()) -> ImageFit:
     """Fit ``field_cfg``'s architecture to ``signal`` with the one loop; measure it.
+
+    ``extra_callbacks`` run after the evaluation and progress callbacks (``inrkit fit --view``
+    passes :class:`inrkit.view.LiveView`, which serves the field as it trains).
 
     ``holdout`` is the fraction of pixels kept out of training (:func:`inrkit.signals.image.holdout_split`,
     seeded from ``train_cfg.seed``): the metrics then give PSNR on the training pixels (``psnr``)
@@ -195,7 +198,7 @@ def fit_signal(signal: ImageSignal, field_cfg: FieldConfig = FieldConfig(), trai
     opt = make_optimizer(field, field_cfg.arch, lr)
     tracker = ImageEvaluation(field, signal, train_cfg.log_every, held_rows)
     train_field = CompiledOrEager(field) if train_cfg.compile else field
-    callbacks: list = [tracker, Progress(ARCH_LABELS[field_cfg.arch], progress)]
+    callbacks: list = [tracker, Progress(ARCH_LABELS[field_cfg.arch], progress), *extra_callbacks]
     scalars = None
     if log_csv:  # --log csv: every step's scalars, written as scalars.csv in the run folder
         from ..train.progress import ScalarLog
@@ -531,7 +534,7 @@ def fit_image(source: "str | np.ndarray | ImageSignal", arch: str = "siren", *, 
               max_pixels: int = DEFAULT_MAX_PIXELS, alpha: str = "keep", progress: bool = False,
               command: str = "", resample: str = "gaussian", resume: bool = False,
               snapshot_minutes: float | None = 5.0, holdout: float = 0.0, max_size: int | None = None,
-              log_csv: bool = False) -> ImageFit:
+              log_csv: bool = False, extra_callbacks: tuple = ()) -> ImageFit:
     """Fit an image (path, built-in name, NumPy array or :class:`ImageSignal`); write a run folder if ``out`` is given.
 
     ``max_size`` (with ``size=None``): resize an image whose longer side is above it (a preset's cap,
@@ -553,7 +556,7 @@ def fit_image(source: "str | np.ndarray | ImageSignal", arch: str = "siren", *, 
     sdir = state_folder(out) if out is not None and (snapshot_minutes is not None or resume) else None
     fit_ = fit_signal(signal, fcfg, tcfg, device, progress, state_dir=sdir,
                       snapshot_seconds=60.0 * (snapshot_minutes if snapshot_minutes is not None else 1e9),
-                      resume=resume, holdout=holdout, log_csv=log_csv)
+                      resume=resume, holdout=holdout, log_csv=log_csv, extra_callbacks=tuple(extra_callbacks))
     if out is not None:
         write_fit_run(fit_, Path(out), command, overwrite)
         interrupted = fit_.metrics["status"] == "interrupted"
@@ -730,7 +733,8 @@ def write_compare_run(fits: list[ImageFit], out: Path, command: str = "", overwr
 
 def render(field: nn.Module, meta: dict, size: tuple[int, int] | None = None,
            region: tuple[float, float, float, float] | None = None, what: str = "image", chunk: int | None = None,
-           method: str = "auto", *, shape: tuple[int, int] | None = None, progress: bool = False) -> np.ndarray:
+           method: str = "auto", *, shape: tuple[int, int] | None = None, progress: bool = False,
+           rate: int | None = None, slice: str | None = None, fps: float | None = None) -> np.ndarray:
     """Evaluate a fitted image field on a grid of ``shape = (H, W)`` pixels as a uint8 image.
 
     Sizes in the Python API are ``(H, W)``, NumPy's order (the returned array's shape, ``coords.grid``).
@@ -745,7 +749,19 @@ def render(field: nn.Module, meta: dict, size: tuple[int, int] | None = None,
     (forward-mode, ``inrkit.ops.jet``) and 8,192 for derivatives by autograd (other fields, or
     ``method="autograd"``). ``progress=True`` shows the one progress line (rows rendered) on stderr.
     For the numbers themselves (gradients, Laplacians as floats) use :func:`inrkit.evaluate`.
+
+    A field of another kind (``meta["signal"]["kind"]``: audio, volume, video) is rendered by its kind
+    (:func:`inrkit.apps.grid.render_kind`) and the numbers are returned: audio ``(N, C)`` samples at
+    ``rate`` per second, a volume's ``slice="z=0.1"`` as ``(H, W)`` values (``shape=(H, W)``).
     """
+    sig = meta.get("signal") if isinstance(meta, dict) else None
+    if isinstance(sig, dict) and sig.get("kind", "image") != "image":
+        from ..signals.kinds import RenderRequest
+        from .grid import render_kind
+
+        wh = size if size is not None else (shape[1], shape[0]) if shape is not None else None
+        return render_kind(field, meta, RenderRequest(size=wh, what=what, rate=rate, fps=fps, slice=slice,
+                                                      chunk=chunk)).data
     if (size is None) == (shape is None):
         raise InrkitError("give the render size once: shape=(H, W) (or the older size=(W, H))")
     if shape is not None:
@@ -807,6 +823,19 @@ def fit_any(source, *args, preset: str = "auto", arch: str | None = None, size: 
         from ..train import fit as loop
 
         return loop(source, *args, **kwargs)
+    kind = kwargs.pop("kind", None)
+    if isinstance(source, (str, Path)) and not args:  # audio, volume, video files: their own workflow
+        from ..signals.kinds import kind_of
+
+        k = kind_of(source, kind)
+        if k.name != "image":
+            from .grid import fit_file
+
+            if size is not None or kwargs:
+                raise TypeError(f"inrkit.fit of {k.name} takes preset, arch, steps, lr, seed, device, out, "
+                                f"overwrite, holdout, progress, kind; unknown: {', '.join(kwargs) or 'size'}")
+            return fit_file(source, k.name, preset=preset, arch=arch, steps=steps, lr=lr, seed=seed, device=device,
+                            out=out, overwrite=overwrite, holdout=holdout, progress=progress)
     if args or kwargs:
         raise TypeError(f"inrkit.fit of an image takes keyword options only; unknown: "
                         f"{', '.join([*map(repr, args), *kwargs])}")

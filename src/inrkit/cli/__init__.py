@@ -31,7 +31,7 @@ from .. import __version__
 from ..errors import InrkitError
 from .options import Group, Invocation, add_arguments, instantiate, validate
 
-GROUPS = ("image", "edit", "functa", "nerf", "insp", "compress", "pde", "inverse", "shape")
+GROUPS = ("image", "edit", "functa", "nerf", "insp", "compress", "pde", "inverse", "shape", "many", "view")
 """Modules of this package that declare a ``GROUP`` of commands, in the order ``--help`` lists them."""
 
 _COMMAND = "_inrkit_command"  # namespace attribute holding the chosen Command

@@ -29,10 +29,39 @@ class Log:
                                       "for compare)")
 
 
+KIND_CHOICES = ("auto", "image", "audio", "volume", "video")
+
+
+@options(group="input")
+class SignalKind:
+    kind: str = opt("auto", "what the file holds: auto (from its suffix: .wav/.flac/.ogg audio, .nii/.nii.gz/.npy "
+                    "and multi-page .tif volumes, .mp4/... video, anything else an image) or a kind; the presets "
+                    "and report are the kind's own", choices=KIND_CHOICES)
+
+
+@options(group="input")
+class VideoLoading:
+    frames: int | None = opt(None, "video: fit at most this many frames", unset="every frame", at_least=1,
+                             group="input")
+    stride: int = opt(1, "video: keep every STRIDE-th frame", at_least=1, group="input")
+    start: int = opt(0, "video: the first frame kept", at_least=0, group="input")
+
+
 @options
-class _ImageFit(ImageFile, AlphaChannel, ImageLoading, Model, Preset, Optimisation, Holdout, Acceleration, LogEvery,
-                RunOptions, DryRun, Log):
+class _ImageFit(ImageFile, SignalKind, VideoLoading, AlphaChannel, ImageLoading, Model, Preset, Optimisation, Holdout, Acceleration,
+                LogEvery, RunOptions, DryRun, Log):
     """Options of fit and compare."""
+
+    image: str = opt(help="the file to fit: an image (PNG, JPEG, TIFF, ... or a built-in name such as camera), "
+                     "audio (WAV; FLAC/OGG with soundfile), a volume (NIfTI, .npy, TIFF stack) or a video",
+                     positional=True)
+
+
+def _signal_kind(a):
+    """The kind of ``a.image`` (:func:`inrkit.signals.kinds.kind_of`)."""
+    from ..signals.kinds import kind_of
+
+    return kind_of(a.image, a.kind)
 
 
 @options
@@ -42,6 +71,8 @@ class FitArgs(_ImageFit):
                                   "so a killed run can continue with --resume; 0: never", at_least=0.0)
     resume: bool = opt(False, "continue the killed run that was writing --out from its last saved state "
                        "(same image and options; on a CPU the result is byte-identical to an uninterrupted run)")
+    view: bool = opt(False, "serve the field in a local web viewer while it trains (inrkit view; the URL is printed "
+                     "on stderr; after training it keeps serving until Ctrl-C); images only", group="output")
 
 
 @options
@@ -89,6 +120,15 @@ def run_fit(a: FitArgs, run: Invocation) -> None:
     from ..apps.image import fit_image
     from ..report.rundir import default_run_dir
 
+    kind = _signal_kind(a)
+    if kind.name != "image":  # audio, volume, video: one generic workflow (inrkit.apps.grid)
+        from .grid import run_fit_kind
+
+        return run_fit_kind(a, run, kind)
+    from .grid import check_image_options
+
+    check_image_options(run)
+
     fcfg, tcfg = configs(a, run.given)
     if a.resume and a.out is None:
         raise InrkitError("--resume needs the --out of the interrupted run")
@@ -98,15 +138,28 @@ def run_fit(a: FitArgs, run: Invocation) -> None:
     preflight(out, a.overwrite)
     if not a.quiet:
         say_recipe(a, run)
-    fit_ = fit_image(source=a.image, arch=fcfg.arch, size=a.size, field_cfg=fcfg, train_cfg=tcfg, device=a.device,
-                     out=out, overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha, progress=not a.quiet,
-                     command=run.command, resample=a.resample, resume=a.resume,
-                     snapshot_minutes=a.snapshot_minutes or None, holdout=a.holdout, max_size=max_size(a, run.given),
-                     log_csv=a.log == "csv")
-    m = fit_.metrics
-    h, w, _ = m["image_shape"]
-    print(f"{fcfg.arch} on {w}x{h}: {_psnr_summary(m)}, SSIM {m['ssim']:.4f}, {m['parameters']:,} parameters, "
-          f"{m['seconds']:.1f} s -> {out}/report.html")
+    live = None
+    if a.view:
+        from ..view import LiveView
+
+        live = LiveView(name=image_name(a.image))  # shape and field from the fit's own evaluation callback
+    try:
+        fit_ = fit_image(source=a.image, arch=fcfg.arch, size=a.size, field_cfg=fcfg, train_cfg=tcfg,
+                         device=a.device, out=out, overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha,
+                         progress=not a.quiet, command=run.command, resample=a.resample, resume=a.resume,
+                         snapshot_minutes=a.snapshot_minutes or None, holdout=a.holdout,
+                         max_size=max_size(a, run.given), log_csv=a.log == "csv",
+                         extra_callbacks=(live,) if live is not None else ())
+        m = fit_.metrics
+        h, w, _ = m["image_shape"]
+        print(f"{fcfg.arch} on {w}x{h}: {_psnr_summary(m)}, SSIM {m['ssim']:.4f}, {m['parameters']:,} parameters, "
+              f"{m['seconds']:.1f} s -> {out}/report.html")
+        if live is not None and live.url:
+            print(f"inrkit: still serving {live.url}; Ctrl-C stops", file=sys.stderr)
+            live.wait()
+    finally:
+        if live is not None:
+            live.close()
 
 
 def say_recipe(a, run: Invocation, archs: tuple[str, ...] | None = None) -> None:
@@ -139,6 +192,15 @@ def _psnr_summary(m: dict) -> str:
 def run_compare(a: CompareArgs, run: Invocation) -> None:
     from ..apps.image import compare_images
     from ..report.rundir import default_run_dir
+
+    kind = _signal_kind(a)
+    if kind.name != "image":
+        from .grid import run_compare_kind
+
+        return run_compare_kind(a, run, kind)
+    from .grid import check_image_options
+
+    check_image_options(run)
 
     archs = parse_archs(a.archs)
     fcfg, tcfg = configs(a, run.given)
@@ -184,7 +246,14 @@ class RenderArgs(Device, Quiet):
                             unset=f"{DEFAULT_CHUNK:,} for images; for derivatives {JET_CHUNK:,} (MLP fields, forward "
                                   f"mode) or {DERIVATIVE_CHUNK:,} (other fields, autograd)")
     max_pixels: int = opt(DEFAULT_MAX_PIXELS * 4, "refuse larger renders", at_least=1, group="output")
-    out: Path | None = opt(None, "output PNG", unset="RUN/renders/WHAT-WxH.png inside the run folder")
+    rate: int | None = opt(None, "audio: samples per second of the WAV written", unset="the clip's own rate",
+                           at_least=1, group="output")
+    fps: float | None = opt(None, "video: frames per second of the video written", unset="the clip's own rate",
+                            above=0, group="output")
+    slice: str | None = opt(None, "volume: the plane AXIS=VALUE to render, e.g. z=0.1, in the field's coordinates "
+                            "(the longest side spans [-1, 1])", unset="z=0, the middle plane", group="output")
+    out: Path | None = opt(None, "output file (PNG for images and volume slices, WAV for audio, MP4 for video)",
+                           unset="RUN/renders/NAME inside the run folder")
 
 
 def run_render(a: RenderArgs, run: Invocation) -> None:
@@ -200,8 +269,13 @@ def run_render(a: RenderArgs, run: Invocation) -> None:
     check_checkpoint(a.checkpoint)
     field, meta = checkpoint.load(a.checkpoint, device=resolve_device(a.device), expect="field")
     signal = meta.get("signal")
-    if not isinstance(signal, dict) or signal.get("kind") != "image":
-        raise InrkitError(f"{a.checkpoint} is not an image field")
+    if not isinstance(signal, dict) or not isinstance(signal.get("kind"), str):
+        raise InrkitError(f"{a.checkpoint} is not a field of a signal (no signal kind in its JSON)")
+    from .grid import check_render_options, run_render_kind
+
+    if signal["kind"] != "image":  # audio, volume, video: the kind renders itself
+        return run_render_kind(a, run, field, meta, signal["kind"])
+    check_render_options(run, "image", a.checkpoint)
     if a.size is None:
         shape = signal.get("shape")
         if (not isinstance(shape, list) or len(shape) != 2
@@ -227,8 +301,10 @@ def run_render(a: RenderArgs, run: Invocation) -> None:
 
 
 GROUP = Group((
-    Command("fit", "fit one architecture to an image and write a run folder with a report", FitArgs, run_fit),
+    Command("fit", "fit one architecture to an image, audio clip, volume or video and write a run folder with a "
+            "report", FitArgs, run_fit),
     Command("compare", "fit every architecture with the same steps and seed; one figure and table", CompareArgs,
             run_compare),
-    Command("render", "evaluate a fitted image field at any resolution", RenderArgs, run_render),
+    Command("render", "evaluate a fitted field at any resolution: an image, a volume slice (--slice), audio at any "
+            "rate (--rate)", RenderArgs, run_render),
 ))

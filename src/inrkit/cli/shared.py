@@ -255,6 +255,11 @@ def _check_sizes(a, fcfg: FieldConfig) -> None:
 
 
 def image_name(src: str) -> str:
+    """A run folder's name from its input: the file name without its suffixes (``head.nii.gz`` -> ``head``)."""
+    name = Path(src).name
+    for double in (".nii.gz", ".tar.gz"):
+        if name.lower().endswith(double):
+            return name[: -len(double)] or "image"
     return Path(src).stem or "image"
 
 

@@ -80,13 +80,7 @@ def holdout_split(pixels: int, fraction: float, seed: int) -> tuple[Tensor, Tens
     the training batches ``seed + 1``), so a fit with a hold-out draws the same initial weights
     and batch indices as one without. ``fraction = 0`` holds out nothing.
     """
-    if not 0.0 <= fraction < 1.0:
-        raise InrkitError(f"the held-out fraction must be in [0, 1), not {fraction}")
-    k = int(round(fraction * pixels))
-    if fraction > 0 and pixels >= 2:
-        k = min(max(k, 1), pixels - 1)
-    elif pixels < 2:
-        k = 0
+    k = holdout_count(pixels, fraction)
     gen = torch.Generator().manual_seed(seed + HOLDOUT_SEED_OFFSET)
     held = torch.randperm(pixels, generator=gen)[:k] if k else torch.zeros(0, dtype=torch.int64)
     mask = torch.zeros(pixels, dtype=torch.bool)
@@ -94,5 +88,28 @@ def holdout_split(pixels: int, fraction: float, seed: int) -> tuple[Tensor, Tens
     return torch.nonzero(~mask)[:, 0], torch.nonzero(mask)[:, 0]
 
 
+def holdout_count(samples: int, fraction: float) -> int:
+    """How many of ``samples`` a hold-out of ``fraction`` keeps out: ``round(fraction * samples)``,
+    at least one and at most all but one when ``fraction > 0``; refuses a fraction outside [0, 1)."""
+    if not 0.0 <= fraction < 1.0:
+        raise InrkitError(f"the held-out fraction must be in [0, 1), not {fraction}")
+    if samples < 2:
+        return 0
+    k = int(round(fraction * samples))
+    return min(max(k, 1), samples - 1) if fraction > 0 else k
+
+
 HOLDOUT_SEED_OFFSET = 2
 """The held-out pixels' generator is seeded with ``seed + 2``: apart from init (``seed``) and batches (``seed + 1``)."""
+
+
+def _image_kind():
+    from .kinds import Kind
+
+    return Kind("image", (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"), None, in_dim=2,
+                describe="image (PNG, JPEG, TIFF, ...; or a built-in name): (x, y) -> colour; fitted by "
+                         "inrkit.apps.image")
+
+
+KIND = _image_kind()
+"""Images as a kind (:mod:`inrkit.signals.kinds`): the command line hands them to :mod:`inrkit.apps.image`."""

@@ -131,12 +131,14 @@ def restore(state: FitState, snap: dict) -> None:
         state.generator.set_state(snap["generator"])
     state.step, state.train_seconds = int(snap["step"]), float(snap["train_seconds"])
     state.log.update(snap.get("log", {}))
-    saved = snap.get("callbacks", [])
-    if len(saved) != len(state.callbacks):
+    # Stateful callbacks (evaluation histories, scalar logs) are matched in order; stateless ones
+    # (progress display, a live viewer) may differ between the run and its resumption.
+    saved = [cs for cs in snap.get("callbacks", []) if cs is not None]
+    stateful = [cb for cb in state.callbacks if hasattr(cb, "state_dict")]
+    if len(saved) != len(stateful) or any(not hasattr(cb, "load_state_dict") for cb in stateful):
         raise InrkitError("the training state was written by a run with other callbacks; it cannot be resumed here")
-    for cb, cs in zip(state.callbacks, saved):
-        if cs is not None and hasattr(cb, "load_state_dict"):
-            cb.load_state_dict(cs)
+    for cb, cs in zip(stateful, saved):
+        cb.load_state_dict(cs)
 
 
 class Snapshots(Callback):
