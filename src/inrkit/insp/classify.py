@@ -1,0 +1,209 @@
+"""Classifying INRs by their derivatives: INSP-ConvNet (Xu et al. 2022, "Signal Processing for
+Implicit Neural Representations", NeurIPS, sec. 4.4), beside the same network on decoded pixels
+and a classifier of the raw weights.
+
+**INSP-ConvNet.** Each layer maps fields to fields: channel ``k`` of layer ``l + 1`` is
+
+    h_{l+1,k}(x) = tanh( sum_c sum_{|a| <= 2} W_l[k, c, a] d^a h_{l,c}(x) + b_l[k] ),
+
+an order-2 polynomial of the gradient operator over channels (the analogue of a 3 x 3
+convolution: six derivative terms where a 3 x 3 stencil has nine weights). ``h_0`` is the INR
+``Phi``. Nothing is decoded: the second layer needs the partials of ``h_1`` up to order 2, which
+the chain rule gives exactly from ``Phi``'s jet up to order 4, computed once per INR in forward
+Taylor mode (:mod:`inrkit.ops.taylor`) and cached:
+
+    d^b L = sum_a W[a] d^(a+b) Phi                    (L the pre-activation, |b| <= 2)
+    d_i tanh(L) = s d_i L,  d_ij tanh(L) = s d_ij L - 2 t s d_i L d_j L,   t = tanh(L), s = 1 - t^2.
+
+Derivatives are taken in pixel units (``x / step``, :func:`inrkit.insp.operator.unit_scales`), a
+change of coordinates under which the chain rule is unchanged. The last layer's values are read
+out by a linear layer, either over every pixel's channels (``flatten``) or over their mean
+(``gap``, global average pooling); the readout decides the figure, so both are reported.
+
+**Baselines.** :class:`PixelConvNet` is the same two layers with 3 x 3 convolutions on the INR
+decoded to pixels, with the same readouts. The weight-space baseline is the functa MLP recipe
+(:func:`inrkit.meta.classifier.mlp_accuracy`) on each INR's flattened weights.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from functools import lru_cache
+
+import torch
+from torch import Tensor, nn
+
+from ..batch import Batch
+from ..errors import InrkitError
+from ..ops.taylor import jet, multi_indices
+from ..train import schedules
+from ..train.fit import fit
+from ..train.progress import Counter, Progress
+from .operator import unit_scales
+
+JET_ORDER = 4
+"""Order of ``Phi``'s jet that two order-2 layers need (2 + 2)."""
+READOUTS = ("flatten", "gap")
+
+
+@lru_cache(maxsize=None)
+def _sum_index(order_a: int = 2, order_b: int = 2) -> tuple[tuple[int, ...], ...]:
+    """``T[a][b]``: the position of multi-index ``a + b`` in ``multi_indices(2, order_a + order_b)``."""
+    big = {j: i for i, j in enumerate(multi_indices(2, order_a + order_b))}
+    return tuple(tuple(big[(a[0] + b[0], a[1] + b[1])] for b in multi_indices(2, order_b))
+                 for a in multi_indices(2, order_a))
+
+
+def tanh_jet2(DL: Tensor) -> Tensor:
+    """Partials up to order 2 of ``tanh(L)`` from those of ``L``: ``(..., 6) -> (..., 6)``, in the
+    order of ``multi_indices(2, 2)``: value, x, y, xx, xy, yy."""
+    t = torch.tanh(DL[..., 0])
+    s = 1.0 - t * t
+    q = -2.0 * t * s
+    Lx, Ly = DL[..., 1], DL[..., 2]
+    return torch.stack([t, s * Lx, s * Ly, s * DL[..., 3] + q * Lx * Lx, s * DL[..., 4] + q * Lx * Ly,
+                        s * DL[..., 5] + q * Ly * Ly], -1)
+
+
+class _Readout(nn.Module):
+    def __init__(self, channels: int, pixels: int, classes: int, readout: str):
+        super().__init__()
+        if readout not in READOUTS:
+            raise InrkitError(f"readout must be one of {', '.join(READOUTS)}, not {readout!r}")
+        self.readout = readout
+        self.linear = nn.Linear(channels * (pixels if readout == "flatten" else 1), classes)
+
+    def forward(self, h: Tensor) -> Tensor:  # (B, P, C)
+        return self.linear(h.flatten(1) if self.readout == "flatten" else h.mean(1))
+
+
+class INSPConvNet(nn.Module):
+    """Two order-2 differential layers over channels, tanh between, then a readout.
+
+    ``forward(J)`` takes the INRs' jets ``J (B, P, 15)`` (one channel, partials up to order 4 in
+    pixel units, at ``P`` points) and returns class logits ``(B, classes)``.
+    """
+
+    def __init__(self, channels: tuple[int, int] = (32, 32), classes: int = 10, pixels: int = 784,
+                 readout: str = "flatten", generator: torch.Generator | None = None):
+        super().__init__()
+        c1, c2 = channels
+        # A 3 x 3 convolution's default fan-in bound, with 6 terms per input channel in place of 9.
+        self.w1 = nn.Parameter(_uniform((c1, 1, 6), 1 * 6, generator))
+        self.b1 = nn.Parameter(_uniform((c1,), 1 * 6, generator))
+        self.w2 = nn.Parameter(_uniform((c2, c1, 6), c1 * 6, generator))
+        self.b2 = nn.Parameter(_uniform((c2,), c1 * 6, generator))
+        self.head = _Readout(c2, pixels, classes, readout)
+        self.register_buffer("index", torch.tensor(_sum_index(), dtype=torch.long), persistent=False)
+
+    def hidden(self, J: Tensor) -> Tensor:
+        """The first layer's channels with their partials up to order 2: ``(B, P, C1, 6)``."""
+        G = J[..., self.index]  # (B, P, 6 a, 6 b): d^(a+b) Phi
+        DL = torch.einsum("npab,ka->npkb", G, self.w1[:, 0])  # (B, P, C1, 6 b)
+        DL = torch.cat([DL[..., :1] + self.b1[:, None], DL[..., 1:]], -1)
+        return tanh_jet2(DL)
+
+    def forward(self, J: Tensor) -> Tensor:
+        H = self.hidden(J)  # (B, P, C1, 6)
+        h2 = torch.tanh(torch.einsum("npca,kca->npk", H, self.w2) + self.b2)  # (B, P, C2): values only
+        return self.head(h2)
+
+
+class PixelConvNet(nn.Module):
+    """The same two layers as 3 x 3 convolutions (zero padding) on decoded pixels, the same readouts.
+
+    ``forward(x)`` takes ``(B, P)`` pixel values of ``shape`` images in raster order."""
+
+    def __init__(self, channels: tuple[int, int] = (32, 32), classes: int = 10, shape: tuple[int, int] = (28, 28),
+                 readout: str = "flatten", generator: torch.Generator | None = None):
+        super().__init__()
+        c1, c2 = channels
+        self.shape = shape
+        self.conv1, self.conv2 = nn.Conv2d(1, c1, 3, padding=1), nn.Conv2d(c1, c2, 3, padding=1)
+        for conv in (self.conv1, self.conv2):
+            fan = conv.in_channels * 9
+            with torch.no_grad():
+                conv.weight.copy_(_uniform(conv.weight.shape, fan, generator))
+                conv.bias.copy_(_uniform(conv.bias.shape, fan, generator))
+        self.head = _Readout(c2, shape[0] * shape[1], classes, readout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = torch.tanh(self.conv1(x.reshape(-1, 1, *self.shape)))
+        h = torch.tanh(self.conv2(h))  # (B, C2, H, W)
+        return self.head(h.flatten(2).transpose(1, 2))
+
+
+def _uniform(shape, fan_in: int, generator: torch.Generator | None) -> Tensor:
+    bound = 1.0 / math.sqrt(fan_in)
+    return (torch.rand(shape, generator=generator) * 2 - 1) * bound
+
+
+# ---- the jets of many INRs at once ------------------------------------------------------------
+
+class _JetOf(nn.Module):
+    def __init__(self, field: nn.Module, order: int):
+        super().__init__()
+        self.field, self.order = field, order
+
+    def forward(self, coords: Tensor) -> Tensor:
+        return jet(self.field, coords, self.order)[:, 0]  # (P, partials): channel 0
+
+
+@torch.no_grad()
+def stacked_jets(stack, coords: Tensor, step: tuple[float, float], order: int = JET_ORDER,
+                 fields_per_call: int = 250, progress: bool = False) -> Tensor:
+    """Jets of every field of a :class:`inrkit.apps.many.StackedFields` at ``coords (P, 2)``, in pixel
+    units: ``(N, P, C(order + 2, 2))``. Taylor mode under ``vmap``: ``fields_per_call`` INRs per call."""
+    base = _JetOf(stack.template[0], order)
+    params, buffers = stack._state()
+    names = {**{f"field.{k}": v for k, v in params.items()}, **{f"field.{k}": v for k, v in buffers.items()}}
+    scale = unit_scales(2, order, step, coords.dtype).to(coords.device)
+
+    def one(state, x):
+        return torch.func.functional_call(base, state, (x,))
+
+    n = len(stack)
+    out = []
+    counter = Counter(f"jets of order {order} of {n} INRs", n, progress)
+    for s0 in range(0, n, fields_per_call):
+        part = {k: v[s0:s0 + fields_per_call] for k, v in names.items()}
+        with warnings.catch_warnings():  # vmap runs the Taylor recurrences' in-place addcmul_ unbatched, as fast here
+            warnings.filterwarnings("ignore", message=".*batching rule for aten::addcmul_.*")
+            out.append(torch.func.vmap(one, in_dims=(0, None))(part, coords) * scale)
+        counter(min(n, s0 + fields_per_call))
+    counter.close()
+    return torch.cat(out)
+
+
+# ---- training a classifier through the one loop -------------------------------------------------
+
+class Classification:
+    """Cross-entropy of ``net(batch.coords)`` against class indices ``batch.targets``."""
+
+    def __call__(self, net: nn.Module, batch: Batch) -> dict[str, Tensor]:
+        return {"loss": nn.functional.cross_entropy(net(batch.coords), batch.targets)}
+
+
+def train_classifier(net: nn.Module, xtr: Tensor, ytr: Tensor, xte: Tensor, yte: Tensor, epochs: int = 20,
+                     lr: float = 1e-3, batch_size: int = 128, seed: int = 0, progress: bool = False,
+                     label: str = "classifier") -> dict:
+    """Adam with a cosine decay over ``epochs`` (stepped per epoch), through :func:`inrkit.train.fit`;
+    returns train and test accuracy."""
+    from ..meta.epochs import EpochBatches
+
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    batches = EpochBatches(xtr, ytr, batch_size)
+    sched = schedules.per_epoch(lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, epochs), opt, len(batches))
+    res = fit(net, batches, Classification(), steps=epochs * len(batches), optimizer=opt, scheduler=sched,
+              generator=g, callbacks=[Progress(label, progress)])
+    net.eval()
+    return {"train_accuracy": accuracy(net, xtr, ytr), "test_accuracy": accuracy(net, xte, yte),
+            "seconds": res.seconds, "status": res.status, "parameters": sum(p.numel() for p in net.parameters())}
+
+
+@torch.no_grad()
+def accuracy(net: nn.Module, x: Tensor, y: Tensor, chunk: int = 512) -> float:
+    right = sum(int((net(x[i:i + chunk]).argmax(1) == y[i:i + chunk]).sum()) for i in range(0, len(x), chunk))
+    return right / max(1, len(x))
