@@ -151,3 +151,14 @@ def test_two_ranks_and_a_killed_rank_give_the_same_bytes(tmp_path, digits, monke
     assert _shards(two) == _shards(one) and len(_shards(one)) == 4
     assert (two / "manifest.json").read_bytes() == (one / "manifest.json").read_bytes()
     assert not [p for p in two.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_a_folder_inrkit_did_not_write_is_refused_and_divergence_is_not_success(tmp_path, digits, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    rc, _, err = _main([*ARGS, "--steps", "2", "--items", "2", "--out", mine], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "no fit-many run wrote" in err
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]  # nothing written beside the user's file
+    rc, _, err = _main([*ARGS, "--steps", "5", "--items", "2", "--lr", "1e37", "--out", tmp_path / "div"], capsys)
+    assert rc == 3 and "did not finish (diverged)" in err

@@ -47,7 +47,7 @@ from .. import __version__, coords as C
 from ..atomic import write_bytes_atomic, write_json
 from ..batch import Batch
 from ..distributed import barrier, is_distributed, my_shards, rank_world
-from ..errors import InrkitError
+from ..errors import DivergedError, InrkitError
 from ..metrics import psnr_from_mse
 from ..signals.collections import ImageCollection, load_collection
 from ..train.fit import fit
@@ -336,6 +336,9 @@ def fit_many_run(dataset: str | ImageCollection, out: str | Path, settings: Many
             raise InrkitError(f"{out} holds another fit-many run (dataset, items or settings differ): use a new --out")
     elif any(out.glob("shard_*.json")) or os.path.lexists(out / "manifest.json"):
         raise InrkitError(f"{out} holds shards or a manifest without run.json: not this run's folder; use a new --out")
+    elif any(not p.name.startswith((".run.json.", ".shard_")) for p in out.iterdir()):  # our own temporaries only
+        raise InrkitError(f"{out} already holds files that no fit-many run wrote (no run.json); use a new or "
+                          "empty --out")
     else:
         write_json(out / "run.json", doc)  # every rank writes the same bytes
     if os.path.lexists(out / "manifest.json"):
@@ -403,6 +406,10 @@ def _merge(out: Path, coll: ImageCollection, shards, ident: dict, key: str, s: M
                "labels": [int(coll.labels[i]) for i in ids]}
     write_json(out / "manifest.json", manifest)
     write_json(out / "metrics.json", metrics)
+    bad = {k: n for k, n in statuses.items() if k != "ok"}
+    if bad:  # a shard whose loss went non-finite kept its last finite weights: the run is not a success
+        raise DivergedError(f"{sum(bad.values())} of {len(shards)} shards did not finish ({', '.join(bad)}); "
+                            f"their fields keep the last finite weights; see {out / 'metrics.json'}")
     return metrics
 
 
