@@ -197,3 +197,59 @@ def test_signal_checks_its_array():
     with pytest.raises(InrkitError, match="no pixels"):
         VideoSignal(np.zeros((0, 4, 4, 3), np.uint8))
     assert VideoSignal(np.zeros((2, 4, 4), np.uint8)).channels == 1
+
+
+def _mp4(path, frames: np.ndarray, fps: int = 10, rotation: int = 0, pts: list[int] | None = None) -> None:
+    """An MP4 with an optional display rotation (degrees counter-clockwise) and explicit frame stamps."""
+    from fractions import Fraction
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.height, s.width = frames.shape[1:3]
+        s.pix_fmt = "yuv420p"
+        s.codec_context.time_base = Fraction(1, 1000)
+        if rotation:
+            s.set_display_rotation(rotation)
+        for i, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts = (pts[i] if pts else i * 1000 // fps)
+            vf.time_base = Fraction(1, 1000)
+            for p in s.encode(vf):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+
+
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_display_rotation_is_applied(tmp_path, rotation):
+    """A phone's portrait clip is stored landscape with a display matrix: frames come out upright."""
+    frames = np.zeros((4, 32, 48, 3), np.uint8)
+    frames[:, :12, :12] = 255  # a white block in the stored frame's top-left corner
+    _mp4(tmp_path / "r.mp4", frames, rotation=rotation)
+    sig = load_video(tmp_path / "r.mp4")
+    want = np.rot90(frames[0, :, :, 0], rotation // 90)
+    got = sig.values[0, :, :, 0]
+    assert got.shape == want.shape
+    assert np.abs(got.astype(int) - want).mean() < 8  # H.264 blurs the block's edge a little
+    assert sig.info["rotation"] % 360 == rotation % 360
+    assert load_video(tmp_path / "r.mp4", size=24).values.shape[1:3] == tuple(
+        np.array(want.shape) // 2)  # --size scales the upright frame's longer side
+
+
+def test_variable_frame_rate_is_said(tmp_path):
+    frames = smooth_clip(t=8)
+    _mp4(tmp_path / "cfr.mp4", frames)
+    with pytest.warns(UserWarning, match="variable frame rate"):
+        sig = load_video(_write_vfr(tmp_path, frames))
+    assert "variable_frame_rate" in sig.info
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a constant-rate clip warns of nothing
+        assert "variable_frame_rate" not in load_video(tmp_path / "cfr.mp4").info
+
+
+def _write_vfr(tmp_path, frames):
+    stamps = [0, 100, 200, 250, 300, 500, 700, 800]  # ms: intervals 50 to 200
+    _mp4(tmp_path / "vfr.mp4", frames, pts=stamps)
+    return tmp_path / "vfr.mp4"

@@ -31,6 +31,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -179,7 +180,9 @@ def load_video(path: str | os.PathLike, *, frames: int | None = None, stride: in
     ``frames`` of them (decoding stops once they are read); ``size`` scales every frame so its
     longer side has that many pixels (FFmpeg's area filter, which averages when shrinking).
     ``max_pixels`` bounds one decoded frame. The kept clip's frame rate is the file's divided
-    by ``stride``. Raises :class:`InrkitError` (one line) for a missing, corrupt or empty file,
+    by ``stride``. A display rotation in the container (portrait phone video) is applied to every
+    frame in quarter turns and kept in ``info["rotation"]``; a variable frame rate is said in a
+    warning and ``info`` (frames are placed at uniform times). Raises :class:`InrkitError` (one line) for a missing, corrupt or empty file,
     frames of changing size, or a file above the limits (see the module docstring)."""
     if stride < 1:
         raise InrkitError(f"stride must be at least 1, not {stride}")
@@ -207,6 +210,8 @@ def load_video(path: str | os.PathLike, *, frames: int | None = None, stride: in
         n_kept = 0
         first: tuple[int, int] | None = None
         out_hw: tuple[int, int] | None = None
+        turns, rotation = 0, 0  # quarter turns counter-clockwise that show the frame upright (display matrix)
+        pts: list[int] = []
         index = -1
         try:
             for frame in container.decode(stream):
@@ -217,6 +222,9 @@ def load_video(path: str | os.PathLike, *, frames: int | None = None, stride: in
                         raise InrkitError(f"{path.name}: frames of {first[1]}x{first[0]} pixels, above the limit of "
                                           f"{max_pixels:,} per frame")
                     out_hw = fitted_size(*first, size)
+                    turns, rotation = _quarter_turns(frame)
+                    if turns % 2:
+                        out_hw = (out_hw[1], out_hw[0])
                 elif (frame.height, frame.width) != first:
                     raise InrkitError(f"{path.name}: frames of changing size (frame 0 is {first[1]}x{first[0]}, "
                                       f"frame {index} is {frame.width}x{frame.height}); inrkit fits videos whose "
@@ -235,8 +243,11 @@ def load_video(path: str | os.PathLike, *, frames: int | None = None, stride: in
                     if arr is not None:
                         grown[:n_kept] = arr[:n_kept]
                     arr = grown
-                arr[n_kept] = frame.to_ndarray(format="rgb24", width=out_hw[1], height=out_hw[0],
-                                               interpolation="AREA")
+                dec_h, dec_w = (out_hw[1], out_hw[0]) if turns % 2 else out_hw
+                arr[n_kept] = np.rot90(frame.to_ndarray(format="rgb24", width=dec_w, height=dec_h,
+                                                        interpolation="AREA"), turns)
+                if frame.pts is not None:
+                    pts.append(int(frame.pts))
                 n_kept += 1
                 if frames is not None and n_kept >= frames:
                     break
@@ -252,7 +263,37 @@ def load_video(path: str | os.PathLike, *, frames: int | None = None, stride: in
                                                                         first[0], first[1]],
             "original_fps": head.fps, "start": start, "stride": stride,
             **({"fps_unknown": True} if not head.fps else {})}
+    if rotation:
+        info["rotation"] = rotation  # degrees counter-clockwise from the display matrix, applied to every frame
+        if rotation % 90:
+            warnings.warn(f"{path.name} asks to be shown rotated by {rotation} degrees; inrkit turns frames by "
+                          f"quarter turns only and used {90 * turns} degrees", stacklevel=2)
+    vfr = _variable_rate(pts)
+    if vfr is not None:
+        info["variable_frame_rate"] = [round(vfr[0], 3), round(vfr[1], 3)]
+        warnings.warn(f"{path.name} has a variable frame rate (frame intervals from {vfr[0]:.3g} to {vfr[1]:.3g} "
+                      f"times their median); inrkit places its frames at uniform times", stacklevel=2)
     return VideoSignal(arr[:n_kept], name=path.stem, info=info, fps=fps)
+
+
+def _quarter_turns(frame) -> tuple[int, int]:
+    """``(k, degrees)``: the frame's display rotation (counter-clockwise, from the container's display
+    matrix; phones record portrait video this way) and the quarter turns ``np.rot90(a, k)`` nearest it."""
+    degrees = int(round(float(getattr(frame, "rotation", 0) or 0)))
+    return int(round(degrees / 90.0)) % 4, degrees
+
+
+def _variable_rate(pts: list[int], tolerance: float = 0.1) -> tuple[float, float] | None:
+    """``(shortest, longest)`` frame interval over the median one when they differ from it by more
+    than ``tolerance`` (a variable-frame-rate file), else None. ``pts`` are the kept frames' stamps."""
+    if len(pts) < 3:
+        return None
+    d = np.diff(np.sort(np.asarray(pts, dtype=np.float64)))
+    med = float(np.median(d))
+    if med <= 0:
+        return None
+    lo, hi = float(d.min()) / med, float(d.max()) / med
+    return (lo, hi) if lo < 1 - tolerance or hi > 1 + tolerance else None
 
 
 # ---- the signal ------------------------------------------------------------------------------
