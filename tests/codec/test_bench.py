@@ -27,3 +27,34 @@ def test_bench_writes_every_point_and_a_report(tmp_path):
     html = (out / "report.html").read_text()
     assert "BD-rate vs JPEG" in html and "data:image/png;base64" in html
     assert "mean" in rec["summary_text"]
+
+
+def test_an_interrupted_bench_resumes_its_finished_encodes(tmp_path, monkeypatch):
+    """Encodes finished before a crash are taken from .<out>.points on the rerun, decoded afresh."""
+    import pytest
+
+    import inrkit.codec as codec
+
+    out = tmp_path / "bench"
+    s = CoolChicSettings(grids=2, hidden=(4, 4), steps=4)
+    real, calls = codec.compress, []
+
+    def failing(sig, lam, *a, **k):
+        calls.append(lam)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the user stops the run during the third encode
+        return real(sig, lam, *a, **k)
+
+    monkeypatch.setattr(codec, "compress", failing)
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(["camera"], (0.03, 0.01, 0.003), s, "tiny", 16, out)
+    assert not out.exists() and len(list((tmp_path / ".bench.points").glob("*.inrk"))) == 2
+    calls.clear()
+    rec = run_bench(["camera"], (0.03, 0.01, 0.003), s, "tiny", 16, out)
+    assert calls == [0.003]  # only the unfinished encode runs again
+    pts = rec["images"]["camera"]["points"]["inr"]
+    assert [bool(p.get("resumed")) for p in pts] == [True, True, False] and all(p["exact"] for p in pts)
+    assert not (tmp_path / ".bench.points").exists()  # removed after the finished run
+    other = run_bench(["camera"], (0.03,), CoolChicSettings(grids=2, hidden=(4, 4), steps=5), "tiny", 16,
+                      tmp_path / "b2")
+    assert "resumed" not in other["images"]["camera"]["points"]["inr"][0]  # other settings: encoded anew

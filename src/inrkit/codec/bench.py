@@ -103,13 +103,63 @@ def _deltas(curves: dict[str, list[dict]]) -> dict:
     return out
 
 
+class PointCache:
+    """Finished encodes of an interrupted benchmark, kept beside ``out`` so a rerun resumes.
+
+    A full run is hours of CPU (five images, 5-6 lambdas, minutes per encode), and the run folder
+    appears only when everything is done, so each encode's ``.inrk`` bytes and its encoder-side
+    record (encode time, weight precision, training phases, exactness) are written atomically to
+    ``.<out>.points/`` as soon as they exist. A rerun with the same image, lambda, preset, settings,
+    size and inrkit version takes the file from there (it is still decoded afresh from its bytes
+    and measured again); anything else is encoded anew. The folder is removed after a finished run."""
+
+    def __init__(self, out: Path, fingerprint: dict):
+        self.folder = out.parent / f".{out.name}.points"
+        self.fingerprint = fingerprint
+        self.reused = 0
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        return self.folder / f"{key}.inrk", self.folder / f"{key}.json"
+
+    def get(self, key: str, **which) -> tuple[bytes, dict] | None:
+        data_path, meta_path = self._paths(key)
+        try:
+            meta = json.loads(meta_path.read_text())
+            data = data_path.read_bytes()
+        except (OSError, ValueError):
+            return None
+        if meta.get("fingerprint") != {**self.fingerprint, **which} or meta.get("bytes") != len(data):
+            return None
+        self.reused += 1
+        return data, meta
+
+    def put(self, key: str, data: bytes, record: dict, **which) -> None:
+        from ..atomic import write_bytes_atomic, write_json
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data_path, meta_path = self._paths(key)
+        write_bytes_atomic(data_path, data)
+        write_json(meta_path, {**record, "bytes": len(data), "fingerprint": {**self.fingerprint, **which}})
+
+    def remove(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def run_bench(images, lambdas, settings, preset: str, size: int | None, out: Path, overwrite: bool = False,
               progress: bool = False, command: str = "", log: TextIO | None = None) -> dict:
-    """Run the benchmark, write ``out/bench.json``, ``out/report.html`` and the ``.inrk`` files."""
+    """Run the benchmark, write ``out/bench.json``, ``out/report.html`` and the ``.inrk`` files.
+
+    Encodes finished by an earlier, interrupted call with the same settings are reused
+    (:class:`PointCache`); the points say ``"resumed": true``."""
     from ..atomic import write_json
     from ..report.rundir import RunDir
     from ..signals import load_image
     from . import compress, decompress
+
+    out = Path(out)
+    cache = PointCache(out, {"preset": preset, "settings": repr(settings), "size": size, "inrkit": __version__})
 
     record = {"command": command, "preset": preset, "settings": repr(settings), "size": size,
               "lambdas": list(lambdas), "versions": _versions(), "machine": _machine(), "images": {},
@@ -126,23 +176,36 @@ def run_bench(images, lambdas, settings, preset: str, size: int | None, out: Pat
             inr = []
             decoded: dict[float, np.ndarray] = {}
             for lam in lambdas:
-                t0 = time.perf_counter()
-                r = compress(sig, lam, "coolchic", preset, progress=progress, settings=settings)
-                enc = time.perf_counter() - t0
-                path = tmp / f"{Path(name).stem}-{lam:g}.inrk"
-                path.write_bytes(r.data)
+                key = f"{Path(name).stem}-{lam:g}"
+                hit = cache.get(key, image=str(name), lmbda=lam)
+                if hit is None:
+                    t0 = time.perf_counter()
+                    r = compress(sig, lam, "coolchic", preset, progress=progress, settings=settings)
+                    enc = time.perf_counter() - t0
+                    data = r.data
+                    encoder = {"encode_seconds": enc, "weight_bits": r.info.get("weight_bits"),
+                               "training": r.info.get("training")}
+                else:
+                    data, encoder = hit
+                    enc = encoder["encode_seconds"]
+                path = tmp / f"{key}.inrk"
+                path.write_bytes(data)
                 t0 = time.perf_counter()
                 img = decompress(path.read_bytes())  # a fresh decoder call on the file alone
                 dec = time.perf_counter() - t0
+                if hit is None:
+                    encoder["exact"] = bool((img == r.image).all())  # the decoder agrees with the encoder's own
+                    cache.put(key, data, encoder, image=str(name), lmbda=lam)
                 p = {"lmbda": lam, "bytes": path.stat().st_size, "bpp": 8.0 * path.stat().st_size / (h * w),
                      "psnr": _psnr(img, ref), "encode_seconds": enc, "decode_seconds": dec,
-                     "weight_bits": r.info.get("weight_bits"), "training": r.info.get("training"),
-                     "exact": bool((img == r.image).all())}
+                     "weight_bits": encoder.get("weight_bits"), "training": encoder.get("training"),
+                     "exact": encoder["exact"], **({"resumed": True} if hit is not None else {})}
                 inr.append(p)
                 decoded[p["bpp"]] = img
                 if log is not None:
                     log.write(f"bench {name} {w}x{h} lambda {lam:g}: {p['bpp']:.4f} bpp, {p['psnr']:.2f} dB, "
-                              f"encode {enc:.0f} s, decode {dec:.2f} s\n")
+                              f"encode {enc:.0f} s{' (from ' + str(cache.folder) + ')' if hit else ''}, "
+                              f"decode {dec:.2f} s\n")
                     log.flush()
             curves = {"inr": inr, "jpeg": jpeg, "webp": webp}
             record["images"][name] = {"shape": [h, w, sig.channels], "jpeg_settings": jextra, "webp_settings": wextra,
@@ -152,6 +215,7 @@ def run_bench(images, lambdas, settings, preset: str, size: int | None, out: Pat
         record["summary_text"] = summary_text(record)
         write_json(tmp / "bench.json", record)
         (tmp / "report.html").write_text(_report(record, crops))
+    cache.remove()
     return record
 
 
