@@ -651,8 +651,9 @@ def _presets() -> dict:
         # the clip's pixels per step (165,376 of the bikes clip's 43.5 million), 100,000 steps. Hours on a GPU.
         "reference": (FieldConfig(arch="siren", width=1024, hidden_layers=3), TrainConfig(steps=100_000, lr=1e-4,
                                                                                             batch_size=165_376)),
-        # the same SIREN at the image recipe's width (3 x 256) on batches of 2^14 pixels: a CPU can run it.
-        "cpu": (FieldConfig(arch="siren"), TrainConfig(steps=2000, lr=1e-4, batch_size=16_384)),
+        # the same SIREN at the image recipe's width (3 x 256) on batches of 2^14 pixels: a CPU can run it. 800 steps
+        # keep `inrkit fit clip.mp4` within about 4 minutes on 2 cores (2,000 took 9; benchmarks/readme_times.py).
+        "cpu": (FieldConfig(arch="siren"), TrainConfig(steps=800, lr=1e-4, batch_size=16_384)),
         # a 3-D multiresolution hash grid (Mueller et al. 2022, sec. 3: N_min = 16, T = 2^19) with a 1 x 64 ReLU
         # MLP; N_max is twice the longest axis (build_field's default). 8 levels of 4 features instead of the
         # paper's 16 of 2, as the image preset: the same table bytes per point, half the gathers; on the bikes
