@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# Pin the CPU build here first: a bare "torch" would pull a multi-GB CUDA build.
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev,codec,shapes,medical,audio,video,view-test]'
+	$(PIP) install -q -e '.[dev,codec,shapes,medical,audio,video,view-test,log]'
 	touch $@
 
 install: $(VENV)/.installed
