@@ -11,7 +11,11 @@ step, forward-mode derivatives, a float64 L-BFGS phase with stall detection). Bo
 by inrkit's relative L2 error against inrkit's reference on the problem's dense grid
 (``inrkit.pde.builtins``: analytic, or Cole-Hopf for Burgers). Every run is its own process
 (``torch.set_num_threads(1)``); wall time is the training calls' (model building and scoring
-excluded, for both). DeepXDE is installed only for this script, never a dependency of inrkit.
+excluded, for both), and so is CPU time (``time.process_time`` of the worker process), which is the
+figure to compare on a shared machine; the 1-minute load average before and after each run is kept.
+``--json FILE`` saves every finished run as it goes (a stopped benchmark keeps what it measured);
+``--table FILE...`` prints the table of saved runs. DeepXDE is installed only for this script, never a
+dependency of inrkit.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ def run_inrkit(name: str, seed: int) -> dict:
     steps = sum(p["steps"] for p in r.phases)
     iters = sum(p["iterations"] for p in r.phases)
     return {"tool": "inrkit", "problem": name, "seed": seed, "rel_l2": r.rel_l2, "seconds": r.seconds,
-            "steps": iters, "status": r.status, "messages": r.messages, "coefficients": r.coefficients,
+            "cpu_seconds": r.cpu_seconds, "steps": iters, "status": r.status, "messages": r.messages,
+            "coefficients": r.coefficients,
             "lbfgs_iterations": sum(p["iterations"] for p in r.phases if p["phase"] == "lbfgs"), "fit_steps": steps}
 
 
@@ -143,7 +148,7 @@ def run_deepxde(name: str, seed: int) -> dict:
         net.apply_output_transform(transform)
     model = dde.Model(data, net)
     model.compile("adam", lr=s["lr"], external_trainable_variables=variables or None)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     model.train(iterations=s["adam_steps"], display_every=1000, verbose=0)
     if s.get("lbfgs"):
         model.compile("L-BFGS", external_trainable_variables=variables or None)
@@ -151,11 +156,13 @@ def run_deepxde(name: str, seed: int) -> dict:
         model.train(verbose=0)
         lbfgs_iters = model.train_state.step - before
     seconds = time.perf_counter() - t0
+    cpu_seconds = time.process_time() - c0
     x = problem.domain.grid(problem.eval_grid)
     ref = problem.reference(x).numpy()
     u = model.predict(x.numpy().astype(np.float32)).astype(np.float64)
     rel = float(np.linalg.norm(u - ref) / np.linalg.norm(ref))
     out = {"tool": "deepxde", "problem": name, "seed": seed, "rel_l2": rel, "seconds": seconds,
+           "cpu_seconds": cpu_seconds,
            "steps": s["adam_steps"] + lbfgs_iters, "lbfgs_iterations": lbfgs_iters, "status": "ok"}
     if variables:
         out["coefficients"] = {"C": float(variables[0].detach())}
@@ -169,55 +176,108 @@ def worker(tool: str, name: str, seed: int) -> None:
 
 def spawn(tool: str, name: str, seed: int) -> dict:
     env = dict(os.environ, DDE_BACKEND="pytorch", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    load0 = os.getloadavg()[0]
     p = subprocess.run([sys.executable, __file__, "--worker", tool, name, str(seed)], env=env, capture_output=True,
                        text=True)
+    load = {"load_before": load0, "load_after": os.getloadavg()[0]}
     for line in p.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    return {"tool": tool, "problem": name, "seed": seed, "rel_l2": float("nan"), "seconds": float("nan"), "steps": 0,
+            return {**json.loads(line[7:]), **load}
+    return {"tool": tool, "problem": name, "seed": seed, "rel_l2": float("nan"), "seconds": float("nan"),
+            "cpu_seconds": float("nan"), "steps": 0, **load,
             "status": "failed: " + (p.stderr.strip().splitlines() or ["?"])[-1][:200]}
+
+
+def _save(path: str, header: dict, runs: list) -> None:
+    """Every finished run so far (a stopped benchmark keeps what it measured): temporary name, then rename."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({**header, "runs": runs}, f, indent=1)
+    os.replace(tmp, path)
+
+
+def _load(path: str) -> list:
+    with open(path) as f:
+        data = json.load(f)
+    return data["runs"] if isinstance(data, dict) else data
+
+
+def table(runs: list, problems: list[str], tools: list[str]) -> str:
+    """Median and worst error per tool, median wall and CPU seconds, inrkit / DeepXDE ratios of the medians."""
+    lines = ["| problem | tool | seeds | median rel. L2 | worst seed | median wall s | median CPU s | ms / iteration "
+             "| wall ratio | CPU ratio | coefficient |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name in problems:
+        meds: dict = {}
+        for tool in tools:
+            rs = [r for r in runs if r["problem"] == name and r["tool"] == tool and r["status"] == "ok"]
+            if not rs:
+                continue
+            errs = [r["rel_l2"] for r in rs]
+            secs = [r["seconds"] for r in rs]
+            cpus = [r.get("cpu_seconds", float("nan")) for r in rs]
+            ms = [1e3 * r["seconds"] / max(1, r["steps"]) for r in rs]
+            meds[tool] = (statistics.median(secs), statistics.median(cpus))
+            ratio = cratio = ""
+            if tool == "inrkit" and "deepxde" in meds:
+                ratio = f"{meds['inrkit'][0] / meds['deepxde'][0]:.2f}"
+                cratio = f"{meds['inrkit'][1] / meds['deepxde'][1]:.2f}"
+            coef = ""
+            if any(r.get("coefficients") for r in rs):
+                cs = [v for r in rs for v in (r.get("coefficients") or {}).values()]
+                coef = "C = " + ", ".join(f"{c:.4f}" for c in cs)
+            seeds = ",".join(str(r["seed"]) for r in rs)
+            lines.append(f"| {name} | {tool} | {seeds} | {statistics.median(errs):.2e} | {max(errs):.2e} "
+                         f"| {statistics.median(secs):.1f} | {statistics.median(cpus):.1f} "
+                         f"| {statistics.median(ms):.2f} | {ratio} | {cratio} | {coef} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--problems", default="poisson-1d,diffusion-1d,heat,helmholtz-2d,burgers")
+    ap.add_argument("--problems", default="poisson-1d,diffusion-1d,heat,helmholtz-2d,burgers,diffusion-inverse")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--tools", default="deepxde,inrkit")
-    ap.add_argument("--json", default=None, help="also write every run's result here")
+    ap.add_argument("--json", default=None, help="also write every run's result here, after each run")
+    ap.add_argument("--table", nargs="+", metavar="JSON", default=None,
+                    help="print the table of saved results (several files are merged) and exit")
     ap.add_argument("--worker", nargs=3, metavar=("TOOL", "PROBLEM", "SEED"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
         return worker(a.worker[0], a.worker[1], int(a.worker[2]))
+    problems, tools = a.problems.split(","), a.tools.split(",")
+    if a.table:
+        runs = [r for path in a.table for r in _load(path)]
+        if a.problems == ap.get_default("problems"):
+            problems = list(dict.fromkeys(r["problem"] for r in runs))
+        print(table(runs, problems, tools))
+        return
     import torch
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, one thread per run")
+    header = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+              "argv": sys.argv[1:], "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    try:
+        import importlib.metadata as md
+
+        header["deepxde"] = md.version("deepxde")
+    except Exception:  # noqa: BLE001 - only a label
+        header["deepxde"] = "?"
+    print(f"machine: {header['machine']}, DeepXDE {header['deepxde']}, one thread per run", flush=True)
     runs = []
-    for name in a.problems.split(","):
+    for name in problems:
         for seed in [int(s) for s in a.seeds.split(",")]:
-            for tool in a.tools.split(","):  # back to back, alternating per seed
+            for tool in tools:  # back to back, alternating per seed
                 r = spawn(tool, name, seed)
                 runs.append(r)
-                print(f"  {name:14s} seed {seed} {tool:8s} rel L2 {r['rel_l2']:.3e}  {r['seconds']:7.1f} s  "
-                      f"{r.get('steps', 0):6d} iterations  {r['status']}"
+                print(f"  {name:17s} seed {seed} {tool:8s} rel L2 {r['rel_l2']:.3e}  {r['seconds']:7.1f} s wall "
+                      f"{r.get('cpu_seconds', float('nan')):7.1f} s CPU  {r.get('steps', 0):6d} iterations  "
+                      f"load {r['load_before']:.1f}-{r['load_after']:.1f}  {r['status']}"
                       + (f"  {r.get('coefficients')}" if r.get("coefficients") else "")
                       + ("  " + " | ".join(r["messages"]) if r.get("messages") else ""), flush=True)
                 if a.json:
-                    with open(a.json, "w") as f:
-                        json.dump(runs, f, indent=1)
+                    _save(a.json, header, runs)
     print()
-    print("| problem | tool | median rel. L2 | worst seed | median wall s | ms / iteration | time ratio (inrkit / DeepXDE) |")
-    print("|---|---|---|---|---|---|---|")
-    for name in a.problems.split(","):
-        meds = {}
-        for tool in a.tools.split(","):
-            rs = [r for r in runs if r["problem"] == name and r["tool"] == tool]
-            errs = [r["rel_l2"] for r in rs]
-            secs = [r["seconds"] for r in rs]
-            ms = [1e3 * r["seconds"] / max(1, r["steps"]) for r in rs]
-            meds[tool] = statistics.median(secs)
-            ratio = f"{meds['inrkit'] / meds['deepxde']:.2f}" if tool == "inrkit" and "deepxde" in meds else ""
-            print(f"| {name} | {tool} | {statistics.median(errs):.2e} | {max(errs):.2e} | {statistics.median(secs):.1f} "
-                  f"| {statistics.median(ms):.2f} | {ratio} |")
+    print(table(runs, problems, tools))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,19 @@ def test_poisson_short_solve():
     assert {"residual", "loss"} <= set(r.history[-1])
 
 
+def test_lbfgs_rounds_draw_fresh_points_and_count_every_iteration():
+    p = pde.get_problem("poisson-1d")
+    cfg = pde.SolveConfig(arch="tanh", width=16, layers=2, points=24, adam_steps=100, lr=3e-3, lbfgs_steps=90,
+                          lbfgs_rounds=3, lbfgs_per_step=10, float64=True, eval_every=0)
+    r = pde.solve(p, cfg)
+    lb = r.phases[-1]
+    assert r.status == "ok" and lb["rounds"] == 3
+    assert 30 < lb["iterations"] <= 90 and lb["steps"] <= 9
+    assert r.rel_l2 < 5e-2
+    with pytest.raises(InrkitError):
+        dataclasses.replace(cfg, lbfgs_rounds=0).check()
+
+
 def test_soft_constraints_log_each_term():
     p = pde.get_problem("diffusion-1d")
     cfg = pde.SolveConfig(arch="tanh", width=8, layers=2, points=16, boundary=8, initial=8, adam_steps=5,

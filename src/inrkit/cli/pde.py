@@ -22,8 +22,10 @@ def run_list(a: ListArgs, run: Invocation) -> None:
         c = recipe(p)
         print(f"{name:18s} {p.description}")
         print(f"{'':18s} {p.equation}")
+        rounds = f" in {c.lbfgs_rounds} rounds" if c.lbfgs_rounds > 1 else ""
+        rar = f", +{c.lbfgs_rar} RAR points per round" if c.lbfgs_rar else ""
         print(f"{'':18s} default: {c.arch} {c.layers} x {c.width}, {c.points} points, {c.adam_steps} Adam steps, "
-              f"{c.lbfgs_steps} L-BFGS iterations{' (float64)' if c.float64 else ''}")
+              f"{c.lbfgs_steps} L-BFGS iterations{rounds}{' (float64)' if c.float64 else ''}{rar}")
 
 
 @options
@@ -46,6 +48,11 @@ class SolveArgs(Out, Overwrite, Quiet):
     float32: bool = opt(False, "run the L-BFGS phase in float32 (to see it stall)", group="training")
     rar: int = opt(0, "residual-based adaptive refinement: add 10 points of largest residual every RAR Adam steps",
                    at_least=0, group="training")
+    lbfgs_rounds: int | None = opt(None, "split the L-BFGS iterations into rounds, each on fresh points with a fresh "
+                                   "memory", at_least=1, at_most=1000, group="training", unset="the problem's recipe")
+    lbfgs_rar: int | None = opt(None, "before each L-BFGS round after the first, add this many points of largest "
+                                "residual (of 20,000 candidates)", at_least=0, at_most=1 << 20, group="training",
+                                unset="the problem's recipe")
     derivatives: str = opt("auto", "forward mode where the field allows, or always autograd", group="training",
                            choices=("auto", "forward", "autograd"))
     seed: int = opt(0, "random seed", at_least=0, at_most=2**31 - 1)
@@ -66,7 +73,8 @@ def run_solve(a: SolveArgs, run: Invocation) -> None:
     cfg = recipe(problem, a.seed, arch=a.arch, width=a.width, layers=a.layers, points=a.points, sampling=a.sampling,
                  resample=False if a.fixed_points else None, hard=False if a.soft else None,
                  adam_steps=a.adam_steps, lr=a.lr, lbfgs_steps=a.lbfgs_steps, float64=precision,
-                 rar_every=a.rar or None, derivatives=a.derivatives, threads=a.threads)
+                 rar_every=a.rar or None, lbfgs_rounds=a.lbfgs_rounds, lbfgs_rar=a.lbfgs_rar,
+                 derivatives=a.derivatives, threads=a.threads)
     cfg.check()
     out = Path(a.out) if a.out else default_run_dir("pde", problem.name)
     preflight(out, a.overwrite)

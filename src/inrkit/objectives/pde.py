@@ -40,7 +40,8 @@ class PDEResidual:
     def residual(self, model: nn.Module, x: Tensor) -> Tensor:
         """The residual ``(N, k)`` at points ``x (N, d)``, shape-checked."""
         dom = self.problem.domain
-        D = Derivatives(model, x, dom.spatial, dom.time_index, self.problem.second_dims, self.derivatives)
+        D = Derivatives(model, x, dom.spatial, dom.time_index, self.problem.second_dims, self.derivatives,
+                        self.problem.laplacian)
         params = dict(model.coefficients.items()) if hasattr(model, "coefficients") else {}
         with torch.enable_grad():
             r = self.problem.residual(D.x, D, params)

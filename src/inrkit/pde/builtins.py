@@ -144,7 +144,7 @@ def helmholtz_2d() -> Problem:
         conditions=(Dirichlet(lambda x: torch.zeros_like(x[:, :1])),),
         hard=HardConstraint(g=lambda x: torch.zeros_like(x[:, :1]),
                             h=lambda x: x[:, :1] * (1 - x[:, :1]) * x[:, 1:2] * (1 - x[:, 1:2])),
-        reference=_np(lambda c: np.sin(k0 * c[:, 0]) * np.sin(k0 * c[:, 1])), grid=(101, 101),
+        reference=_np(lambda c: np.sin(k0 * c[:, 0]) * np.sin(k0 * c[:, 1])), grid=(101, 101), laplacian=True,
         equation="-u_xx - u_yy - k0^2 u = k0^2 sin(k0 x) sin(k0 y), u = 0 on the boundary, k0 = 4 pi",
         description="2-D Helmholtz, Dirichlet; exact u = sin(4 pi x) sin(4 pi y)",
         settings=dict(width=150, layers=3, points=400, boundary=80, initial=0, adam_steps=5000, lr=1e-3,
@@ -171,8 +171,11 @@ def diffusion_inverse(noise: float = 0.01, observations: int = 50, seed: int = 0
     """Recover C in u_t = C u_xx - e^-t (sin pi x - pi^2 sin pi x) (true C = 1) from noisy values of u.
 
     DeepXDE's ``examples/pinn_inverse/diffusion_1d_inverse.py`` poses the same problem (initial
-    guess C = 2). Observations: ``observations`` points drawn uniformly in the domain (fixed by
-    ``seed``), values of the exact solution with Gaussian noise of standard deviation ``noise``.
+    guess C = 2, the same network and point counts) with 10 noise-free values at t = 1 and
+    50,000 Adam steps; here the observations are ``observations`` points drawn uniformly in the
+    domain (fixed by ``seed``), values of the exact solution with Gaussian noise of standard
+    deviation ``noise``, and ``settings`` keeps 10,000 Adam steps (the forward diffusion
+    example's budget; ``example_adam_steps`` records the example's) so the benchmark stays short.
     """
     g = torch.Generator().manual_seed(seed)
     dom = Interval(-1, 1).with_time(0, 1)
@@ -188,7 +191,7 @@ def diffusion_inverse(noise: float = 0.01, observations: int = 50, seed: int = 0
         equation="u_t = C u_xx - e^-t (sin(pi x) - pi^2 sin(pi x)); C unknown (true 1), initial guess 2",
         description=f"inverse: recover the diffusion coefficient from {observations} noisy values (noise {noise:g})",
         settings=dict(width=32, layers=3, points=40, boundary=20, initial=10, adam_steps=10_000, lr=1e-3,
-                      lbfgs=False, activation="tanh", init="Glorot uniform"))
+                      lbfgs=False, activation="tanh", init="Glorot uniform", example_adam_steps=50_000))
 
 
 PROBLEMS = {"poisson-1d": poisson_1d, "poisson-neumann-1d": poisson_neumann_1d, "diffusion-1d": diffusion_1d,

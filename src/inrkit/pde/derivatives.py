@@ -54,55 +54,64 @@ def _lin(J, weight: Tensor, bias: Tensor | None, scale: float = 1.0):
     return F.linear(v, weight, bias), F.linear(p, weight), None if s is None else F.linear(s, weight)
 
 
-def _point(J, f: Tensor, df: Tensor, d2f: Tensor | None, sel: list[int]):
+def _point(J, f: Tensor, df: Tensor, d2f: Tensor | None, sel: list[int], trace: bool = False):
     v, p, s = J
     q = df * p
     if s is not None:
-        s = df * s
-        if d2f is not None:
-            s = s + d2f * p[sel] ** 2
+        if d2f is None:
+            s = df * s
+        else:  # s' s + s'' p^2 in one fused op; no gather when every partial is selected
+            ps = p if sel == list(range(p.shape[0])) else p[sel]
+            sq = ps * ps
+            s = torch.addcmul(df * s, d2f, sq.sum(0, keepdim=True) if trace else sq)
     return f, q, s
 
 
-def _act(J, kind: str, sel: list[int], scale: float = 1.0):
+def _act(J, kind: str, sel: list[int], trace: bool = False):
     v = J[0]
     if kind == "sin":
         sn, cs = torch.sin(v), torch.cos(v)
-        return _point(J, sn, cs, -sn, sel)
+        return _point(J, sn, cs, -sn, sel, trace)
     if kind == "cos":
         sn, cs = torch.sin(v), torch.cos(v)
-        return _point(J, cs, -sn, -cs, sel)
+        return _point(J, cs, -sn, -cs, sel, trace)
     if kind == "tanh":
         t = torch.tanh(v)
         dt = 1.0 - t * t
-        return _point(J, t, dt, -2.0 * t * dt, sel)
+        return _point(J, t, dt, -2.0 * t * dt, sel, trace)
     if kind == "relu":
-        return _point(J, torch.relu(v), (v > 0).to(v.dtype), None, sel)
+        return _point(J, torch.relu(v), (v > 0).to(v.dtype), None, sel, trace)
     raise TypeError(kind)
 
 
-def diagonal_jet(field: NeuralField, coords: Tensor, second: tuple[int, ...]) -> tuple[Tensor, Tensor, Tensor]:
-    """``coords (N, d)`` -> value ``(N, m)``, partials ``(d, N, m)``, pure second partials ``(len(second), N, m)``."""
+def diagonal_jet(field: NeuralField, coords: Tensor, second: tuple[int, ...],
+                 trace: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """``coords (N, d)`` -> value ``(N, m)``, partials ``(d, N, m)``, pure second partials ``(len(second), N, m)``.
+
+    ``trace=True``: the last output is instead their sum ``(1, N, m)`` (the Laplacian over
+    ``second``), carried forward as one stream: Li et al. 2024's Forward Laplacian proper, one
+    stream where the diagonal jet carries ``len(second)``.
+    """
     n, d = coords.shape
     sel = list(second)
     eye = torch.eye(d, dtype=coords.dtype, device=coords.device)[:, None, :].expand(d, n, d)
-    J = (coords, eye, coords.new_zeros(len(sel), n, d) if sel else None)
+    J = (coords, eye, coords.new_zeros(1 if trace else len(sel), n, d) if sel else None)
     enc = field.encoding
     if isinstance(enc, GaussianFourierFeatures):
         Z = _lin(J, 2.0 * math.pi * enc.B.to(coords.dtype), None)
-        C, S = _act(Z, "cos", sel), _act(Z, "sin", sel)
+        C, S = _act(Z, "cos", sel, trace), _act(Z, "sin", sel, trace)
         J = tuple(None if a is None else torch.cat([a, b], -1) for a, b in zip(C, S))
     net = field.network
     if isinstance(net, Siren):
         for layer in net.layers:
-            J = _act(_lin(J, layer.linear.weight, layer.linear.bias, layer.w0), "sin", sel)
+            J = _act(_lin(J, layer.linear.weight, layer.linear.bias, layer.w0), "sin", sel, trace)
         J = _lin(J, net.last.weight, net.last.bias)
     else:
         for m in net.layers:
             if isinstance(m, nn.Linear):
                 J = _lin(J, m.weight, m.bias)
             else:
-                J = _act(J, "tanh" if isinstance(m, nn.Tanh) else "relu", sel)
+                J = _act(J, "tanh" if isinstance(m, nn.Tanh) else "relu", sel, trace)
     v, p, s = J
     if s is None:
         s = v.new_zeros(0, n, v.shape[1])
@@ -124,11 +133,17 @@ class Derivatives:
     """
 
     def __init__(self, model: nn.Module, coords: Tensor, spatial: tuple[int, ...], time: int | None = None,
-                 second: tuple[int, ...] | None = None, method: str = "auto"):
+                 second: tuple[int, ...] | None = None, method: str = "auto", laplacian: bool = False):
         if method not in METHODS:
             raise InrkitError(f"unknown derivative method {method!r}; choose from {', '.join(METHODS)}")
         self.model, self.spatial, self.time = model, tuple(spatial), time
         self.second = tuple(spatial if second is None else second)
+        # laplacian=True: forward mode carries only sum_i d2u/dx_i^2 over the space coordinates
+        # (one stream); ``lap`` reads it, ``dd(i)`` then comes from autograd.
+        self.trace = bool(laplacian)
+        if self.trace:
+            self.second = self.spatial
+        self._lap: Tensor | None = None
         self.forward = method != "autograd" and supports_forward(model.field)
         if method == "forward" and not self.forward:
             raise InrkitError(f"no forward-mode derivatives for a {type(model.field).__name__} of this kind; "
@@ -150,19 +165,26 @@ class Derivatives:
     # ---- forward mode ------------------------------------------------------------------
     def _jet(self) -> None:
         x = self.x
-        v, p, s = diagonal_jet(self.model.field, x, self.second)
+        v, p, s = diagonal_jet(self.model.field, x, self.second, self.trace)
         hard = self.model.hard
         if hard is not None:
             g, gp, gs = _closed_form_jet(hard.g, x, self.second)
             h, hp, hs = _closed_form_jet(hard.h, x, self.second)
             sel = list(self.second)
-            s = gs + hs * v + 2.0 * hp[sel] * p[sel] + h * s if self.second else s
+            if self.trace and self.second:
+                cross = (hp[sel] * p[sel]).sum(0, keepdim=True)
+                s = gs.sum(0, keepdim=True) + hs.sum(0, keepdim=True) * v + 2.0 * cross + h * s
+            elif self.second:
+                s = gs + hs * v + 2.0 * hp[sel] * p[sel] + h * s
             p = gp + hp * v + h * p
             v = g + h * v
         self.u = v
         self._d = {i: p[i] for i in range(x.shape[1])}
-        for k, i in enumerate(self.second):
-            self._dd[i] = s[k]
+        if self.trace:
+            self._lap = s[0] if self.second else torch.zeros_like(v)
+        else:
+            for k, i in enumerate(self.second):
+                self._dd[i] = s[k]
 
     # ---- access ------------------------------------------------------------------------
     def _autograd_u(self) -> Tensor:
@@ -215,6 +237,8 @@ class Derivatives:
     @property
     def lap(self) -> Tensor:
         """Spatial Laplacian ``sum_i d2u/dx_i^2`` over the space coordinates, ``(N, m)``."""
+        if self._lap is not None:
+            return self._lap
         return sum(self.dd(i) for i in self.spatial)
 
     @property

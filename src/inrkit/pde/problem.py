@@ -107,7 +107,9 @@ class Problem:
     """Everything that defines a PDE problem; solving settings live elsewhere (:class:`~inrkit.pde.solve.SolveConfig`).
 
     ``second``: the coordinates whose pure second partials forward mode precomputes (default:
-    the space coordinates). ``unknowns``: coefficients to recover with their initial guesses
+    the space coordinates). ``laplacian=True``: the residual takes second derivatives only as
+    ``D.lap``; forward mode then carries their sum as one stream (Li et al. 2024), cheaper in
+    2-D and above, and ``D.dd(i)`` falls back to autograd. ``unknowns``: coefficients to recover with their initial guesses
     (inverse problems; ``truth`` holds the values used to make the observations, for the report).
     ``reference(x) -> (N, m)``: the exact or classical-solver solution, float64. ``grid``: the
     dense evaluation grid sizes per coordinate. ``settings``: the solver defaults this problem
@@ -124,6 +126,7 @@ class Problem:
     unknowns: dict[str, float] = field(default_factory=dict)
     truth: dict[str, float] = field(default_factory=dict)
     second: tuple[int, ...] | None = None
+    laplacian: bool = False
     grid: tuple[int, ...] | None = None
     out_dim: int = 1
     description: str = ""

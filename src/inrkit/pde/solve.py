@@ -46,6 +46,9 @@ class SolveConfig:
     lbfgs_steps: int = 0
     lbfgs_points: int | None = None
     lbfgs_per_step: int = 20
+    lbfgs_rounds: int = 1
+    lbfgs_rar: int = 0
+    lbfgs_rar_candidates: int = 20_000
     float64: bool = False
     stall_patience: int = 10
     stall_rtol: float = 1e-4
@@ -65,6 +68,10 @@ class SolveConfig:
         for k in ("points", "width", "layers"):
             if getattr(self, k) < 1:
                 raise InrkitError(f"{k} must be at least 1")
+        if self.lbfgs_rar < 0 or self.lbfgs_rar_candidates < 1:
+            raise InrkitError("lbfgs_rar must be non-negative and lbfgs_rar_candidates at least 1")
+        if self.lbfgs_rounds < 1:
+            raise InrkitError("lbfgs_rounds must be at least 1")
         for k in ("adam_steps", "lbfgs_steps", "boundary", "initial"):
             if getattr(self, k) < 0:
                 raise InrkitError(f"{k} must be non-negative")
@@ -140,6 +147,7 @@ class SolveResult:
     status: str = "ok"
     messages: list = field(default_factory=list)
     rar_points: int = 0
+    cpu_seconds: float = 0.0  # time.process_time of this process over the solve (all threads)
 
 
 def relative_l2(model: nn.Module, problem: Problem, chunk: int = 65_536) -> float | None:
@@ -182,7 +190,8 @@ def solve(problem: Problem, cfg: SolveConfig, callbacks=(), log=None) -> SolveRe
     offset = {"step": 0, "seconds": 0.0}
     status, messages = "ok", []
     evaluate = (lambda m: relative_l2(m, problem)) if problem.reference is not None else None
-    t_start = time.perf_counter()
+    t_start, c_start = time.perf_counter(), time.process_time()
+    lbfgs_added = 0
     if cfg.adam_steps:
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.Adam(params, lr=cfg.lr)
@@ -206,33 +215,60 @@ def solve(problem: Problem, cfg: SolveConfig, callbacks=(), log=None) -> SolveRe
     if cfg.lbfgs_steps and status == "ok":
         if cfg.float64:
             model.double()
-        fixed = CollocationSampler(problem, cfg.lbfgs_points or cfg.points, sampler.boundary, sampler.initial,
-                                   cfg.sampling, resample=False, dtype=torch.float64 if cfg.float64 else torch.float32)
-        fixed.extra = sampler.extra
-        opt = torch.optim.LBFGS([p for p in model.parameters() if p.requires_grad], lr=1.0,
-                                max_iter=cfg.lbfgs_per_step, history_size=50, tolerance_grad=0.0,
-                                tolerance_change=0.0, line_search_fn="strong_wolfe")
-        stall = StallDetector(cfg.stall_patience, cfg.stall_rtol)
-        steps = math.ceil(cfg.lbfgs_steps / cfg.lbfgs_per_step)
-        cbs = [History("lbfgs", rows, offset, 1, evaluate,
-                       max(1, cfg.eval_every // cfg.lbfgs_per_step) if cfg.eval_every else 0), stall,
-               *callbacks]
-        r = fit(model, fixed, objective, steps=steps, optimizer=opt, callbacks=cbs, generator=gen)
-        iters = _lbfgs_iterations(opt)
-        phases.append(_phase("lbfgs", r, iters, stall))
-        offset["step"] += r.steps
-        offset["seconds"] += r.seconds
-        if stall.fired:
-            messages.append(stall.message + f" after {iters} iterations")
-            say(messages[-1])
+        rounds = max(1, min(cfg.lbfgs_rounds, cfg.lbfgs_steps))
+        per_round = math.ceil(cfg.lbfgs_steps / rounds)
+        total_iters, stalls, fit_steps, t_lbfgs, last = 0, [], 0, 0.0, None
+        sampler.dtype = torch.float64 if cfg.float64 else torch.float32  # RAR's candidates in the model's dtype
+        for k in range(rounds):
+            if k and cfg.lbfgs_rar:  # RAR between rounds: the worst-resolved points join every later round
+                top = sampler.refine(lambda x: objective.residual(model, x), cfg.lbfgs_rar_candidates,
+                                     cfg.lbfgs_rar, gen)
+                lbfgs_added += int(top.shape[0])
+            # Each round: its own fixed points (fresh from the sequence after the first) and a fresh
+            # L-BFGS memory, so the polish does not over-fit one point set (Lu et al. 2021, sec. 2.8,
+            # resample between phases; Wu et al. 2023, CMAME 403, 115671, on resampling PINN points).
+            fixed = CollocationSampler(problem, cfg.lbfgs_points or cfg.points, sampler.boundary, sampler.initial,
+                                       cfg.sampling, resample=False,
+                                       dtype=torch.float64 if cfg.float64 else torch.float32)
+            fixed.extra = sampler.extra
+            opt = torch.optim.LBFGS([p for p in model.parameters() if p.requires_grad], lr=1.0,
+                                    max_iter=cfg.lbfgs_per_step, history_size=50, tolerance_grad=0.0,
+                                    tolerance_change=0.0, line_search_fn="strong_wolfe")
+            stall = StallDetector(cfg.stall_patience, cfg.stall_rtol)
+            steps = math.ceil(min(per_round, cfg.lbfgs_steps - total_iters) / cfg.lbfgs_per_step)
+            cbs = [History("lbfgs", rows, offset, 1, evaluate,
+                           max(1, cfg.eval_every // cfg.lbfgs_per_step) if cfg.eval_every else 0), stall,
+                   *callbacks]
+            r = fit(model, fixed, objective, steps=steps, optimizer=opt, callbacks=cbs, generator=gen)
+            iters = _lbfgs_iterations(opt)
+            total_iters += iters
+            fit_steps += r.steps
+            t_lbfgs += r.seconds
+            offset["step"] += r.steps
+            offset["seconds"] += r.seconds
+            last = (r, stall)
+            if stall.fired:
+                where = f" (round {k + 1} of {rounds})" if rounds > 1 else ""
+                stalls.append(stall.message + f" after {iters} iterations{where}")
+                say(stalls[-1])
+            if not r.finished or total_iters >= cfg.lbfgs_steps:
+                break
+        r, stall = last
+        ph = _phase("lbfgs", r, total_iters, stall)
+        ph.update(steps=fit_steps, seconds=t_lbfgs, rounds=rounds, rar_points=lbfgs_added, stalled=bool(stalls),
+                  stall_message=" | ".join(stalls))
+        phases.append(ph)
+        messages.extend(stalls)
         if not r.finished:
             status = r.status
             messages.append(f"L-BFGS: {r.message}")
             say(messages[-1])
     seconds = time.perf_counter() - t_start
-    return SolveResult(model=model, config=cfg, rel_l2=relative_l2(model, problem), seconds=seconds, history=rows,
+    cpu_seconds = time.process_time() - c_start
+    return SolveResult(model=model, config=cfg, rel_l2=relative_l2(model, problem), seconds=seconds,
+                       cpu_seconds=cpu_seconds, history=rows,
                        phases=phases, coefficients=model.coefficient_values(), status=status, messages=messages,
-                       rar_points=rar.added if rar is not None else 0)
+                       rar_points=(rar.added if rar is not None else 0) + lbfgs_added)
 
 
 def _lbfgs_iterations(opt: torch.optim.LBFGS) -> int:
@@ -262,7 +298,7 @@ RECIPES = {
     "poisson-neumann-1d": dict(points=32, adam_steps=2000, lbfgs_steps=1000, float64=True),
     "diffusion-1d": dict(points=256, adam_steps=1000, lbfgs_steps=1000, float64=True),
     "heat": dict(points=2048, adam_steps=3000, lbfgs_steps=3000, float64=True),
-    "helmholtz-2d": dict(points=1024, adam_steps=2000, lbfgs_steps=2000, float64=True),
+    "helmholtz-2d": dict(points=1024, adam_steps=1000, lbfgs_steps=1000, float64=True),
     "burgers": dict(points=2540, adam_steps=5000, lbfgs_steps=5000, float64=True),
     "convection": dict(points=1024, adam_steps=2000, lbfgs_steps=2000, float64=True),
     "diffusion-inverse": dict(points=256, adam_steps=2000, lbfgs_steps=2000, float64=True),
