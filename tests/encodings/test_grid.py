@@ -145,3 +145,47 @@ def test_spatial_hash_picks_tiny_cuda_nns_row_for_the_same_vertex():
             for i in range(d):
                 h ^= (v[i] * PRIMES[i]) & 0xFFFFFFFF  # uint32 product, as on the GPU
             assert row == h % 2**14
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_fast_paths_match_reference_on_random_inputs(d):
+    # grid_encode has two ways to gather: a fused weighted gather when no gradient is wanted
+    # (rendering, evaluation) and index_select + weighted sum when one is; and grid_encode_lattice
+    # evaluates a tensor-product lattice of points separably. All must give the reference's numbers,
+    # in float32 (the fields' precision), and the same gradients w.r.t. coordinates and the table.
+    g = torch.Generator().manual_seed(20 + d)
+    enc = MultiresGrid(d, resolutions=[3, 6, 17, 150, 1500], log2_table_size=10, features=2, generator=g)
+    with torch.no_grad():
+        enc.table.uniform_(-1.0, 1.0, generator=g)
+    assert any(enc.dense.tolist()) and not all(enc.dense.tolist())
+    x = torch.rand(16, d, generator=g) * 2.2 - 1.1  # some outside the domain (clamped)
+    ref = reference_encode(enc, x)
+    with torch.no_grad():
+        assert torch.allclose(enc(x), ref, atol=1e-6)
+    with torch.inference_mode():
+        assert torch.allclose(enc(x), ref, atol=1e-6)
+    xin = (torch.rand(16, d, generator=g) * 1.98 - 0.99).requires_grad_(True)  # inside: the gradient is defined
+    wts = torch.randn(enc.out_dim, generator=g)
+    (enc(xin) @ wts).sum().backward()
+    gx, gt = xin.grad.clone(), enc.table.grad.clone()
+    enc.table.grad = None
+    x2 = xin.detach().clone().requires_grad_(True)
+    (reference_encode(enc, x2) @ wts).sum().backward()
+    assert torch.allclose(gt, enc.table.grad, atol=1e-6)
+    assert torch.allclose(gx, x2.grad, atol=1e-6 * max(1.0, float(x2.grad.abs().max())))
+    # the lattice form: axis 0 fastest, as inrkit.coords.grid lays out pixels
+    axes = [torch.rand(n, generator=g) * 2.2 - 1.1 for n in (4, 3, 2)[:d]]
+    with torch.no_grad():
+        feats, parts = enc.encode_lattice(axes, partials=True)
+    mesh = torch.meshgrid(*reversed(axes), indexing="ij")
+    pts = torch.stack(list(reversed(mesh)), -1)  # (n_{d-1}, ..., n_0, d)
+    assert feats.shape == (*pts.shape[:-1], enc.out_dim)
+    flat = pts.reshape(-1, d).requires_grad_(True)
+    ref = reference_encode(enc, flat)
+    assert torch.allclose(feats.reshape(-1, enc.out_dim), ref, atol=1e-6)
+    # derivatives along each axis, by autograd through the reference: one backward per feature
+    jac = torch.stack([torch.autograd.grad(ref[:, j].sum(), flat, retain_graph=True)[0]
+                       for j in range(enc.out_dim)], -1)  # (points, d, features)
+    for k in range(d):
+        scale = max(1.0, float(jac[:, k].abs().max()))
+        assert torch.allclose(parts[k].reshape(-1, enc.out_dim), jac[:, k], atol=1e-6 * scale)

@@ -129,6 +129,13 @@ def test_ab_panes_stay_in_sync(page, server):
     # the swipe mode draws A left of the split and B right of it
     snap = page.evaluate("window.inrView.set({ab: 'swipe', b: '2', swipe: 0.5}).then(() => window.inrView.idle())")
     assert snap["state"]["ab"] == "swipe" and any(k[0] == "2" for k in server.service.seen)
+    # each side has its legend: B's colour scale is its own
+    page.evaluate("window.inrView.set({mode: 'gradient'}).then(() => window.inrView.idle())")
+    page.wait_for_function("document.getElementById('legendLoB').textContent !== ''")
+    assert page.is_visible("#legendB") and page.inner_text("#legendLabelB").startswith("B (")
+    assert page.inner_text("#legendLabel").startswith("A (") and "gradient" in page.inner_text("#legendLabelB")
+    page.evaluate("window.inrView.set({ab: 'off'})")
+    page.wait_for_function("document.getElementById('legendB').classList.contains('hidden')")
 
 
 def test_foreign_host_is_refused_in_the_browser(page, server):

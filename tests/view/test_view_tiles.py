@@ -115,3 +115,45 @@ def test_bicubic_field_passes_through_training_pixels():
     (g,) = torch.autograd.grad(y, x)
     fd = T.quantity(f, x.detach(), "gradient")[..., 0]
     assert torch.allclose(fd, g.norm(dim=-1), rtol=1e-2, atol=1e-2)
+
+
+def _hash_field(in_dim: int, activation: str, scale: float = 1.0, out_dim: int = 2):
+    from inrkit.encodings import MultiresGrid
+    from inrkit.fields.base import NeuralField
+    from inrkit.nn.mlp import MLP
+
+    g = torch.Generator().manual_seed(in_dim)
+    enc = MultiresGrid(in_dim, [4, 9, 33, 130], log2_table_size=9, features=2, generator=g)
+    with torch.no_grad():
+        enc.table.uniform_(-1.0, 1.0, generator=g)
+    net = MLP(enc.out_dim, out_dim, width=16, hidden_layers=1, activation=activation, generator=g)
+    return NeuralField(enc, net, output_scale=scale)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_lattice_tiles_equal_the_per_point_path_on_a_hash_grid(activation, monkeypatch):
+    # tiles of a grid-encoded field go through the encoding's separable lattice form; the numbers
+    # must be those of the per-point path (the field at every pixel centre, derivatives by autograd)
+    f = _hash_field(2, activation, scale=1.7)
+    assert T.lattice_field(f) is not None and T.lattice_field(Wave()) is None
+    tiles = [(0, 0, 0), (3, 2, 5), (9, 300, 17)]
+    for mode in T.MODES:
+        fast = T.tile_quantities(f, tiles, mode, size=32)
+        monkeypatch.setattr(T, "LATTICE", False)
+        slow = T.tile_quantities(f, tiles, mode, size=32)
+        monkeypatch.setattr(T, "LATTICE", True)
+        tol = 1e-5 * max(1.0, float(np.abs(slow).max()))
+        assert fast.shape == slow.shape and np.allclose(fast, slow, rtol=1e-5, atol=tol), mode
+    assert np.abs(slow).max() > 0 or activation == "relu"  # tanh: a Laplacian that is not all zero
+
+
+def test_lattice_tiles_of_a_volume_slice(monkeypatch):
+    from inrkit.view.layers import SliceField
+
+    f = SliceField(_hash_field(3, "tanh", out_dim=1), 0.3125)
+    for mode in ("value", "gradient"):
+        fast = T.tile_quantities(f, [(2, 1, 3)], mode, size=16)
+        monkeypatch.setattr(T, "LATTICE", False)
+        slow = T.tile_quantities(f, [(2, 1, 3)], mode, size=16)
+        monkeypatch.setattr(T, "LATTICE", True)
+        assert np.allclose(fast, slow, rtol=1e-5, atol=1e-6), mode

@@ -77,34 +77,165 @@ def grid_encode(coords: Tensor, table: Tensor, resolution: Tensor, offsets: Tens
     """
     lead, d = coords.shape[:-1], coords.shape[-1]
     x = coords.reshape(-1, d)  # (N, d)
-    u = ((x + 1.0) * 0.5).clamp(0.0, 1.0)
-    res_f = resolution.to(x.dtype)
-    pos = u[:, None, :] * res_f[None, :, None]  # (N, L, d)
+    n = x.shape[0]
+    n_levels, n_feat = resolution.shape[0], table.shape[1]
+    # Level-major layout, points last: every elementwise step below runs over (L, N) tensors whose
+    # long axis is contiguous (per-level constants broadcast along it), not over tiny trailing axes.
+    u = ((x + 1.0) * 0.5).clamp(0.0, 1.0).T  # (d, N)
+    pos = u[None] * resolution.to(x.dtype)[:, None, None]  # (L, d, N)
     # The cell's lower corner; at u = 1 use the last cell with weight 1 on its upper corner.
-    base = torch.minimum(pos.detach().floor().long(), (resolution - 1)[None, :, None])  # (N, L, d)
-    frac = pos - base.to(x.dtype)  # (N, L, d), carries the gradient to coords
-    # Corner c = base + o, o in {0, 1}^d. Both the dense index sum_i c_i s_i and the hash
-    # XOR_i c_i pi_i are built from per-axis terms of the two choices, combined over the
-    # 2^d corners by broadcasting: d small tensors instead of one (N, L, 2^d, d) tensor.
-    n, n_levels = base.shape[:2]
+    base = torch.minimum(pos.detach().floor().long(), (resolution - 1)[:, None, None])  # (L, d, N)
+    frac = pos - base.to(x.dtype)  # (L, d, N), carries the gradient to coords
+    # Corner c = base + o, o in {0, 1}^d. The dense index sum_i c_i s_i and the hash XOR_i c_i pi_i are
+    # built from per-axis terms of the two choices (c_i pi_i for the upper one is the lower's + pi_i),
+    # combined over the 2^d corners one axis at a time: lists of (L, N) tensors, axis 0 fastest.
+    any_dense, all_dense = bool(dense.any()), bool(dense.all())
     stride = (resolution + 1)[:, None] ** torch.arange(d, device=x.device)  # (L, d)
-    primes = torch.tensor(PRIMES[:d], device=x.device, dtype=torch.long)
-    two = torch.arange(2, device=x.device)
-    cell = base[..., None] + two  # (N, L, d, 2): coordinate of the lower and upper vertex per axis
-    dense_terms = cell * stride[None, :, :, None]
-    hash_terms = cell * primes[:, None]
-    wts = torch.stack([1.0 - frac, frac], -1)  # (N, L, d, 2)
-    dense_idx, hashed, w = dense_terms[:, :, 0], hash_terms[:, :, 0], wts[:, :, 0]  # (N, L, 2)
-    for i in range(1, d):  # corner order: axis 0 fastest (as corner_offsets)
-        dense_idx = (dense_terms[:, :, i, :, None] + dense_idx[:, :, None, :]).reshape(n, n_levels, -1)
-        hashed = torch.bitwise_xor(hash_terms[:, :, i, :, None], hashed[:, :, None, :]).reshape(n, n_levels, -1)
-        w = (wts[:, :, i, :, None] * w[:, :, None, :]).reshape(n, n_levels, -1)
-    rows = torch.where(dense[:, None], dense_idx, torch.remainder(hashed, sizes[:, None])) + offsets[None, :, None]
-    # index_select, not table[rows]: its backward (index_add) sums in a fixed order on the CPU,
-    # so seeded runs are bit-for-bit reproducible; advanced indexing's backward is not.
-    feats = table.index_select(0, rows.reshape(-1)).reshape(*rows.shape, table.shape[1])  # (N, L, K, F)
-    out = (w[..., None] * feats).sum(2)  # (N, L, F)
-    return out.reshape(*lead, -1)
+    dense_idx: list[Tensor] = []
+    hashed: list[Tensor] = []
+    w: list[Tensor] = []
+    for i in range(d):
+        lo = base[:, i]  # (L, N)
+        w_i = (1.0 - frac[:, i], frac[:, i])
+        d_i = h_i = None
+        if any_dense:
+            s_i = stride[:, i:i + 1]
+            lo_s = lo * s_i
+            d_i = (lo_s, lo_s + s_i)
+        if not all_dense:
+            lo_p = lo * PRIMES[i]
+            h_i = (lo_p, lo_p + PRIMES[i])
+        if i == 0:
+            dense_idx, hashed, w = list(d_i or ()), list(h_i or ()), list(w_i)
+            continue
+        # corner order: the new axis slowest (as corner_offsets); products in the same order as before
+        w = [w_i[o] * prev for o in (0, 1) for prev in w]
+        if any_dense:
+            dense_idx = [d_i[o] + prev for o in (0, 1) for prev in dense_idx]
+        if not all_dense:
+            hashed = [torch.bitwise_xor(h_i[o], prev) for o in (0, 1) for prev in hashed]
+    if not all_dense:
+        # Hashed levels have T = 2^k rows, so "mod T" is "& (T - 1)" (the XOR of non-negative products
+        # is non-negative): no integer division. Other sizes (none today) keep the remainder.
+        if bool((((sizes & (sizes - 1)) == 0) | dense).all()):
+            mask = (sizes - 1)[:, None]
+            hashed = [torch.bitwise_and(h, mask) for h in hashed]
+        else:
+            hashed = [torch.remainder(h, sizes[:, None]) for h in hashed]
+    if all_dense:
+        rows = dense_idx
+    elif not any_dense:
+        rows = hashed
+    else:
+        rows = [torch.where(dense[:, None], a, b) for a, b in zip(dense_idx, hashed)]
+    rows_t = torch.stack(rows, -1) + offsets[:, None, None]  # (L, N, K)
+    w_t = torch.stack(w, -1)  # (L, N, K)
+    wants_grad = torch.is_grad_enabled() and (table.requires_grad or w_t.requires_grad)
+    if not wants_grad and w_t.dtype == table.dtype:
+        # No gradient wanted (rendering, evaluation): one fused gather-and-weighted-sum over each point's
+        # 2^d corners, about 3x faster on the CPU than gathering (L, N, K, F) then reducing it.
+        out = torch.nn.functional.embedding_bag(rows_t.reshape(-1, rows_t.shape[-1]), table, mode="sum",
+                                                per_sample_weights=w_t.reshape(-1, w_t.shape[-1]))
+        out = out.reshape(n_levels, n, n_feat)
+    else:
+        # index_select, not table[rows]: its backward (index_add) sums in a fixed order on the CPU,
+        # so seeded runs are bit-for-bit reproducible; advanced indexing's backward is not.
+        feats = table.index_select(0, rows_t.reshape(-1)).reshape(*rows_t.shape, n_feat)  # (L, N, K, F)
+        out = (w_t[..., None] * feats).sum(2)  # (L, N, F)
+    return out.permute(1, 0, 2).reshape(*lead, n_levels * n_feat)
+
+
+def _level_geometry(x: Tensor, n: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Lower vertex ``base``, ``frac`` and ``dfrac/dx`` of coordinates ``x`` (any shape) at a level of
+    ``n`` cells: the same float operations as :func:`grid_encode`, so the same numbers."""
+    half = (x + 1.0) * 0.5
+    u = half.clamp(0.0, 1.0)
+    pos = u * float(n)
+    base = torch.minimum(pos.detach().floor().long(), torch.tensor(n - 1))
+    frac = pos - base.to(x.dtype)
+    # d frac / d x = n / 2 inside the domain, 0 where the clamp holds (as autograd's clamp backward)
+    slope = ((half >= 0.0) & (half <= 1.0)).to(x.dtype) * (0.5 * float(n))
+    return base, frac, slope
+
+
+def grid_encode_lattice(axes: list[Tensor] | tuple[Tensor, ...], table: Tensor, resolution: Tensor,
+                        offsets: Tensor, sizes: Tensor, dense: Tensor,
+                        partials: bool = False) -> tuple[Tensor, Tensor | None]:
+    """:func:`grid_encode` on the tensor-product lattice of per-axis coordinates, exploiting that
+    d-linear interpolation is separable.
+
+    ``axes``: ``d`` 1-D tensors, the coordinates along axis 0 (x), 1 (y), ...; the lattice point
+    ``(i_{d-1}, ..., i_0)`` is ``(axes[0][i_0], ..., axes[d-1][i_{d-1}])`` (axis 0 fastest, the
+    layout of :func:`inrkit.coords.grid`). Returns the features ``(n_{d-1}, ..., n_0, L * F)``,
+    the same maths as ``grid_encode`` at every lattice point, and with ``partials=True`` their
+    derivatives along each axis ``(d, n_{d-1}, ..., n_0, L * F)`` (else ``None``).
+
+    Per level, only the vertices some lattice point uses are looked up (at most two per point
+    per axis, so ``prod_a 2 n_a`` rows instead of ``2^d prod_a n_a``), then interpolated one
+    axis at a time (``w0 V[j] + w1 V[j + 1]`` along that axis). For an image tile of 256 x 256
+    pixels that is at most 512^2 row lookups per level when the level is finer than the pixels,
+    and a few hundred when it is coarser. The derivative along axis ``a`` replaces axis ``a``'s
+    weights ``(1 - t, t)`` by ``(-dt/dx, dt/dx)``: within a cell the interpolation is linear along
+    each axis. Differentiable with respect to ``table`` and ``axes``.
+    """
+    d = len(axes)
+    if table.dim() != 2 or resolution.shape[0] != offsets.shape[0]:
+        raise ValueError("table must be (rows, F) with one offset per level")
+    feats_per_level = []
+    partial_levels = []
+    primes = PRIMES[:d]
+    for level in range(int(resolution.shape[0])):
+        n = int(resolution[level])
+        is_dense, size, off = bool(dense[level]), int(sizes[level]), int(offsets[level])
+        # per axis: the vertices used (sorted, unique), and each point's two of them with weights
+        verts, lo_idx, hi_idx, w_lo, w_hi, slopes = [], [], [], [], [], []
+        for a in range(d):
+            base, frac, slope = _level_geometry(axes[a], n)
+            both = torch.cat([base, base + 1])
+            v, inv = torch.unique(both, sorted=True, return_inverse=True)
+            m = base.shape[0]
+            verts.append(v)
+            lo_idx.append(inv[:m])
+            hi_idx.append(inv[m:])
+            w_lo.append(1.0 - frac)
+            w_hi.append(frac)
+            slopes.append(slope)
+        # table rows of the vertex lattice (axis d-1 slowest ... axis 0 fastest), as grid_encode's
+        shape = [verts[a].shape[0] for a in reversed(range(d))]
+        if is_dense:
+            idx = torch.zeros((), dtype=torch.long)
+            for a in range(d):
+                term = verts[a] * (n + 1) ** a
+                idx = idx + term.reshape([-1 if b == d - 1 - a else 1 for b in range(d)])
+        else:
+            idx = None
+            for a in range(d):
+                term = (verts[a] * primes[a]).reshape([-1 if b == d - 1 - a else 1 for b in range(d)])
+                idx = term if idx is None else torch.bitwise_xor(idx, term)
+            idx = torch.bitwise_and(idx, size - 1) if size & (size - 1) == 0 else torch.remainder(idx, size)
+        idx = (idx + off).expand(shape).reshape(-1)
+        V = table.index_select(0, idx).reshape(*shape, table.shape[1])  # (m_{d-1}, ..., m_0, F)
+
+        def lerp(t: Tensor, a: int, wl: Tensor, wh: Tensor) -> Tensor:
+            dim = d - 1 - a  # tensor dimension of axis a
+            view = [-1 if b == dim else 1 for b in range(d)] + [1]
+            return (t.index_select(dim, lo_idx[a]) * wl.reshape(view)
+                    + t.index_select(dim, hi_idx[a]) * wh.reshape(view))
+
+        out = V
+        for a in range(d):
+            out = lerp(out, a, w_lo[a], w_hi[a])
+        feats_per_level.append(out)
+        if partials:
+            parts = []
+            for k in range(d):  # derivative along axis k: axis k's weights become (-slope, +slope)
+                t = V
+                for a in range(d):
+                    t = lerp(t, a, -slopes[a], slopes[a]) if a == k else lerp(t, a, w_lo[a], w_hi[a])
+                parts.append(t)
+            partial_levels.append(torch.stack(parts))
+    feats = torch.cat(feats_per_level, -1)
+    return feats, (torch.cat(partial_levels, -1) if partials else None)
 
 
 class MultiresGrid(Encoding):
@@ -163,6 +294,15 @@ class MultiresGrid(Encoding):
 
     def forward(self, coords: Tensor) -> Tensor:
         return grid_encode(coords, self.table, self.resolution, self.offsets, self.sizes, self.dense)
+
+    def encode_lattice(self, axes: list[Tensor] | tuple[Tensor, ...], partials: bool = False
+                       ) -> tuple[Tensor, Tensor | None]:
+        """The encoding on the tensor-product lattice of per-axis coordinates (an image's or a tile's
+        pixel centres), with optional derivatives along each axis: :func:`grid_encode_lattice`."""
+        if len(axes) != self.in_dim:
+            raise ValueError(f"need {self.in_dim} axes, got {len(axes)}")
+        axes = [a.to(self.table.dtype) for a in axes]
+        return grid_encode_lattice(axes, self.table, self.resolution, self.offsets, self.sizes, self.dense, partials)
 
     def spec(self) -> dict:
         return {"type": "hashgrid", "in_dim": self.in_dim, "resolutions": self.resolutions,

@@ -98,6 +98,11 @@ class SliceField(nn.Module):
         zcol = torch.full_like(coords[..., :1], self.z)
         return self.field(torch.cat([coords, zcol], dim=-1))
 
+    def lattice_axes(self) -> tuple[nn.Module, list[Tensor]]:
+        """The 3-D field and the fixed trailing axis ``[z]``: tiles of a grid-encoded volume are lattices
+        (:func:`inrkit.view.tiles.lattice_field`)."""
+        return self.field, [torch.tensor([self.z], dtype=torch.float64).float()]
+
 
 @dataclass
 class Layer:

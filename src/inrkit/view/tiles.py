@@ -146,7 +146,7 @@ def global_scale(field: nn.Module, mode: str, size: int = 256) -> ColourScale:
     map; Laplacian: ``[-s, s]`` with ``s = q99(|lap|)`` on a diverging map (zero is white)."""
     if mode == "value":
         return VALUE_SCALE
-    q = quantity(field, C.grid((size, size)), mode).numpy()
+    q = tile_quantities(field, [(0, 0, 0)], mode, size)  # the whole domain, one coarse render
     s = float(np.percentile(np.abs(q), SCALE_QUANTILE))
     s = s if math.isfinite(s) and s > 1e-12 else 1.0
     if mode == "gradient":
@@ -178,14 +178,103 @@ def png_bytes(image: np.ndarray, level: int = 1) -> bytes:
     return buf.getvalue()
 
 
+LATTICE = True
+"""Render tiles of grid-encoded fields through the encoding's lattice form (:func:`lattice_field`). The
+benchmark turns it off to time the per-point path it replaced."""
+
+
+def lattice_field(field: nn.Module) -> tuple[nn.Module, list[Tensor]] | None:
+    """``(neural_field, fixed_axes)`` when ``field``'s tiles can be computed on the pixel lattice, else ``None``.
+
+    That is a :class:`inrkit.fields.base.NeuralField` whose encoding has ``encode_lattice`` (the hash
+    and dense grids, :func:`inrkit.encodings.grid.grid_encode_lattice`) over the tile's two axes, or
+    a field that says how it is one (``lattice_axes()``: a volume's slice gives its 3-D field and
+    ``[z]``). A d-linear grid is separable: a 256 x 256 tile needs each level's vertices around
+    at most 512 x 512 points, not 4 corners x 65,536 lookups, and its derivatives along x and y are
+    the same interpolation with one axis' weights differentiated."""
+    from ..fields.base import NeuralField
+
+    extra: list[Tensor] = []
+    inner = field
+    hook = getattr(field, "lattice_axes", None)
+    if hook is not None:
+        inner, extra = hook()
+    enc = getattr(inner, "encoding", None)
+    if (isinstance(inner, NeuralField) and hasattr(enc, "encode_lattice")
+            and getattr(enc, "in_dim", None) == 2 + len(extra)):
+        return inner, extra
+    return None
+
+
+def _piecewise_linear(net: nn.Module) -> bool:
+    """True for inrkit's ReLU ``MLP`` (a ``Sequential`` of linear maps and ReLUs: no second derivatives)."""
+    from ..nn.mlp import MLP
+
+    return type(net) is MLP and all(type(m) in (nn.Linear, nn.ReLU) for m in net.layers)
+
+
+def _lattice_tile(field: nn.Module, extra: list[Tensor], xy: Tensor, mode: str) -> Tensor:
+    """``quantity(field, xy, mode)`` for one tile's pixel centres ``xy (H, W, 2)`` through the lattice."""
+    enc, net = field.encoding, field.network
+    param = enc.table
+    xs = xy[0, :, 0].to(device=param.device, dtype=param.dtype)
+    ys = xy[:, 0, 1].to(device=param.device, dtype=param.dtype)
+    h, w = xy.shape[:2]
+    axes = [xs, ys] + [e.to(device=param.device, dtype=param.dtype) for e in extra]
+    scale, shift = field.output_scale, field.output_shift
+    if mode == "value":
+        with torch.inference_mode():
+            feats, _ = enc.encode_lattice(axes)
+            y = net(feats.reshape(h * w, -1))
+            if scale != 1.0:
+                y = y * scale
+            if shift != 0.0:
+                y = y + shift
+            return y.float().cpu().reshape(h, w, -1).clone()
+    if mode == "laplacian" and _piecewise_linear(net):
+        # d-linear cells and a ReLU network: piecewise linear along every axis, so the Laplacian is
+        # exactly zero away from the kinks (autograd's double backward gives these same zeros)
+        return torch.zeros(h, w, 1)
+    with torch.no_grad():
+        feats, parts = enc.encode_lattice(axes, partials=True)
+    feats = feats.reshape(h * w, -1).requires_grad_(True)
+    parts = parts[:2].reshape(2, h * w, -1)  # d/dx, d/dy of the features (a slice: in-plane only)
+    with torch.enable_grad():
+        out = net(feats).mean(-1)  # the channel mean, as ops.evaluate's derivative maps
+        (g,) = torch.autograd.grad(out.sum(), feats, create_graph=mode == "laplacian")
+        if mode == "gradient":
+            q = torch.einsum("nk,dnk->nd", g.detach(), parts).norm(dim=-1, keepdim=True)
+        else:
+            # Within a cell a d-linear interpolation is linear along each axis (d2 feats / dx_i^2 = 0), so
+            # the Laplacian is sum_i p_i^T H p_i, H the network's Hessian in feature space: Hessian-vector
+            # products by a second backward (zero for a ReLU network, which has no second derivative).
+            q = torch.zeros(h * w, 1, dtype=feats.dtype, device=feats.device)
+            for i in range(2):
+                s = (g * parts[i]).sum()
+                if s.requires_grad:
+                    (hv,) = torch.autograd.grad(s, feats, retain_graph=True, allow_unused=True)
+                    if hv is not None:
+                        q = q + (hv * parts[i]).sum(-1, keepdim=True)
+    q = q.detach() * abs(scale) if mode == "gradient" else q.detach() * scale
+    return q.float().cpu().reshape(h, w, 1)
+
+
+def tile_quantities(field: nn.Module, tiles: list[tuple[int, int, int]], mode: str, size: int = TILE) -> np.ndarray:
+    """``quantity`` of several tiles: ``(n, size, size, k)``. Grid-encoded fields go through the encoding's
+    lattice form (:func:`lattice_field`), one tile at a time (their cost is per pixel); others stack the
+    tiles' pixel centres into one batch, one forward pass for all."""
+    lat = lattice_field(field) if LATTICE and getattr(field, "view_quantity", None) is None else None
+    if lat is None:
+        xs = torch.stack([tile_coords(*t, size=size) for t in tiles])  # (n, size, size, 2)
+        return quantity(field, xs, mode).numpy()
+    inner, extra = lat
+    return torch.stack([_lattice_tile(inner, extra, tile_coords(*t, size=size), mode) for t in tiles]).numpy()
+
+
 def render_tiles(field: nn.Module, tiles: list[tuple[int, int, int]], mode: str, scale: ColourScale,
                  size: int = TILE) -> list[np.ndarray]:
-    """Render several tiles in one pass of the field: a list of uint8 ``(size, size, 3|4)`` images.
-
-    The tiles' pixel centres are stacked into one batch ``(n, size, size, 2)`` so the network runs
-    once over all of them (several tiles per forward pass)."""
+    """Render several tiles in one call: a list of uint8 ``(size, size, 3|4)`` images (:func:`tile_quantities`)."""
     if not tiles:
         return []
-    xs = torch.stack([tile_coords(*t, size=size) for t in tiles])  # (n, size, size, 2)
-    q = quantity(field, xs, mode).numpy()  # (n, size, size, k)
+    q = tile_quantities(field, tiles, mode, size)  # (n, size, size, k)
     return [colourise(q[i], scale) for i in range(len(tiles))]

@@ -101,6 +101,7 @@
           if (t) ctx.drawImage(t, dx, dy, dw, dh);
           else {
             const a = ancestor(layerId, hash, mode, Lv, tx, ty);
+            if (!a || a.d > 2) uncovered++;
             if (a) {
               const s = info.tile / 2 ** a.d, ox = (tx - ((tx >> a.d) << a.d)) * s, oy = (ty - ((ty >> a.d) << a.d)) * s;
               ctx.drawImage(a.t, ox, oy, s, s, dx, dy, dw, dh);
@@ -117,8 +118,11 @@
     };
     const L = levelFor(S.z);
     level = L;
-    if (L >= 2) visit(L - 2, prioBase, false);  // coarse first: a few tiles cover the view while the fine ones render
+    let uncovered = 0;  // tiles of the view with nothing of theirs on screen, not even a parent or grandparent
     visit(L, prioBase + 1, true);
+    // coarse first: a few tiles cover the view while the fine ones render; not after a zoom step, where the
+    // tiles already drawn (one level up) stand in for the new ones: the server then renders only the view
+    if (L >= 2 && uncovered) visit(L - 2, prioBase, false);
   }
 
   function schedule(need) {
@@ -314,18 +318,17 @@
     $("hud").innerHTML = parts.join(" &middot; ");
   }
 
-  // ---- legend: one colour scale per mode and run ----
-  async function legend() {
-    const L = A();
-    const box = $("legend");
+  // ---- legend: one colour scale per mode and run; in A/B mode one for each ----
+  async function legendOf(L, part, tag) {
+    const box = $("legend" + part);
     if (!L || !L.modes) { box.classList.add("hidden"); return; }
     box.classList.remove("hidden");
-    const bar = $("legendBar"), ctx = bar.getContext("2d");
+    const bar = $("legendBar" + part), ctx = bar.getContext("2d");
     if (S.mode === "value") {
-      $("legendLabel").textContent = "value v \u2192 pixel (v + 1) / 2, channels as trained";
+      $("legendLabel" + part).textContent = tag + "value v \u2192 pixel (v + 1) / 2, channels as trained";
       const g = ctx.createLinearGradient(0, 0, 256, 0); g.addColorStop(0, "#000"); g.addColorStop(1, "#fff");
       ctx.fillStyle = g; ctx.fillRect(0, 0, 256, 12);
-      $("legendLo").textContent = "-1"; $("legendHi").textContent = "1";
+      $("legendLo" + part).textContent = "-1"; $("legendHi" + part).textContent = "1";
       return;
     }
     const key = `${L.id}/${L.hash}/${S.mode}`;
@@ -338,8 +341,13 @@
     const g = ctx.createLinearGradient(0, 0, 256, 0);
     for (const [p, c] of s.stops) g.addColorStop(p, c);
     ctx.fillStyle = g; ctx.fillRect(0, 0, 256, 12);
-    $("legendLabel").textContent = s.label + (S.ab !== "off" ? " (scale of A; B has its own)" : "");
-    $("legendLo").textContent = s.lo.toPrecision(3); $("legendHi").textContent = s.hi.toPrecision(3);
+    $("legendLabel" + part).textContent = tag + s.label;
+    $("legendLo" + part).textContent = s.lo.toPrecision(3); $("legendHi" + part).textContent = s.hi.toPrecision(3);
+  }
+  async function legend() {
+    const ab = S.ab !== "off" && layers[S.b];
+    await Promise.all([legendOf(A(), "", ab ? `A (${A().name}): ` : ""),
+                       legendOf(ab ? layers[S.b] : null, "B", ab ? `B (${layers[S.b].name}): ` : "")]);
   }
 
   // ---- interaction ----
