@@ -7,7 +7,7 @@ import torch
 
 from inrkit import coords as C
 from inrkit.apps.many import ManySettings, fit_stack
-from inrkit.insp.classify import INSPConvNet, PixelConvNet, stacked_jets
+from inrkit.insp.classify import INSPConvNet, PixelConvNet, order_rms, stacked_jets
 from inrkit.ops.taylor import jet, multi_indices
 
 
@@ -31,18 +31,23 @@ def test_stacked_jets_equal_each_fields_own_jet(stack):
         assert torch.allclose(J[i], own, rtol=1e-4, atol=1e-4 * float(own.abs().max()))
 
 
-def test_first_layer_partials_follow_the_chain_rule(stack):
-    """h_1 = tanh(sum_a W[a] d^a Phi + b): its partials up to order 2, built from Phi's order-4 jet,
-    equal nested autograd of the composed function (float64)."""
+@pytest.mark.parametrize("preconditioned", [False, True])
+def test_first_layer_partials_follow_the_chain_rule(stack, preconditioned):
+    """h_1 = tanh(sum_a (W[a] / c_|a|) d^a Phi + b): its partials up to order 2, built from Phi's
+    order-4 jet, equal nested autograd of the composed function (float64), with the per-order
+    scales c at one and at other values (they are a parametrisation, not a change of the chain rule)."""
     torch.manual_seed(0)
     field = stack.field(1).double()
     net = INSPConvNet(channels=(4, 3), pixels=5, generator=torch.Generator().manual_seed(1)).double()
+    if preconditioned:
+        net.jet_scale.copy_(torch.tensor([0.9, 0.4, 0.6, 1.2, 3.1]))
+    c = net.jet_scale[torch.tensor([sum(j) for j in multi_indices(2, 2)])]
     x = torch.rand(5, 2, dtype=torch.float64) * 1.6 - 0.8
     H = net.hidden(jet(field, x, 4)[:, 0][None])[0]  # (5, C1, 6)
 
     def h1(p):  # (2,) -> (C1,)
         J2 = jet(field, p[None], 2)[0, 0]  # (6,) partials of Phi up to order 2 at p
-        return torch.tanh(net.w1[:, 0] @ J2 + net.b1)
+        return torch.tanh((net.w1[:, 0] / c) @ J2 + net.b1)
 
     for n in range(5):
         p = x[n]
@@ -57,3 +62,51 @@ def test_networks_map_batches_to_logits():
     for readout in ("flatten", "gap"):
         assert INSPConvNet((5, 6), classes=3, pixels=36, readout=readout)(J).shape == (4, 3)
         assert PixelConvNet((5, 6), classes=3, shape=(6, 6), readout=readout)(J[..., 0]).shape == (4, 3)
+
+
+def _reference_logits(net: INSPConvNet, J: torch.Tensor) -> torch.Tensor:
+    """The network written term by term, straight from its definition (slow, for comparison)."""
+    idx = multi_indices(2, 4)
+    pos = {j: i for i, j in enumerate(idx)}
+    two = multi_indices(2, 2)
+    c = net.jet_scale[[sum(a) for a in two]]
+    e = net.hidden_scale[[sum(b) for b in two]]
+    B, P, _ = J.shape
+    DL = torch.zeros(B, P, net.w1.shape[0], 6, dtype=J.dtype)
+    for bi, b in enumerate(two):
+        for ai, a in enumerate(two):
+            DL[..., bi] += J[..., pos[(a[0] + b[0], a[1] + b[1])], None] * (net.w1[:, 0, ai] / c[ai])
+    DL[..., 0] += net.b1
+    t = torch.tanh(DL[..., 0])
+    s, q = 1 - t * t, -2 * t * (1 - t * t)
+    Lx, Ly = DL[..., 1], DL[..., 2]
+    H = torch.stack([t, s * Lx, s * Ly, s * DL[..., 3] + q * Lx * Lx, s * DL[..., 4] + q * Lx * Ly,
+                     s * DL[..., 5] + q * Ly * Ly], -1)
+    h2 = torch.tanh(torch.einsum("npca,kca->npk", H, net.w2 / e) + net.b2)
+    return net.head(h2)
+
+
+def test_fast_forward_equals_the_term_by_term_definition():
+    g = torch.Generator().manual_seed(3)
+    J = torch.randn(3, 10, 15, generator=g, dtype=torch.float64) * torch.tensor([1, 2, 2, 3, 3, 3] + [5] * 9)
+    for readout in ("flatten", "gap"):
+        net = INSPConvNet((4, 5), classes=3, pixels=10, readout=readout, generator=g).double()
+        net.jet_scale.copy_(torch.tensor([1.0, 0.5, 0.7, 2.0, 4.0]))
+        net.hidden_scale.copy_(torch.tensor([0.8, 0.3, 1.5]))
+        assert torch.allclose(net(J), _reference_logits(net, J), rtol=1e-10, atol=1e-12)
+
+
+def test_calibrate_puts_every_order_at_unit_rms():
+    """After calibrate, Phi's partials of each order divided by their scale, and the first layer's
+    partials of each order divided by theirs, have root mean square one on the calibration jets."""
+    g = torch.Generator().manual_seed(4)
+    growth = torch.tensor([float(sum(j)) for j in multi_indices(2, 4)])
+    J = torch.randn(8, 20, 15, generator=g, dtype=torch.float64) * 2.5 ** growth  # higher orders larger
+    net = INSPConvNet((6, 4), pixels=20, generator=g).double().calibrate(J)
+    assert net.jet_scale[4] / net.jet_scale[1] > 10  # 2.5^3
+    assert torch.allclose(order_rms(J, 4) / net.jet_scale, torch.ones(5, dtype=torch.float64))
+    with torch.no_grad():
+        H = net.hidden(J)
+    assert torch.allclose(order_rms(H, 2) / net.hidden_scale, torch.ones(3, dtype=torch.float64))
+    state = net.state_dict()  # saved with the network
+    assert "jet_scale" in state and "hidden_scale" in state

