@@ -43,10 +43,6 @@ def test_sampler_draws_only_training_rows():
     assert not any(tuple(c) in held_set for c in batch.coords.tolist())
 
 
-def _noise(n=16):
-    return ImageSignal(np.random.default_rng(1).random((n, n, 1), dtype=np.float32), name="noise")
-
-
 def _smooth(n=16):
     y, x = np.mgrid[0:n, 0:n] / (n - 1)
     return ImageSignal((0.5 + 0.3 * np.sin(2.0 * x + 1.0) * np.cos(1.5 * y)).astype(np.float32)[..., None],
@@ -54,26 +50,31 @@ def _smooth(n=16):
 
 
 def test_memorising_fit_scores_lower_on_held_out_pixels():
-    # Fourier features of a high scale fitted to noise: the training pixels are reproduced, the
-    # pixels between them cannot be predicted.
+    # Fourier features of a high scale fitted to a smooth image: the training pixels are reproduced, the
+    # pixels between them are high-frequency guesses, far worse than connecting the neighbours linearly.
+    # (On white noise the same field is NOT memorising by the rule: there linear interpolation, 8.4 dB, does
+    # worse than the field's 9.8 dB, as nothing between samples is predictable.)
     ffn = FieldConfig(arch="ffn", width=64, hidden_layers=1, ffn=FourierConfig(features=128, sigma=20.0))
-    fit_ = A.fit_signal(_noise(), ffn, TrainConfig(steps=300, lr=1e-3, log_every=100), "cpu",
+    fit_ = A.fit_signal(_smooth(), ffn, TrainConfig(steps=300, lr=1e-3, log_every=100), "cpu",
                         derivative_maps=False, holdout=0.1)
     m = fit_.metrics
     assert m["psnr"] > m["psnr_heldout"] + 10.0, m
-    assert m["memorising"] and m["generalisation_gap_db"] > A.MEMORISATION_GAP_DB
+    assert m["psnr_heldout"] < m["psnr_heldout_interpolation"] < m["psnr"], m
+    assert m["memorising"] and m["verdict"] == "memorising" and m["memorisation_rule"] == A.MEMORISATION_RULE
     assert m["holdout"]["pixels"] == 26 and m["holdout"]["fraction"] == 0.1
     assert "psnr_heldout" in fit_.history[-1] and fit_.history[-1]["psnr_heldout"] == m["psnr_heldout"]
-    assert "Memorisation" in A.memorisation_note(m)
+    assert "Memorising" in A.memorisation_note(m) and "classical interpolation" in A.memorisation_note(m)
 
 
 def test_smooth_fit_scores_alike_on_held_out_pixels():
     relu = FieldConfig(arch="relu", width=32, hidden_layers=2)
     m = A.fit_signal(_smooth(), relu, TrainConfig(steps=300, lr=1e-3, log_every=300), "cpu",
                      derivative_maps=False, holdout=0.1).metrics
-    # above 50 dB on the fitted pixels and within a few dB of it between them: the field interpolates
-    assert m["psnr_heldout"] > A.GOOD_HELDOUT_DB and m["psnr"] - m["psnr_heldout"] < 6.0, m
-    assert not m["memorising"] and "Memorisation" not in A.memorisation_note(m)
+    # within a few dB between the pixels of what it reaches on them: the field interpolates, or at worst is
+    # under-fitted (below the linear interpolation on both), never memorising
+    assert m["psnr_heldout"] > 40.0 and m["psnr"] - m["psnr_heldout"] < 6.0, m
+    assert not m["memorising"] and m["verdict"] in ("interpolates", "under-fitted"), m
+    assert "Memorising" not in A.memorisation_note(m)
 
 
 def test_no_holdout_is_todays_fit():
@@ -89,20 +90,44 @@ def test_no_holdout_is_todays_fit():
     assert plain.metrics["psnr"] == psnr(A.evaluate(plain.field, sig.coords()), sig.targets())
 
 
-def _fake(arch, train, held):
-    m = {"psnr": train, "psnr_heldout": held, "generalisation_gap_db": train - held,
-         "memorising": train - held > A.MEMORISATION_GAP_DB, "ssim": 0.5, "parameters": 10, "model_bytes": 40,
-         "seconds": 1.0, "status": "ok", "holdout": {"protocol": "a random 10% of pixels"}}
+def _fake(arch, train, held, base=25.0):
+    m = {"psnr": train, "ssim": 0.5, "parameters": 10, "model_bytes": 40, "seconds": 1.0, "status": "ok",
+         "holdout": {"protocol": "a random 10% of pixels"}, **A.heldout_metrics(train, held, base, "linear")}
     return SimpleNamespace(arch=arch, lr=1e-3, metrics=m)
 
 
-def test_compare_table_ranks_by_held_out_psnr_and_flags_memorisation():
+def test_the_verdict_compares_with_the_interpolation():
+    assert A.verdict(37.5, 32.6, 30.0) == "interpolates"  # a 4.9 dB gap, but better than interpolating
+    assert A.verdict(80.0, 20.0, 25.0) == "memorising"  # worse than interpolating, samples reproduced
+    assert A.verdict(22.0, 21.5, 25.0) == "under-fitted"  # worse than interpolating everywhere
+    assert A.verdict(30.0, 25.0, 25.0) == "interpolates"
+
+
+def test_interpolation_baseline_is_exact_on_linear_signals_in_every_dimension():
+    rng = np.random.default_rng(0)
+    for shape in ((40,), (12, 10), (6, 5, 4)):
+        grids = np.meshgrid(*[np.arange(n, dtype=np.float64) for n in shape], indexing="ij")
+        values = np.stack([0.1 * sum((k + 1) * g for k, g in enumerate(grids)), np.ones(shape)], -1)
+        held = np.zeros(int(np.prod(shape)), dtype=bool)
+        held[rng.choice(held.size, held.size // 10, replace=False)] = True
+        held[0] = False  # a corner stays trained, so no point lies outside the training samples' hull in 1-D
+        est, method = A.interpolate_heldout(values, held)
+        truth = values.reshape(-1, 2)[held]
+        interior = np.ones(len(truth), dtype=bool)
+        if len(shape) == 3:  # normalised convolution is exact on linear data only where the neighbours are symmetric
+            assert np.all(np.abs(est - truth)[:, 1] < 1e-12) and "normalised convolution" in method
+            continue
+        assert np.abs(est - truth)[interior].max() < 1e-9, (shape, method)
+
+
+def test_compare_table_ranks_by_held_out_psnr_with_a_baseline_row():
     fits = [_fake("ffn", 80.0, 20.0), _fake("siren", 30.0, 28.0), _fake("relu", 22.0, 21.5)]
     header, rows = A.compare_table(fits)
-    assert header[1] == "held-out PSNR (dB)" and header[2] == "training PSNR (dB)"
-    assert [r[0] for r in rows] == ["SIREN", "ReLU MLP", "ReLU + Fourier features"]
-    assert "memorising" in rows[-1][3] and "memorising" not in rows[0][3]
-    assert "Memorisation" in A._compare_note(fits) and "ReLU + Fourier features" in A._compare_note(fits)
+    assert header[1] == "held-out PSNR (dB)" and header[2] == "training PSNR (dB)" and header[4] == "verdict"
+    assert [r[0] for r in rows] == ["SIREN", A.BASELINE_LABEL, "ReLU MLP", "ReLU + Fourier features"]
+    assert [r[4] for r in rows] == ["interpolates", "baseline", "under-fitted", "memorising"]
+    note = A._compare_note(fits)
+    assert "Memorising" in note and "ReLU + Fourier features" in note and A.MEMORISATION_RULE in note
 
 
 def test_cli_reports_held_out_psnr_and_holdout_zero_keeps_todays_bytes(tmp_path):

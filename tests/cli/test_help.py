@@ -202,14 +202,13 @@ RENAMED = {
     ("nerf", "mesh"): {"checkpoint": "ckpt"},
 }
 CONFIGURED = {("fit",), ("compare",), ("poisson",), ("blend",), ("integrate",)}
-NOT_PASSED = {"preset", "out", "quiet"}  # preset: through the configs; out: a new run folder; quiet: progress
+NOT_PASSED = {"preset", "out", "quiet", "log"}  # preset: through the configs; out: a new run folder; quiet: progress;
+# log: the command runs inside train.progress.recording (tests/integration/test_dry_run.py checks the files)
 COMPUTED = {(("render",), "size"), (("poisson",), "size"), (("poisson",), "steps"), (("blend",), "steps"),
             (("integrate",), "steps"), (("nerf", "train"), "minutes"), (("poisson",), "width"),
             (("blend",), "width"), (("integrate",), "width")}
 """None -> worked out by the command (by the device's recipe) before the app is called; checked below."""
 DERIVED = {
-    (("fit",), "log"): lambda kw: "csv" if kw["log_csv"] else "none",
-    (("compare",), "log"): lambda kw: "csv" if kw["log_csv"] else "none",
     (("render",), "scale"): lambda kw: kw["size"][0] // 6,  # the recorded checkpoint is 6 pixels wide
     (("render",), "device"): lambda kw: "auto" if kw["load_device"] == resolve_device("auto") else kw["load_device"],
 }

@@ -95,9 +95,101 @@ def test_log_csv_writes_every_steps_scalars(tmp_path, monkeypatch, capsys):
     assert len(out) == 1 and out[0].endswith("-> run/report.html")  # --quiet: the summary line only
     rows = (tmp_path / "run" / "scalars.csv").read_text().splitlines()
     header = rows[0].split(",")
-    assert header[:3] == ["step", "seconds", "loss"] and "psnr" in header and "held-out" in header
+    assert header[:4] == ["run", "step", "seconds", "loss"] and "psnr" in header and "held-out" in header
     body = [dict(zip(header, r.split(","))) for r in rows[1:]]
     assert [int(r["step"]) for r in body] == [1, 2, 3, 4, 5, 6]
     assert [bool(r["psnr"]) for r in body] == [True, False, True, False, False, True]  # where it was measured
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert float(body[-1]["psnr"]) == pytest.approx(metrics["history"][-1]["psnr"])
+    assert not (tmp_path / "run" / "tensorboard").exists()
+
+
+# ---- --log on every training command, --dry-run on those without a recipe of their own ----------------
+
+TRAINING = [["fit", "x.png"], ["compare", "x.png"], ["poisson", "x.png"], ["blend", "a.png", "b.png"],
+            ["integrate", "g.npy"], ["nerf", "train", "builtin"], ["functa", "train", "digits"],
+            ["functa", "sample", "fs"], ["fit-many", "digits", "--out", "o"], ["ct", "shepp-logan"],
+            ["mri", "shepp-logan"], ["shape", "sdf", "torus"], ["shape", "occupancy", "torus"],
+            ["compress", "camera"]]
+
+
+def test_every_training_command_takes_log_and_dry_run():
+    from inrkit.cli import build_parser
+
+    parser = build_parser()
+    for argv in TRAINING:
+        for value in ("csv", "tensorboard", "csv,tensorboard"):
+            ns = parser.parse_args([*argv, "--log", value, "--dry-run"])
+            assert ns.log == value and ns.dry_run, argv
+
+
+SMALL_LOGGED = [  # (argv, run folder or None, series expected in scalars.csv)
+    (["mri", "shepp-logan", "--size", "24", "--steps", "4", "--width", "8", "--tv-iterations", "2", "--out", "r"],
+     "r", {"MRI"}),
+    (["ct", "shepp-logan", "--views", "8", "--size", "24", "--steps", "3", "--width", "8", "--rays", "64",
+      "--sart-iterations", "1", "--out", "r"], "r", {"CT 8 views"}),
+    (["integrate", "g.npy", "--steps", "3", "--width", "8", "--out", "r"], "r", {"integrate"}),
+    (["fit", "v.npy", "--steps", "3", "--out", "r"], "r", {"volume SIREN"}),
+    (["compress", "camera", "--preset", "tiny", "--size", "16", "--steps", "6", "-o", "c.inrk"], "c.inrk-log",
+     {"cool-chic coarse", "cool-chic fine", "cool-chic ste"}),
+]
+
+
+@pytest.mark.parametrize("argv, folder, series", SMALL_LOGGED, ids=lambda a: a[0] if isinstance(a, list) else "")
+def test_log_csv_on_other_commands(argv, folder, series, tmp_path, monkeypatch, capsys):
+    import csv
+    import io
+
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "g.npy", np.zeros((8, 8, 2)))
+    np.save(tmp_path / "v.npy", np.random.default_rng(0).random((6, 7, 5)).astype(np.float32))
+    assert main([*argv, "--quiet", "--log", "csv"]) == 0, capsys.readouterr().err
+    rows = list(csv.DictReader(io.StringIO((tmp_path / folder / "scalars.csv").read_text())))
+    assert {r["run"] for r in rows} == series
+    assert all(r["loss"] and float(r["loss"]) == float(r["loss"]) for r in rows)  # every step has a finite loss
+    first = [r for r in rows if r["run"] == sorted(series)[0]]
+    assert [int(r["step"]) for r in first] == list(range(1, len(first) + 1))
+
+
+def test_log_tensorboard_missing_fails_before_training(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
+    monkeypatch.chdir(tmp_path)
+    assert main(["ct", "shepp-logan", "--log", "tensorboard", "--out", "r"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["inrkit: error: --log tensorboard needs the tensorboard package: pip install 'inrkit[log]'"]
+    assert list(tmp_path.iterdir()) == []
+
+
+DRY = [
+    ["ct", "shepp-logan", "--views", "8", "--size", "24", "--steps", "50", "--width", "8", "--out", "r"],
+    ["shape", "occupancy", "torus", "--steps", "50", "--width", "8", "--batch", "64", "--resolution", "8"],
+    ["compress", "camera", "--preset", "tiny", "--size", "16", "-o", "c.inrk"],
+    ["fit-many", "digits", "--items", "4", "--steps", "50", "--width", "8", "--out", "many"],
+    ["fit", "v.npy", "--steps", "50", "--width", "8"],
+]
+
+
+@pytest.mark.parametrize("argv", DRY, ids=lambda a: a[0] + (" " + a[1] if a[0] == "shape" else ""))
+def test_dry_run_of_other_commands_prints_sources_and_a_measured_estimate(argv, tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    np.save(inputs / "v.npy", np.random.default_rng(0).random((6, 7, 5)).astype(np.float32))
+    argv = [str(inputs / w) if w == "v.npy" else w for w in argv]
+    assert main([*argv, "--dry-run", "--log", "csv"]) == 0
+    text = capsys.readouterr().out
+    rows = {m.group(1): (m.group(2), m.group(3)) for m in map(ROW.match, text.splitlines()) if m}
+    assert rows["steps" if argv[0] != "compress" else "preset"][1] == "flag"
+    assert any(src == "default" for _, src in rows.values())
+    m = re.search(r"^estimate: about (\S.*?) \(measured: a probe of 3 steps after 1 warm-up step", text, re.M)
+    assert m, text
+    assert re.search(r"x (50|120) steps", text), text  # the command's own step budget
+    assert list(tmp_path.iterdir()) == [inputs] and [p.name for p in inputs.iterdir()] == ["v.npy"], \
+        "a dry run writes nothing"

@@ -132,7 +132,7 @@ def poisson_reconstruction(source: str | ImageSignal, supervision: str = "gradie
     for arch in archs:
         fcfg = dataclasses.replace(field_cfg or FieldConfig(), arch=arch)
         losses = LossHistory.for_steps(tcfg.steps)
-        cbs = [losses] + ([Progress(f"{ARCH_LABELS[arch]} ({supervision})")] if progress else [])
+        cbs = [losses, Progress(f"{ARCH_LABELS[arch]} ({supervision})", progress)]  # always: --log records through it
         if supervision == "gradient":
             field, pred, res = fit_gradient_field(target, fcfg, tcfg, dev, callbacks=cbs, max_seconds=budget,
                                                   operator=operator)
@@ -332,7 +332,7 @@ def blend(a: str | ImageSignal, b: str | ImageSignal, alpha: float = 0.5, mask: 
     tcfg = train_cfg or TrainConfig(steps=1000)
     dev = resolve_device(device)
     losses = LossHistory.for_steps(tcfg.steps)
-    cbs = [losses] + ([Progress("blend")] if progress else [])
+    cbs = [losses, Progress("blend", progress)]  # always: --log records through it
     if mask is None:
         guide = alpha * ga + (1 - alpha) * gb
         field, pred, res = fit_gradient_field(guide, fcfg, tcfg, dev, callbacks=cbs)
@@ -558,7 +558,7 @@ def integrate(paths: list[str], field_cfg: FieldConfig | None = None, train_cfg:
     tcfg = train_cfg or TrainConfig(steps=1000)
     dev = resolve_device(device)
     losses = LossHistory.for_steps(tcfg.steps)
-    cbs = [losses] + ([Progress("integrate")] if progress else [])
+    cbs = [losses, Progress("integrate", progress)]  # always: --log records through it
     field, pred, res = fit_gradient_field(g[:, :, None, :], fcfg, tcfg, dev, callbacks=cbs)
     u = pred[..., 0] - pred.mean()
     classical = discrete.integrate_gradient(g, step)

@@ -199,12 +199,15 @@ def fit_grid(signal: GridSignal, field_cfg: FieldConfig, train_cfg: TrainConfig,
                                         "never trained on (Tancik et al. 2020)") if held.any() else
                            "none: trained and scored on every sample"}}
     del sq
-    if metrics["psnr_heldout"] is not None:  # the image workflow's memorisation rule (apps.image)
-        from .image import GOOD_HELDOUT_DB, MEMORISATION_GAP_DB
+    if metrics["psnr_heldout"] is not None:  # the image workflow's rule: against a classical interpolation
+        from .image import heldout_metrics, interpolate_heldout
 
-        gap = metrics["psnr"] - metrics["psnr_heldout"]
-        metrics["generalisation_gap_db"] = gap
-        metrics["memorising"] = bool(gap > MEMORISATION_GAP_DB and metrics["psnr_heldout"] < GOOD_HELDOUT_DB)
+        lo, hi = signal.value_range
+        units = (signal.values.astype(np.float64) - lo) * (2.0 / (hi - lo)) - 1.0  # [-1, 1], as the outputs
+        est, method = interpolate_heldout(units, held)
+        base = _psnr_of(((est - units.reshape(-1, signal.channels)[held]) ** 2).mean(-1))
+        del units, est
+        metrics.update(heldout_metrics(metrics["psnr"], metrics["psnr_heldout"], base, method))
     prediction = signal.to_values(outputs)
     del outputs
     metrics.update(kind.extra_metrics(prediction, signal))
@@ -282,11 +285,10 @@ def _summary(fit_: GridFit) -> str:
     text += (f"<p class='note'>PSNR is 10 log10(2^2 / MSE) with the signal's values mapped to [-1, 1] (its range "
              f"{fit_.signal.value_range[0]:g} to {fit_.signal.value_range[1]:g}). Held out: "
              f"{html.escape(m['holdout']['protocol'])}.</p>")
-    if m.get("memorising"):
-        text += (f"<p class='note'><b>Memorisation:</b> training PSNR exceeds held-out PSNR by "
-                 f"{m['generalisation_gap_db']:.1f} dB: the field reproduces the samples it saw far better than "
-                 "those between them (a grid finer than the sampling, or too high a frequency); quote the held-out "
-                 "figure, or fit with --holdout 0 to measure the representation alone.</p>")
+    if m.get("psnr_heldout_interpolation") is not None:
+        from .image import verdict_note
+
+        text += f"<p class='note'>{verdict_note(m)}</p>"
     return text
 
 
@@ -327,11 +329,22 @@ def write_compare_run(fits: list[GridFit], out: Path, command: str = "", overwri
         for f in fits:
             sub = tmp / f.arch
             write_grid_run(f, sub, command)
+        from .image import BASELINE_LABEL, MEMORISATION_RULE, baseline_psnr, ranked
+
         rows = [[ARCH_LABELS[f.arch], H.decibels(f.metrics["psnr"]),
                  H.decibels(f.metrics["psnr_heldout"]) if f.metrics.get("psnr_heldout") is not None else "",
-                 f"{f.metrics['parameters']:,}", f"{f.metrics['seconds']:.1f}", f"<a href='{f.arch}/report.html'>"
-                 f"{f.arch}/</a>"] for f in fits]
-        table = H.table(["architecture", "PSNR (training)", "held-out PSNR", "parameters", "seconds", "run"], rows)
+                 f.metrics.get("verdict", ""), f"{f.metrics['parameters']:,}", f"{f.metrics['seconds']:.1f}",
+                 f"<a href='{f.arch}/report.html'>{f.arch}/</a>"] for f in ranked(fits)]  # best held-out first
+        base = baseline_psnr(fits)
+        note = ""
+        if base is not None:
+            at = sum(1 for f in fits if f.metrics.get("psnr_heldout") is not None and f.metrics["psnr_heldout"] > base)
+            rows.insert(at, [BASELINE_LABEL, "exact", H.decibels(base), "baseline", "0", "", ""])
+            note = (f"<p class='note'>Ranked by held-out PSNR. {BASELINE_LABEL}: "
+                    f"{html.escape(fits[0].metrics['interpolation'])} from the same training samples. Verdict: "
+                    f"{html.escape(MEMORISATION_RULE)}.</p>")
+        table = H.table(["architecture", "PSNR (training)", "held-out PSNR", "verdict", "parameters", "seconds", "run"],
+                        rows) + note
         table = table.replace("&lt;a href=", "<a href=").replace("&gt;", ">").replace("&lt;/a", "</a")
         curves = plots.training_curves({ARCH_LABELS[f.arch]: f.history for f in fits},
                                        keys=("psnr", "psnr_heldout"),

@@ -73,7 +73,7 @@ def _fit(problem_sampler, objective, cfg: InverseConfig, device, progress: bool,
     gen = torch.Generator().manual_seed(cfg.seed)
     field = build_field(cfg.field_config(), 2, 1, samples_per_axis=n_side, generator=gen).to(device)
     losses = LossHistory.for_steps(cfg.steps)
-    cbs = [losses] + ([Progress(label)] if progress else [])
+    cbs = [losses, Progress(label, progress)]  # always: --log records through it
     res = fit(field, problem_sampler, objective, steps=cfg.steps, lr=cfg.lr, generator=gen, callbacks=cbs,
               max_seconds=None if cfg.minutes is None else 60.0 * cfg.minutes)
     return field.eval(), res, losses.history

@@ -86,7 +86,7 @@ def fit_shape(task: str, source: ShapeSource, cfg: ShapeConfig = ShapeConfig(), 
         sampler, objective = OccupancySampler(source, cfg.batch, seed=cfg.seed, device=dev), Occupancy()
     field = build_field(cfg.field_config(), 3, 1, samples_per_axis=128, generator=gen).to(dev)
     losses = LossHistory.for_steps(cfg.steps)
-    cbs = [losses] + ([Progress(f"{task} {cfg.arch}")] if progress else [])
+    cbs = [losses, Progress(f"{task} {cfg.arch}", progress)]  # always: --log records through it
     res = fit(field, sampler, objective, steps=cfg.steps, lr=cfg.learning_rate(), generator=gen, callbacks=cbs,
               max_seconds=None if cfg.minutes is None else 60.0 * cfg.minutes)
     return field.eval(), res, losses.history

@@ -17,7 +17,7 @@ from typing import Literal
 from ..errors import InrkitError
 from ..signals import DEFAULT_MAX_PIXELS
 from .options import Command, Group, Invocation, opt, options
-from .shared import IMAGE_HELP
+from .shared import IMAGE_HELP, DryRun, Log, dry_run_by_probe
 
 PRESET_NAMES = ("fast", "quality", "tiny")
 MIN_FILE_BYTES = 48
@@ -25,7 +25,7 @@ MIN_FILE_BYTES = 48
 
 
 @options
-class CompressArgs:
+class CompressArgs(DryRun, Log):
     image: str = opt(help=IMAGE_HELP, positional=True)
     out: Path | None = opt(None, "output .inrk file", aliases=("-o",), unset="IMAGE's name with .inrk, here")
     codec: Literal["coolchic", "coin"] = opt("coolchic", "coolchic: latent grids + tiny MLP (Ladune et al. 2023); "
@@ -94,6 +94,11 @@ def _check_out_file(out: Path, overwrite: bool) -> Path:
     return out
 
 
+def log_folder(out: Path) -> Path:
+    """Where ``compress --log`` writes the scalars of ``out``'s encode: ``NAME.inrk-log/`` beside it."""
+    return out.with_name(out.name + "-log")
+
+
 def _out_path(a: CompressArgs) -> Path:
     return _check_out_file(a.out or Path(f"{Path(a.image).stem or 'image'}.inrk"), a.overwrite)
 
@@ -104,9 +109,23 @@ def run_compress(a: CompressArgs, run: Invocation) -> None:
     from ..signals import load_image
 
     out = _out_path(a)
+    logs = log_folder(out) if a.log != "none" else None
+    if logs is not None and not a.dry_run:
+        from .image import preflight
+
+        preflight(logs, a.overwrite)
     signal = load_image(a.image, size=a.size, max_pixels=a.max_pixels, alpha="drop")
     h, w = signal.shape
     settings = _settings(a)
+    if a.dry_run:
+        lmbda = a.lmbda if a.lmbda is not None else quality_to_lambda(a.quality or 50)
+        budget = {"steps": settings.steps, "max_seconds": getattr(settings, "seconds", None)}
+        return dry_run_by_probe(
+            a, run, out, lambda: compress(signal, lmbda, a.codec, a.preset, progress=False, settings=settings),
+            overrides={"out": (out, "flag" if a.out else "default: the image's name with .inrk, here")},
+            notes=(f"image {w} x {h} x {signal.channels}",
+                   *(("--target-bpp runs up to 4 encodes: up to 4 times this",) if a.target_bpp is not None else ())),
+            **budget)
     if a.target_bpp is not None:
         if a.target_bpp * h * w / 8.0 < MIN_FILE_BYTES or a.target_bpp >= 8.0 * signal.channels:
             raise InrkitError(f"--target-bpp {a.target_bpp:g} is impossible for a {w}x{h} image (a file takes at "
@@ -122,6 +141,11 @@ def run_compress(a: CompressArgs, run: Invocation) -> None:
     if (decoded != result.image).any():  # pragma: no cover - the round trip is exact by construction
         raise InrkitError("internal error: the file does not decode to the encoder's reconstruction")
     write_bytes_atomic(out, result.data)
+    if logs is not None:  # --log: a file has no run folder; the scalars go in a folder beside it
+        from ..report.rundir import RunDir
+
+        with RunDir(logs, a.overwrite, kind="log"):
+            pass  # RunDir writes the recorded scalars into the folder it completes
     import numpy as np
 
     target = np.round(signal.pixels * 255.0)

@@ -17,7 +17,7 @@ from ..errors import InrkitError
 from ..signals.io import RESAMPLE_FILTERS
 from .image import preflight
 from .options import Command, Group, Invocation, opt, options
-from .shared import (RESAMPLE_HELP, SIZE_HELP, DryRun, ImageFile, ImageLoading, Model, Optimisation, Preset,
+from .shared import (RESAMPLE_HELP, SIZE_HELP, DryRun, Log, ImageFile, ImageLoading, Model, Optimisation, Preset,
                      RunOptions, arch_option, configs, image_name, parse_archs, preset_option,
                      print_dry_run, recipe, sources)
 
@@ -84,7 +84,7 @@ def _say(a, run: Invocation, estimate=None) -> None:
 
 
 @options
-class PoissonArgs(ImageFile, ImageLoading, Model, Preset, Optimisation, RunOptions, DryRun):
+class PoissonArgs(ImageFile, ImageLoading, Model, Preset, Optimisation, RunOptions, DryRun, Log):
     supervision: Literal["gradient", "laplacian"] = opt("gradient", "what the field is fitted to")
     archs: str = opt("tanh,pe,siren", f"comma-separated list from {','.join(ALL_ARCHS)}")
     minutes: float | None = opt(None, "training-time cap per architecture (steps done are reported)", above=0,
@@ -171,7 +171,7 @@ def run_poisson(a: PoissonArgs, run: Invocation) -> None:
 
 
 @options
-class BlendArgs(ImageLoading, Model, Preset, Optimisation, RunOptions, DryRun):
+class BlendArgs(ImageLoading, Model, Preset, Optimisation, RunOptions, DryRun, Log):
     a: str = opt(help="image A (the background for --mask)", positional=True)
     b: str = opt(help="image B (pasted inside --mask)", positional=True)
     mix: float = opt(0.5, "mixing weight: grad = mix grad A + (1 - mix) grad B (--alpha, its old name, still works "
@@ -226,7 +226,7 @@ def run_blend(a: BlendArgs, run: Invocation) -> None:
 
 
 @options
-class IntegrateArgs(Model, Preset, Optimisation, RunOptions, DryRun):  # reads .npy arrays: no image loading options
+class IntegrateArgs(Model, Preset, Optimisation, RunOptions, DryRun, Log):  # reads .npy arrays: no image loading options
     fields: list[str] = opt(help="one (H, W, 2) .npy file, or two (H, W) files: d/dx then d/dy, per pixel",
                             positional=True)
     arch: str = arch_option()

@@ -9,11 +9,12 @@ from ..config import MAX_BATCH, MAX_PARAMETERS, _mlp_size
 from ..errors import InrkitError
 from .image import preflight
 from .options import Command, Group, Invocation, opt, options
-from .shared import Device, DryRun, Out, Overwrite, Quiet, RunOptions, Seed, print_dry_run, sources
+from .shared import (Device, DryRun, Log, Out, Overwrite, Quiet, RunOptions, Seed, dry_run_by_probe, print_dry_run,
+                     sources)
 
 
 @options
-class TrainArgs(RunOptions, DryRun):
+class TrainArgs(RunOptions, DryRun, Log):
     dataset: str = opt(help="mnist, digits, or a folder of same-size images (sub-folders = classes)", positional=True)
     latent_dims: str = opt("64", "comma-separated latent sizes, one model each")
     steps: int = opt(1000, "outer steps", at_least=1)
@@ -192,7 +193,7 @@ def run_encode(a: EncodeArgs, run: Invocation) -> None:
 
 
 @options
-class ClassifyArgs(Seed, Quiet):  # writes nothing: no --out
+class ClassifyArgs(Seed, Quiet, DryRun):  # writes nothing: no --out
     functaset: str = opt(help="a functaset folder from functa encode", positional=True)
     epochs: int = opt(100, "training epochs of each MLP", at_least=1)
 
@@ -200,6 +201,11 @@ class ClassifyArgs(Seed, Quiet):  # writes nothing: no --out
 def run_classify(a: ClassifyArgs, run: Invocation) -> None:
     from ..apps.functa import classify
 
+    if a.dry_run:
+        return dry_run_by_probe(a, run, None, lambda: classify(functaset=a.functaset, epochs=a.epochs, seed=a.seed,
+                                                              progress=False),
+                                notes=("the estimate is the first of the three MLPs (modulations, latents, pixels); "
+                                       "the others take about as long each",))
     r = classify(functaset=a.functaset, epochs=a.epochs, seed=a.seed, progress=not a.quiet)
     print(f"test accuracy on {r['dataset']} ({r['train_items']} train / {r['test_items']} test), same MLP:")
     print("| input | dimension | accuracy |\n|---|---|---|")
@@ -209,7 +215,7 @@ def run_classify(a: ClassifyArgs, run: Invocation) -> None:
 
 
 @options
-class SampleArgs(Seed, Out, Overwrite, Quiet):  # runs on the CPU: no --device
+class SampleArgs(Seed, Out, Overwrite, Quiet, DryRun, Log):  # runs on the CPU: no --device
     functaset: str = opt(help="a functaset folder from functa encode", positional=True)
     checkpoint: str | None = opt(None, "functa checkpoint that decodes it", unset="the one in the manifest")
     samples: int = opt(32, "samples drawn and decoded", at_least=1)
@@ -229,10 +235,18 @@ def run_sample(a: SampleArgs, run: Invocation) -> None:
 
     out = a.out or default_run_dir("functa_sample", Path(a.functaset).name)
     preflight(out, a.overwrite)
-    m = sample_functa(functaset=a.functaset, out=out, checkpoint_path=a.checkpoint, samples=a.samples,
-                      temperature=a.temperature, couplings=a.couplings, hidden=a.hidden, epochs=a.epochs,
-                      pairs=a.pairs, steps=a.steps, seed=a.seed, command=run.command, overwrite=a.overwrite,
-                      progress=not a.quiet, diffusion_steps=a.diffusion_steps)
+
+    def work(progress: bool):
+        return sample_functa(functaset=a.functaset, out=out, checkpoint_path=a.checkpoint, samples=a.samples,
+                             temperature=a.temperature, couplings=a.couplings, hidden=a.hidden, epochs=a.epochs,
+                             pairs=a.pairs, steps=a.steps, seed=a.seed, command=run.command, overwrite=a.overwrite,
+                             progress=progress, diffusion_steps=a.diffusion_steps)
+
+    if a.dry_run:
+        return dry_run_by_probe(a, run, out, lambda: work(False),
+                                notes=(("the estimate covers the flow; the DDPM's --diffusion-steps are not counted",)
+                                       if a.diffusion_steps else ()))
+    m = work(not a.quiet)
     print(f"held-out log-likelihood per latent dim: flow {m['test_ll_per_dim_flow']:.3f}, "
           f"Gaussian {m['test_ll_per_dim_gaussian']:.3f} nats")
     print("Frechet distance to the held-out latents: " +

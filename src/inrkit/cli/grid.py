@@ -19,7 +19,7 @@ from .shared import _FIELD, _TRAIN, parse_archs, print_dry_run, recipe, sources
 
 LOAD_OPTIONS = ("size", "resample", "max_pixels", "alpha", "frames", "stride", "start")
 """Fit/compare options that shape how a file is read; a kind serves those in its ``Kind.load_options``."""
-IMAGE_ONLY_FIT = ("log", "view")
+IMAGE_ONLY_FIT = ("view",)
 """Fit options that only the image workflow has."""
 
 RENDER_OPTION_KIND = {"rate": "audio", "fps": "video", "slice": "volume", "region": "image", "scale": None}
@@ -140,7 +140,15 @@ def _dry_run(a, run, kind, signal, fcfg, tcfg, out) -> None:
                                                                *(n for n in LOAD_OPTIONS
                                                                  if n not in kind.load_options)))
     rows = [(n, v, src.replace("preset ", f"{kind.name} preset ")) for n, v, src in rows]
-    print_dry_run(run.command, rows, (None, f"no estimate for {kind.name} yet"), out,
+    from ..apps.grid import fit_grid
+    from ..train.progress import probing
+
+    probe = probing(lambda: fit_grid(signal, fcfg, tcfg, a.device, progress=False, holdout=a.holdout))
+    seconds, how = probe.estimate()
+    archs = len(parse_archs(a.archs)) if hasattr(a, "archs") else 1
+    if seconds is not None and archs > 1:
+        seconds, how = seconds * archs, how + f"; x {archs} architectures, timed on the first"
+    print_dry_run(run.command, rows, (seconds, how), out,
                   (f"{kind.name} {signal.name}: {' x '.join(map(str, signal.shape))} x {signal.channels} "
                    f"(array order), coordinate bounds {[list(b) for b in signal.bounds]}",))
 

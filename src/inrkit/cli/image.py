@@ -11,7 +11,7 @@ from ..errors import InrkitError
 from ..ops.chunked import DEFAULT_CHUNK, DERIVATIVE_CHUNK, JET_CHUNK
 from ..signals import DEFAULT_MAX_PIXELS
 from .options import Command, Group, Invocation, opt, options
-from .shared import (Acceleration, Device, DryRun, Holdout, ImageFile, ImageLoading, LogEvery, Model, Optimisation,
+from .shared import (Acceleration, Device, DryRun, Holdout, Log, ImageFile, ImageLoading, LogEvery, Model, Optimisation,
                      Preset, Quiet, RunOptions, arch_option, configs, image_name, max_size, parse_archs, print_dry_run,
                      recipe, sources)
 
@@ -20,13 +20,6 @@ from .shared import (Acceleration, Device, DryRun, Holdout, ImageFile, ImageLoad
 class AlphaChannel:
     alpha: Literal["keep", "drop"] = opt("keep", "alpha channel: fit it as a fourth channel (keep) or discard it "
                                          "(drop)")
-
-
-@options(group="output")
-class Log:
-    log: Literal["none", "csv"] = opt("none", "also write every step's scalars (loss terms, PSNR where measured, "
-                                      "training seconds) to scalars.csv in the run folder (one per architecture "
-                                      "for compare)")
 
 
 KIND_CHOICES = ("auto", "image", "audio", "volume", "video")
@@ -148,7 +141,7 @@ def run_fit(a: FitArgs, run: Invocation) -> None:
                          device=a.device, out=out, overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha,
                          progress=not a.quiet, command=run.command, resample=a.resample, resume=a.resume,
                          snapshot_minutes=a.snapshot_minutes or None, holdout=a.holdout,
-                         max_size=max_size(a, run.given), log_csv=a.log == "csv",
+                         max_size=max_size(a, run.given),
                          extra_callbacks=(live,) if live is not None else ())
         m = fit_.metrics
         h, w, _ = m["image_shape"]
@@ -184,9 +177,10 @@ def say_recipe(a, run: Invocation, archs: tuple[str, ...] | None = None) -> None
 def _psnr_summary(m: dict) -> str:
     if m.get("psnr_heldout") is None:
         return f"PSNR {m['psnr']:.2f} dB (every pixel trained on)"
-    flag = ", memorising" if m.get("memorising") else ""
-    return (f"held-out PSNR {m['psnr_heldout']:.2f} dB ({m['holdout']['fraction']:.0%} of pixels), "
-            f"training PSNR {m['psnr']:.2f} dB{flag}")
+    base = m.get("psnr_heldout_interpolation")
+    versus = f" vs {base:.2f} dB by interpolation: {m['verdict']}" if base is not None else ""
+    return (f"held-out PSNR {m['psnr_heldout']:.2f} dB ({m['holdout']['fraction']:.0%} of pixels{versus}), "
+            f"training PSNR {m['psnr']:.2f} dB")
 
 
 def run_compare(a: CompareArgs, run: Invocation) -> None:
@@ -213,16 +207,22 @@ def run_compare(a: CompareArgs, run: Invocation) -> None:
     fits = compare_images(source=a.image, archs=archs, size=a.size, field_cfg=fcfg, train_cfg=tcfg,
                           device=a.device, out=out, overwrite=a.overwrite, max_pixels=a.max_pixels, alpha=a.alpha,
                           progress=not a.quiet, command=run.command, resample=a.resample, holdout=a.holdout,
-                          max_size=max_size(a, run.given), log_csv=a.log == "csv")
+                          max_size=max_size(a, run.given))
     if any(f.metrics.get("psnr_heldout") is not None for f in fits):  # ranked by held-out PSNR, as in the report
-        from ..apps.image import ranked
+        from ..apps.image import baseline_psnr, ranked
 
-        print(f"{'architecture':<10} {'held-out':>8} {'train':>8} {'SSIM':>7} {'params':>9} {'seconds':>8}  "
+        print(f"{'architecture':<13} {'held-out':>8} {'train':>8} {'SSIM':>7} {'params':>9} {'seconds':>8}  verdict  "
               f"(PSNR in dB; {fits[0].metrics['holdout']['fraction']:.0%} of pixels held out)")
+        base = baseline_psnr(fits)
         for f in ranked(fits):
             m = f.metrics
-            print(f"{f.arch:<10} {m['psnr_heldout']:8.2f} {m['psnr']:8.2f} {m['ssim']:7.4f} {m['parameters']:9,d} "
-                  f"{m['seconds']:8.1f}{'  memorising' if m.get('memorising') else ''}")
+            if base is not None and m["psnr_heldout"] < base:
+                print(f"{'interpolation':<13} {base:8.2f} {'exact':>8} {'':>7} {0:9,d} {'':>8}  baseline")
+                base = None
+            print(f"{f.arch:<13} {m['psnr_heldout']:8.2f} {m['psnr']:8.2f} {m['ssim']:7.4f} {m['parameters']:9,d} "
+                  f"{m['seconds']:8.1f}  {m.get('verdict', '')}")
+        if base is not None:
+            print(f"{'interpolation':<13} {base:8.2f} {'exact':>8} {'':>7} {0:9,d} {'':>8}  baseline")
     else:
         print(f"{'architecture':<10} {'PSNR':>8} {'SSIM':>7} {'params':>9} {'seconds':>8}")
         for f in fits:

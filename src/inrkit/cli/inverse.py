@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..config import ALL_ARCHS
 from .options import Command, Group, Invocation, opt, options
-from .shared import Device, Out, Overwrite, Quiet, Seed
+from .shared import Device, DryRun, Log, Out, Overwrite, Quiet, Seed, dry_run_by_probe
 
 @options(group="model")
 class InverseModel:
@@ -44,7 +44,7 @@ def _preflight(out: Path, overwrite: bool) -> None:
 
 
 @options
-class CTArgs(InverseModel, InverseTraining, Seed, Device, Out, Overwrite, Quiet):
+class CTArgs(InverseModel, InverseTraining, Seed, Device, Out, Overwrite, Quiet, DryRun, Log):
     source: str = opt(help="shepp-logan (built-in phantom), a grey image, or a sinogram: .npz with sinogram "
                       "(detectors x views) and theta (degrees), or .npy with --angles", positional=True)
     views: int | None = opt(None, "projection angles, evenly over 180 degrees", unset="20 for a phantom or "
@@ -72,9 +72,20 @@ def run_ct(a: CTArgs, run: Invocation) -> None:
     problem = make_problem(a.source, a.views, a.size, angles=a.angles, noise=a.noise, seed=a.seed)
     out = a.out or default_run_dir("ct", problem.name, f"{problem.views}views")
     _preflight(out, a.overwrite)
-    r = go(problem, _config(a), rays=a.rays, samples=a.samples, sart_iterations=a.sart_iterations,
-           device=a.device, out=out, overwrite=a.overwrite, progress=not a.quiet, command=run.command)
+
+    def work(progress: bool):
+        return go(problem, _config(a), rays=a.rays, samples=a.samples, sart_iterations=a.sart_iterations,
+                  device=a.device, out=out, overwrite=a.overwrite, progress=progress, command=run.command)
+
+    if a.dry_run:
+        return dry_run_by_probe(a, run, out, lambda: work(False), notes=(_problem_note(problem),))
+    r = work(not a.quiet)
     _print(r, out)
+
+
+def _problem_note(problem) -> str:
+    return (f"problem {problem.name}: the estimate times the field's training; the classical baselines and the "
+            f"report are counted only where they run before it")
 
 
 def _print(r: dict, out: Path) -> None:
@@ -85,7 +96,7 @@ def _print(r: dict, out: Path) -> None:
 
 
 @options
-class MRIArgs(InverseModel, InverseTraining, Seed, Device, Out, Overwrite, Quiet):
+class MRIArgs(InverseModel, InverseTraining, Seed, Device, Out, Overwrite, Quiet, DryRun, Log):
     source: str = opt(help="shepp-logan, brain (a slice of nibabel's test EPI volume), a NIfTI file (its middle "
                       "slice) or a grey image", positional=True)
     mask: str = opt("radial", "radial (golden-angle spokes), random (variable density) or a .npy of 0/1 of the "
@@ -116,8 +127,14 @@ def run_mri(a: MRIArgs, run: Invocation) -> None:
     problem = MRIProblem.simulate(image, mask, name, a.noise, a.seed, {"mask": what})
     out = a.out or default_run_dir("mri", name, what)
     _preflight(out, a.overwrite)
-    r = go(problem, _config(a), tv_iterations=a.tv_iterations, device=a.device, out=out, overwrite=a.overwrite,
-           progress=not a.quiet, command=run.command)
+
+    def work(progress: bool):
+        return go(problem, _config(a), tv_iterations=a.tv_iterations, device=a.device, out=out, overwrite=a.overwrite,
+                  progress=progress, command=run.command)
+
+    if a.dry_run:
+        return dry_run_by_probe(a, run, out, lambda: work(False), notes=(_problem_note(problem),))
+    r = work(not a.quiet)
     _print(r, out)
 
 

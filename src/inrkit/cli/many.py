@@ -8,11 +8,11 @@ from pathlib import Path
 from ..config import ARCHS
 from ..errors import InrkitError
 from .options import Command, Group, Invocation, opt, options
-from .shared import Device, Quiet, Seed
+from .shared import Device, DryRun, Log, Quiet, Seed, dry_run_by_probe
 
 
 @options
-class FitManyArgs(Seed, Device, Quiet):
+class FitManyArgs(Seed, Device, Quiet, DryRun, Log):
     dataset: str = opt(help="mnist, digits, or a folder of same-size images (sub-folders = classes)", positional=True)
     out: Path = opt(help="run folder, written in place: a rerun (or a restarted rank) skips finished shards",
                     group="output")
@@ -38,8 +38,22 @@ def run_fit_many(a: FitManyArgs, run: Invocation) -> None:
     check_writable(a.out)
     s = ManySettings(arch=a.arch, width=a.width, hidden_layers=a.depth, w0=a.w0, steps=a.steps, lr=a.lr, seed=a.seed)
     rank, world = rank_world()
+    if a.dry_run:  # fit-many writes its folder in place: the probe runs in a temporary one, then deleted
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="inrkit-dry-run-") as tmp:
+            work = lambda: fit_many_run(a.dataset, Path(tmp) / "probe", s, items=a.items, start=a.start,  # noqa: E731
+                                        shard_size=a.shard_size, device=a.device, progress=False, command=run.command)
+            return dry_run_by_probe(a, run, a.out, work, notes=(
+                "the estimate is one shard (--shard-size fields fitted together); the run has one per "
+                "--shard-size items",))
     m = fit_many_run(a.dataset, a.out, s, items=a.items, start=a.start, shard_size=a.shard_size, device=a.device,
                      progress=not a.quiet and rank == 0, command=run.command)
+    from ..train.progress import active_recorder
+
+    rec = active_recorder()  # written in place, not through a RunDir: the logs go in with the shards
+    if rec is not None and rank == 0:
+        rec.write(a.out)
     if m is not None:
         print(f"{m['items']} fields, PSNR mean {m['psnr_mean']:.2f} dB (min {m['psnr_min']:.2f}, max "
               f"{m['psnr_max']:.2f}) -> {a.out}/manifest.json")

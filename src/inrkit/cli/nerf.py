@@ -9,7 +9,7 @@ from ..config import MAX_RAYS, MAX_VIEWS
 from ..errors import InrkitError
 from .image import preflight
 from .options import Command, Group, Invocation, opt, options
-from .shared import (Device, DryRun, Out, Overwrite, Quiet, RunOptions, check_checkpoint, print_dry_run,
+from .shared import (Device, DryRun, Log, Out, Overwrite, Quiet, RunOptions, check_checkpoint, print_dry_run,
                      run_folder_of, sources)
 
 NERF_PRESETS = ("fast", "vanilla", "fast-tiny", "vanilla-small")
@@ -40,7 +40,7 @@ def run_scene(a: SceneArgs, run: Invocation) -> None:
 
 
 @options
-class TrainArgs(RunOptions, DryRun):
+class TrainArgs(RunOptions, DryRun, Log):
     dataset: str = opt(help="dataset folder, or builtin (rendered once into ~/.cache/inrkit)", positional=True)
     preset: str = opt("fast", "fast (hash grid + occupancy), vanilla (the 2020 paper's), fast-tiny, vanilla-small",
                       choices=NERF_PRESETS)

@@ -340,6 +340,29 @@ class Command:
     run: Callable[[Any, Invocation], None]
     description: str | None = None
 
+    def __post_init__(self) -> None:
+        # A command with a ``log`` option (``cli.shared.Log``) records its training scalars: its handler runs
+        # inside ``inrkit.train.progress.recording``, and the run folder it writes receives the logs.
+        if any(f.name == "log" for f in dataclasses.fields(self.args)) and not hasattr(self.run, "__inrkit_logged__"):
+            object.__setattr__(self, "run", _recorded(self.run))
+
+
+def _recorded(handler: Callable[[Any, Invocation], None]) -> Callable[[Any, Invocation], None]:
+    """``handler`` run inside ``recording(--log)``; a ``--dry-run`` records nothing."""
+    import functools
+
+    @functools.wraps(handler)
+    def run(a: Any, invocation: Invocation) -> None:
+        from ..train.progress import recording
+
+        if getattr(a, "dry_run", False):
+            return handler(a, invocation)
+        with recording(a.log):
+            return handler(a, invocation)
+
+    run.__inrkit_logged__ = True  # type: ignore[attr-defined]
+    return run
+
 
 @dataclasses.dataclass(frozen=True)
 class Group:

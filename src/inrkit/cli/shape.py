@@ -13,11 +13,11 @@ from typing import Literal
 from ..config import ALL_ARCHS
 from ..errors import InrkitError
 from .options import Command, Group, Invocation, opt, options
-from .shared import Device, Out, Overwrite, Quiet, Seed
+from .shared import Device, DryRun, Log, Out, Overwrite, Quiet, Seed, dry_run_by_probe
 
 
 @options
-class ShapeArgs(Seed, Device, Out, Overwrite, Quiet):
+class ShapeArgs(Seed, Device, Out, Overwrite, Quiet, DryRun, Log):
     source: str = opt(help="sphere, torus, csg (built-in), a mesh (.ply .obj .stl .off) or, for sdf, an oriented "
                       "point cloud (.ply with nx ny nz, .xyz with 6 columns)", positional=True)
     archs: str = opt("siren", f"comma-separated architectures fitted with the same steps and seed, from "
@@ -64,6 +64,13 @@ def _run(task: str, a: ShapeArgs, run: Invocation) -> None:
     preflight(out, a.overwrite)
     cfg = ShapeConfig(width=a.width, depth=a.depth, w0=a.w0, features=a.features, sigma=a.sigma, steps=a.steps,
                       lr=a.lr, batch=a.batch, seed=a.seed, minutes=a.minutes)
+    if a.dry_run:
+        return dry_run_by_probe(a, run, out, lambda: run_shape(
+            task, source, archs, cfg, resolution=a.resolution, mesh_format=a.format, device=a.device, out=out,
+            overwrite=a.overwrite, progress=False, command=run.command),
+            notes=(f"the estimate is the first architecture ({archs[0]}); marching cubes, metrics and renders are "
+                   f"not counted",) + ((f"{len(archs)} architectures are fitted one after the other",)
+                                       if len(archs) > 1 else ()))
     r = run_shape(task, source, archs, cfg, resolution=a.resolution, mesh_format=a.format, device=a.device,
                   out=out, overwrite=a.overwrite, progress=not a.quiet, command=run.command)
     for arch, m in r["archs"].items():

@@ -1,7 +1,7 @@
 """Options declared once and composed by the commands that use them.
 
 Run options (every command that has them): ``Seed``, ``Device``, ``Out``, ``Overwrite``,
-``Quiet``; ``DryRun`` on the training commands (:func:`print_dry_run` says each resolved value and
+``Quiet``; ``Log`` (``--log csv|tensorboard``) and ``DryRun`` on the training commands (:func:`print_dry_run` says each resolved value and
 where it came from). Fitting options (the image and gradient-domain commands): ``ImageFile``,
 ``ImageLoading``, ``Model``, ``Preset``, ``Optimisation``, ``Acceleration``, ``LogEvery``,
 and ``configs`` that turns them into ``FieldConfig`` / ``TrainConfig``.
@@ -64,6 +64,27 @@ class Quiet:
 class DryRun:
     dry_run: bool = opt(False, "print the resolved configuration (every value and where it came from: default, "
                         "preset or flag) and an estimate of the time, then exit without writing anything")
+
+
+LOG_HELP = ("also write every training step's scalars (loss terms, training seconds, PSNR and the like where "
+            "measured) into the run folder: csv = scalars.csv; tensorboard = tensorboard/RUN/ event files (needs "
+            "the log extra: pip install 'inrkit[log]'); csv,tensorboard = both; one series per fit (architecture, "
+            "stage)")
+
+
+@options(group="output")
+class Log:
+    """``--log csv|tensorboard|csv,tensorboard``. A command whose options include it records: its handler
+    runs inside :func:`inrkit.train.progress.recording` (:class:`inrkit.cli.options.Command` wraps it),
+    every training loop's progress callback feeds the record, and the run folder the command writes
+    receives ``scalars.csv`` / ``tensorboard/`` (:class:`inrkit.report.rundir.RunDir`)."""
+
+    log: str = opt("none", LOG_HELP, metavar="{none,csv,tensorboard,csv,tensorboard}")
+
+    def check(self) -> None:
+        from ..train.progress import parse_log
+
+        parse_log(self.log)  # unknown names, and tensorboard not installed: one line, before any work
 
 
 @options
@@ -344,6 +365,24 @@ def print_dry_run(command: str, rows: list[tuple[str, Any, str]], estimate: tupl
     print(f"estimate: {'about ' + format_seconds(seconds) if seconds is not None else 'unknown'} ({how})")
     if out is not None:
         print(f"would write: {out}")
+
+
+def dry_run_by_probe(a, run, out: Path | None, work, notes: tuple[str, ...] = (),
+                     overrides: dict[str, tuple[Any, str]] | None = None, steps: int | None = None,
+                     max_seconds: float | None = None) -> None:
+    """``--dry-run`` of a command without a recipe of its own: every option with its source
+    (:func:`sources`), then an estimate measured by running the command's own ``work()`` (loading,
+    set-up, then the first steps of its first training loop, :func:`inrkit.train.progress.probing`),
+    stopped before anything is written. ``steps`` / ``max_seconds``: the whole command's budget when its
+    first loop is one stage of several (compress's three phases)."""
+    from ..train.progress import probing
+
+    overrides = dict(overrides or {})
+    if out is not None and hasattr(a, "out"):
+        overrides.setdefault("out", (out, "flag" if "out" in run.given else "default: a new folder under runs/"))
+    rows = sources(a, run.given, overrides=overrides)
+    probe = probing(work)
+    print_dry_run(run.command, rows, probe.estimate(steps, max_seconds), out, notes)
 
 
 # ---- run folders given as input -----------------------------------------------------------------

@@ -324,6 +324,8 @@ class RunDir:
     that looks complete. An existing ``final`` is refused unless ``overwrite``, and even then
     unless inrkit wrote it (see :func:`written_by_inrkit`). ``recovered`` and ``cleaned`` list
     what the repair of earlier killed runs did (:func:`recover`); ``notices`` says it in words.
+    Inside :func:`inrkit.train.progress.recording` (``--log``) the scalars recorded so far are written
+    into the folder before it is swapped in.
     """
 
     def __init__(self, final: str | os.PathLike, overwrite: bool = False, kind: str = "run"):
@@ -360,6 +362,11 @@ class RunDir:
             except OSError:
                 keep = self.tmp
             raise InrkitError(f"{reason}; this run was kept in {keep}")
+        from ..train.progress import active_recorder
+
+        rec = active_recorder()  # --log csv|tensorboard: the scalars of the fits that led here
+        if rec is not None:
+            rec.write(self.tmp)
         write_marker(self.tmp, self.kind)
         honour_umask(self.tmp)
         _swap(self.tmp, self.final)

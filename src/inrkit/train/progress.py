@@ -1,5 +1,15 @@
 """The one progress display, shown the same way for every command; :class:`ScalarLog` keeps the
-same scalars per step for ``--log csv``.
+same scalars per step, and :class:`Recorder` writes them for ``--log csv|tensorboard``.
+
+Every training loop of inrkit (``inrkit.train.fit``) carries exactly one :class:`Progress`, enabled
+or not (``--quiet``), so the progress display is also where every command's scalars are tapped:
+inside :func:`recording` each :class:`Progress` feeds its steps to the active :class:`Recorder`
+(one series per progress label: an architecture, a latent size, a stage), and
+:class:`inrkit.report.rundir.RunDir` writes what was recorded into the run folder it completes
+(``scalars.csv`` and/or ``tensorboard/LABEL/events.out.tfevents.*``), so the logs appear with
+the run folder, whole, like every other file in it. :func:`probing` uses the same tap for
+``--dry-run``: it times the first steps of the real command and stops it before anything is
+written.
 
 ``step/total  pct  loss terms  published figures (PSNR, ...)  elapsed  remaining``. On a
 terminal the line is redrawn in place at most a few times a second; when stderr is a file
@@ -10,9 +20,13 @@ and time fractions, so a run that stops on its time budget reaches 100 % too.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import re
 import sys
 import time
-from typing import TextIO
+from pathlib import Path
+from typing import Iterator, TextIO
 
 from .fit import Callback, FitState
 
@@ -42,10 +56,17 @@ class Progress(Callback):
         self._last_draw = -1e9
         self._next_mark = 0.0
         self._width = 0
+        self._recorder: Recorder | None = None
+        self._series: str | None = None  # this fit's series in the active --log Recorder
 
     def on_start(self, state: FitState) -> None:
         self._t0 = time.perf_counter()
         self._next_mark = self.every
+        rec = _RECORDER.get() if self.records else None
+        self._recorder, self._series = rec, (rec.start(self.label) if rec is not None else None)
+        probe = _PROBE.get() if self.records else None
+        if probe is not None:
+            probe.start(self.label, state)
 
     def line(self, state: FitState) -> str:
         """The status text for ``state`` (what both display modes print)."""
@@ -61,8 +82,19 @@ class Progress(Callback):
             parts.append(f"eta {_clock(elapsed * (1 - frac) / frac)}")
         return "  ".join(parts)
 
+    records = True
+    """Whether ``--log`` records this display's steps and ``--dry-run`` times them (not for a :class:`Counter`)."""
+
     def after_step(self, state: FitState) -> None:
-        if not self.enabled:
+        rec = _RECORDER.get() if self.records else None
+        if rec is not None:
+            if self._series is None or self._recorder is not rec:  # a loop that did not call on_start
+                self._recorder, self._series = rec, rec.start(self.label)
+            rec.record(self._series, state)
+        probe = _PROBE.get() if self.records else None
+        if probe is not None:
+            probe.step(self.label, state)
+        if not self.enabled or probe is not None:
             return
         if self.tty:
             now = time.perf_counter()
@@ -75,7 +107,7 @@ class Progress(Callback):
             self._print(self.line(state))
 
     def on_end(self, state: FitState) -> None:
-        if not self.enabled:
+        if not self.enabled or _PROBE.get() is not None:
             return
         text = self.line(state)
         if self.tty:
@@ -102,6 +134,7 @@ class Counter:
 
     def __init__(self, label: str, total: int, enabled: bool = True, stream: TextIO | None = None):
         self.bar = Progress(label, enabled, stream)
+        self.bar.records = False  # not a training loop: no --log series, no --dry-run timing
         self.state = FitState(model=None, optimizer=None, steps=total, max_seconds=None, generator=None)
         self.bar.on_start(self.state)
 
@@ -120,12 +153,14 @@ class ScalarLog(Callback):
 
     def __init__(self):
         self.rows: list[dict[str, float]] = []
+        self.wall: list[float] = []  # time.time() of each row (TensorBoard's wall-clock axis)
         self._seen: dict[str, float] = {}
 
     def after_step(self, state: FitState) -> None:
         new = {k: v for k, v in state.log.items() if self._seen.get(k) != v}  # measured at this step
         self._seen.update(state.log)
         self.rows.append({"step": state.step, "seconds": state.train_seconds, **state.loss_terms, **new})
+        self.wall.append(time.time())
 
     def csv(self) -> str:
         import csv
@@ -142,7 +177,237 @@ class ScalarLog(Callback):
         return buf.getvalue()
 
     def state_dict(self) -> dict:
-        return {"rows": [dict(r) for r in self.rows], "seen": dict(self._seen)}
+        return {"rows": [dict(r) for r in self.rows], "seen": dict(self._seen), "wall": list(self.wall)}
 
     def load_state_dict(self, d: dict) -> None:
         self.rows, self._seen = [dict(r) for r in d["rows"]], dict(d.get("seen", {}))
+        self.wall = list(d.get("wall") or [time.time()] * len(self.rows))
+
+
+
+# ---- --log csv|tensorboard -----------------------------------------------------------------------
+
+LOG_FORMATS = ("csv", "tensorboard")
+"""What ``--log`` accepts, alone or comma-separated (``csv,tensorboard``); ``none``: no log."""
+
+LOG_EXTRA_HINT = "pip install 'inrkit[log]'"
+
+
+def parse_log(text: str | None) -> tuple[str, ...]:
+    """``"csv,tensorboard"`` -> ``("csv", "tensorboard")``; ``"none"``, ``""`` or None -> ``()``.
+    Unknown or repeated names are refused in one line; TensorBoard must be installed (the ``log`` extra),
+    checked here, before any training."""
+    from ..errors import InrkitError
+
+    if text is None or text.strip() in ("", "none"):
+        return ()
+    names = [t.strip() for t in text.split(",")]
+    out: list[str] = []
+    for n in names:
+        if n not in LOG_FORMATS:
+            raise InrkitError(f"--log takes csv, tensorboard or both (csv,tensorboard), not {n or text!r}")
+        if n in out:
+            raise InrkitError(f"--log names {n} twice")
+        out.append(n)
+    if "tensorboard" in out:
+        check_tensorboard()
+    return tuple(out)
+
+
+def check_tensorboard() -> None:
+    """Refuse ``--log tensorboard`` in one line when the ``tensorboard`` package is missing."""
+    import importlib.util
+
+    from ..errors import InrkitError
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise InrkitError(f"--log tensorboard needs the tensorboard package: {LOG_EXTRA_HINT}")
+
+
+def _safe(label: str) -> str:
+    """A progress label as a folder name: ``functa z=64`` -> ``functa_z=64``."""
+    return re.sub(r"[^A-Za-z0-9_.=+-]+", "_", label).strip("_.") or "run"
+
+
+class Recorder:
+    """The scalars of every fit a command runs, one :class:`ScalarLog` per fit (named by its progress label),
+    and how to write them (``formats``: ``csv``, ``tensorboard``). A second fit under a label already used
+    (fit-many's shards) gets ``label#2``, and so on, so no series is overwritten."""
+
+    def __init__(self, formats: tuple[str, ...]):
+        self.formats = tuple(formats)
+        self.series: dict[str, ScalarLog] = {}
+
+    def start(self, label: str) -> str:
+        """A new series for a fit that starts under ``label``: its name (``label``, else ``label#2`` ...)."""
+        key, k = label, 2
+        while key in self.series:
+            key, k = f"{label}#{k}", k + 1
+        self.series[key] = ScalarLog()
+        return key
+
+    def record(self, key: str, state: FitState) -> None:
+        """One step of the fit recorded as series ``key`` (from :meth:`start`)."""
+        if key not in self.series:
+            self.series[key] = ScalarLog()
+        self.series[key].after_step(state)
+
+    @property
+    def empty(self) -> bool:
+        return not any(s.rows for s in self.series.values())
+
+    def csv(self) -> str:
+        """One table: ``run`` (the progress label), ``step``, ``seconds``, loss terms, published figures."""
+        import csv
+        import io
+
+        cols: list[str] = ["run"]
+        for s in self.series.values():
+            for r in s.rows:
+                cols += [k for k in r if k not in cols]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        for label, s in self.series.items():
+            for r in s.rows:
+                w.writerow({"run": label, **{k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()}})
+        return buf.getvalue()
+
+    def write(self, folder: str | Path) -> list[Path]:
+        """Write the formats asked for into ``folder``: ``scalars.csv``; ``tensorboard/LABEL/`` event files
+        (one TensorBoard run per label, scalars tagged by their names, step = the training step, wall time =
+        when the step ended). Returns what was written."""
+        folder = Path(folder)
+        written = []
+        if self.empty:
+            return written
+        if "csv" in self.formats:
+            from ..atomic import write_bytes_atomic
+
+            write_bytes_atomic(folder / "scalars.csv", self.csv().encode())
+            written.append(folder / "scalars.csv")
+        if "tensorboard" in self.formats:
+            check_tensorboard()
+            from torch.utils.tensorboard import SummaryWriter
+
+            root = folder / "tensorboard"
+            for label, s in self.series.items():
+                w = SummaryWriter(log_dir=str(root / _safe(label)))
+                try:
+                    for r, wall in zip(s.rows, s.wall):
+                        step = int(r["step"])
+                        for k, v in r.items():
+                            if k != "step":
+                                w.add_scalar(k, float(v), step, walltime=wall)
+                finally:
+                    w.close()
+            written.append(root)
+        return written
+
+
+_RECORDER: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar("inrkit_recorder", default=None)
+
+
+@contextlib.contextmanager
+def recording(formats: tuple[str, ...] | str | None) -> Iterator[Recorder | None]:
+    """Within this block every :class:`Progress` records its steps and every run folder completed
+    (:class:`inrkit.report.rundir.RunDir`) receives the logs: ``formats`` as :func:`parse_log` gives
+    (a string is parsed); empty: nothing recorded."""
+    if isinstance(formats, str) or formats is None:
+        formats = parse_log(formats)
+    if not formats:
+        yield None
+        return
+    rec = Recorder(formats)
+    token = _RECORDER.set(rec)
+    try:
+        yield rec
+    finally:
+        _RECORDER.reset(token)
+
+
+def active_recorder() -> Recorder | None:
+    """The :class:`Recorder` of the enclosing :func:`recording` block, if any."""
+    return _RECORDER.get()
+
+
+# ---- --dry-run: time the real command's first steps ------------------------------------------------
+
+class ProbeDone(BaseException):
+    """Raised by a :class:`Progress` inside :func:`probing` once enough steps are timed (never escapes it);
+    a BaseException, so an app's ``except Exception`` does not swallow it, and a run folder being written is
+    removed (:class:`~inrkit.report.rundir.RunDir`)."""
+
+
+class Probe:
+    """Times ``steps`` training steps after ``warmup`` of the first fit a command starts, then stops the
+    command (:class:`ProbeDone`) before it writes anything."""
+
+    def __init__(self, steps: int = 3, warmup: int = 1):
+        self.steps, self.warmup = steps, warmup
+        self.label: str | None = None
+        self.total_steps: int | None = None
+        self.max_seconds: float | None = None
+        self.setup_seconds: float | None = None
+        self.per_step: float | None = None
+        self.fits_started = 0
+        self._t0 = time.perf_counter()
+        self._start_train = 0.0
+
+    def start(self, label: str, state: FitState) -> None:
+        self.fits_started += 1
+        if self.label is None:
+            self.label, self.total_steps, self.max_seconds = label, state.steps, state.max_seconds
+            self.setup_seconds = time.perf_counter() - self._t0
+
+    def step(self, label: str, state: FitState) -> None:
+        if label != self.label:
+            return
+        if state.step == self.warmup:
+            self._start_train = state.train_seconds
+        if state.step >= self.warmup + self.steps or state.last_step:
+            done = state.step - self.warmup
+            self.per_step = (state.train_seconds - self._start_train) / done if done > 0 else state.train_seconds
+            raise ProbeDone
+
+    def estimate(self, steps: int | None = None, max_seconds: float | None = None) -> tuple[float | None, str]:
+        """``(seconds, how)``: setup + per step x the step budget (or the time budget) of the first fit, or
+        the ``steps`` / ``max_seconds`` given (a command whose first loop is one stage of several)."""
+        if self.per_step is None:
+            return None, "the command reached no training step to time"
+        whole = steps is not None or max_seconds is not None
+        steps = steps if whole else self.total_steps
+        max_seconds = max_seconds if whole else self.max_seconds
+        self.max_seconds = max_seconds
+        if whole:
+            self.fits_started = 1  # the budget given covers the later stages
+        if steps:
+            train = self.per_step * steps
+            if self.max_seconds:
+                train = min(train, self.max_seconds)
+        else:
+            train = self.max_seconds or 0.0
+        how = (f"measured: a probe of {self.steps} steps after {self.warmup} warm-up step of the command itself "
+               f"({self.label}: {self.per_step:.3g} s/step x {steps or 'its time budget'}"
+               + (" steps, at most the time budget" if steps and self.max_seconds else " steps" if steps else "")
+               + f", plus {self.setup_seconds:.1f} s of loading and set-up); evaluations and the report are not "
+                 "counted" + ("" if self.fits_started <= 1 else "; later stages of the command are not counted"))
+        return self.setup_seconds + train, how
+
+
+_PROBE: contextvars.ContextVar[Probe | None] = contextvars.ContextVar("inrkit_probe", default=None)
+
+
+def probing(run, steps: int = 3, warmup: int = 1) -> Probe:
+    """Run ``run()`` (the command's real work, from loading to training) until its first fit has done
+    ``warmup + steps`` steps, then stop it; return the :class:`Probe` with its timing. Progress displays
+    stay silent meanwhile. Nothing is written: the commands write their run folders after training."""
+    probe = Probe(steps, warmup)
+    token = _PROBE.set(probe)
+    try:
+        run()
+    except ProbeDone:
+        pass
+    finally:
+        _PROBE.reset(token)
+    return probe
