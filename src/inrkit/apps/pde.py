@@ -129,9 +129,9 @@ def write_report(path: Path, problem: Problem, result: SolveResult, metrics: dic
 
 
 def run_solve(problem: Problem, cfg: SolveConfig, out: str | Path, overwrite: bool = False, command: str = "",
-              log=None) -> dict:
+              log=None, progress: bool = False) -> dict:
     """Solve ``problem`` and write ``out``: checkpoint, metrics.json, history.json, solution.npy, report.html."""
-    result = solve(problem, cfg, log=log)
+    result = solve(problem, cfg, log=log, progress=progress)
     _, u, ref, sizes = _fields(result, problem)
     metrics = {"problem": problem.name, "rel_l2": result.rel_l2, "seconds": result.seconds, "status": result.status,
                "messages": result.messages, "phases": result.phases, "coefficients": result.coefficients,

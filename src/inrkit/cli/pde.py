@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from .options import Command, Group, Invocation, opt, options
-from .shared import Out, Overwrite, Quiet
+from .shared import DryRun, Log, Out, Overwrite, Quiet, dry_run_by_probe
 
 
 @options
@@ -29,7 +29,7 @@ def run_list(a: ListArgs, run: Invocation) -> None:
 
 
 @options
-class SolveArgs(Out, Overwrite, Quiet):
+class SolveArgs(Out, Overwrite, Quiet, DryRun, Log):
     problem: str = opt(help="a built-in problem (inrkit pde list)", positional=True)
     arch: str | None = opt(None, "tanh, siren, ffn or sin", choices=("tanh", "siren", "ffn", "sin"),
                            unset="the problem's recipe")
@@ -78,12 +78,18 @@ def run_solve(a: SolveArgs, run: Invocation) -> None:
     cfg.check()
     out = Path(a.out) if a.out else default_run_dir("pde", problem.name)
     preflight(out, a.overwrite)
+    if a.dry_run:
+        return dry_run_by_probe(
+            a, run, out, lambda: solve_and_write(problem, cfg, out, a.overwrite, run.command),
+            steps=cfg.adam_steps + cfg.lbfgs_steps,
+            notes=(f"problem {problem.name}: the estimate times Adam steps; an L-BFGS iteration costs about as much "
+                   f"as 1.2 of them",))
     say = None if a.quiet else (lambda s: print(f"inrkit: {s}", file=sys.stderr))
     if say:
         say(f"solving {problem.name}: {cfg.arch} {cfg.layers} x {cfg.width}, {cfg.points} points, "
             f"{cfg.adam_steps} Adam steps, {cfg.lbfgs_steps} L-BFGS iterations"
             f"{' in float64' if cfg.float64 and cfg.lbfgs_steps else ''}")
-    m = solve_and_write(problem, cfg, out, a.overwrite, run.command, log=say)
+    m = solve_and_write(problem, cfg, out, a.overwrite, run.command, log=say, progress=not a.quiet)
     coef = "".join(f", {k} = {v:.4f}" for k, v in m["coefficients"].items())
     err = f"relative L2 error {m['rel_l2']:.3e}" if m["rel_l2"] is not None else "no reference"
     print(f"{problem.name}: {err}{coef}, {m['seconds']:.1f} s, status {m['status']} -> {out}/report.html")

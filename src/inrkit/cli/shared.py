@@ -79,7 +79,7 @@ class Log:
     every training loop's progress callback feeds the record, and the run folder the command writes
     receives ``scalars.csv`` / ``tensorboard/`` (:class:`inrkit.report.rundir.RunDir`)."""
 
-    log: str = opt("none", LOG_HELP, metavar="{none,csv,tensorboard,csv,tensorboard}")
+    log: str = opt("none", LOG_HELP, metavar="none|csv|tensorboard|csv,tensorboard")
 
     def check(self) -> None:
         from ..train.progress import parse_log

@@ -166,8 +166,13 @@ def predict(model: nn.Module, x: torch.Tensor, chunk: int = 65_536) -> torch.Ten
     return torch.cat([model(x[i:i + chunk].to(p.dtype)).cpu() for i in range(0, x.shape[0], chunk)], 0)
 
 
-def solve(problem: Problem, cfg: SolveConfig, callbacks=(), log=None) -> SolveResult:
-    """Solve ``problem`` with ``cfg``; ``log(str)`` receives one line per phase event (stalls, divergence)."""
+def solve(problem: Problem, cfg: SolveConfig, callbacks=(), log=None, progress: bool = False) -> SolveResult:
+    """Solve ``problem`` with ``cfg``; ``log(str)`` receives one line per phase event (stalls, divergence).
+
+    Each phase carries the one progress display (:class:`inrkit.train.Progress`: a bar on stderr when
+    ``progress``, and the scalars that ``--log`` records either way)."""
+    from ..train.progress import Progress
+
     from ..objectives.pde import PDEResidual  # here, not at the top: objectives import inrkit.pde
 
     cfg.check()
@@ -199,7 +204,8 @@ def solve(problem: Problem, cfg: SolveConfig, callbacks=(), log=None) -> SolveRe
         if cfg.lr_final is not None:
             gamma = (cfg.lr_final / cfg.lr) ** (1.0 / max(1, cfg.adam_steps))
             sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma)
-        cbs = [History("adam", rows, offset, max(1, cfg.adam_steps // 200), evaluate, cfg.eval_every), *callbacks]
+        cbs = [History("adam", rows, offset, max(1, cfg.adam_steps // 200), evaluate, cfg.eval_every),
+               Progress(f"{problem.name} Adam", progress), *callbacks]
         if cfg.rar_every:
             rar = ResidualRefinement(sampler, objective, cfg.rar_every, add=cfg.rar_add, generator=gen)
             cbs.append(rar)
@@ -238,6 +244,7 @@ def solve(problem: Problem, cfg: SolveConfig, callbacks=(), log=None) -> SolveRe
             steps = math.ceil(min(per_round, cfg.lbfgs_steps - total_iters) / cfg.lbfgs_per_step)
             cbs = [History("lbfgs", rows, offset, 1, evaluate,
                            max(1, cfg.eval_every // cfg.lbfgs_per_step) if cfg.eval_every else 0), stall,
+                   Progress(f"{problem.name} L-BFGS" + (f" {k + 1}/{rounds}" if rounds > 1 else ""), progress),
                    *callbacks]
             r = fit(model, fixed, objective, steps=steps, optimizer=opt, callbacks=cbs, generator=gen)
             iters = _lbfgs_iterations(opt)
