@@ -50,11 +50,16 @@ def test_an_interrupted_bench_resumes_its_finished_encodes(tmp_path, monkeypatch
         run_bench(["camera"], (0.03, 0.01, 0.003), s, "tiny", 16, out)
     assert not out.exists() and len(list((tmp_path / ".bench.points").glob("*.inrk"))) == 2
     calls.clear()
+    damaged = tmp_path / ".bench.points" / "camera-0.01.inrk"
+    data = bytearray(damaged.read_bytes())
+    data[-1] ^= 0xFF  # same length, wrong CRC: not trusted
+    damaged.write_bytes(bytes(data))
     rec = run_bench(["camera"], (0.03, 0.01, 0.003), s, "tiny", 16, out)
-    assert calls == [0.003]  # only the unfinished encode runs again
+    assert calls == [0.01, 0.003]  # the damaged and the unfinished encodes run again
     pts = rec["images"]["camera"]["points"]["inr"]
-    assert [bool(p.get("resumed")) for p in pts] == [True, True, False] and all(p["exact"] for p in pts)
+    assert [bool(p.get("resumed")) for p in pts] == [True, False, False] and all(p["exact"] for p in pts)
     assert not (tmp_path / ".bench.points").exists()  # removed after the finished run
+    calls.clear()
     other = run_bench(["camera"], (0.03,), CoolChicSettings(grids=2, hidden=(4, 4), steps=5), "tiny", 16,
                       tmp_path / "b2")
     assert "resumed" not in other["images"]["camera"]["points"]["inr"][0]  # other settings: encoded anew

@@ -154,6 +154,7 @@ def run_bench(images, lambdas, settings, preset: str, size: int | None, out: Pat
     Encodes finished by an earlier, interrupted call with the same settings are reused
     (:class:`PointCache`); the points say ``"resumed": true``."""
     from ..atomic import write_json
+    from ..errors import InrkitError
     from ..report.rundir import RunDir
     from ..signals import load_image
     from . import compress, decompress
@@ -178,6 +179,11 @@ def run_bench(images, lambdas, settings, preset: str, size: int | None, out: Pat
             for lam in lambdas:
                 key = f"{Path(name).stem}-{lam:g}"
                 hit = cache.get(key, image=str(name), lmbda=lam)
+                if hit is not None:
+                    try:
+                        decompress(hit[0])  # a damaged cached file is encoded again, not trusted
+                    except InrkitError:
+                        hit = None
                 if hit is None:
                     t0 = time.perf_counter()
                     r = compress(sig, lam, "coolchic", preset, progress=progress, settings=settings)
