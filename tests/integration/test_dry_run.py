@@ -110,7 +110,8 @@ TRAINING = [["fit", "x.png"], ["compare", "x.png"], ["poisson", "x.png"], ["blen
             ["integrate", "g.npy"], ["nerf", "train", "builtin"], ["functa", "train", "digits"],
             ["functa", "sample", "fs"], ["fit-many", "digits", "--out", "o"], ["ct", "shepp-logan"],
             ["mri", "shepp-logan"], ["shape", "sdf", "torus"], ["shape", "occupancy", "torus"],
-            ["compress", "camera"]]
+            ["compress", "camera"], ["insp", "train", "edges"], ["insp", "bench"], ["insp", "classify"],
+            ["compress-bench"]]
 
 
 def test_every_training_command_takes_log_and_dry_run():
@@ -193,3 +194,102 @@ def test_dry_run_of_other_commands_prints_sources_and_a_measured_estimate(argv, 
     assert re.search(r"x (50|120) steps", text), text  # the command's own step budget
     assert list(tmp_path.iterdir()) == [inputs] and [p.name for p in inputs.iterdir()] == ["v.npy"], \
         "a dry run writes nothing"
+
+
+# ---- insp train | bench | classify, functa encode, compress-bench (issue 14) ------------------------
+
+INSP_TINY = ["--size", "16", "--field-steps", "5", "--pi-steps", "5", "--field-width", "8", "--pi-width", "8",
+             "--pi-batch", "64", "--train-images", "astronaut", "--test-images", "camera"]
+
+
+def _tree(folder) -> dict:
+    """Every path under ``folder`` and, for files, when it was last written."""
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns if p.is_file() else None
+            for p in sorted(folder.rglob("*"))}
+
+
+def test_insp_train_dry_run_prints_what_the_run_uses(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["insp", "train", "edges", *INSP_TINY, "--order", "2", "--quiet", "--out", "r"]
+    values, sources, text = dry_run(argv, capsys)
+    assert list(tmp_path.iterdir()) == [], "a dry run writes nothing"
+    assert sources["task"] == "argument" and sources["order"] == "flag" and sources["pi_depth"] == "default"
+    assert values["out"] == "r" and sources["out"] == "flag" and values["cache"] == "none"
+    assert "x 5 steps x 2 fields" in text and "Pi at K=2" in text  # both loops, scaled by the run's counts
+    assert main(argv) == 0
+    capsys.readouterr()
+    cfg = json.loads((tmp_path / "r" / "operator.json").read_text())["config"]
+    for name in ("order", "size", "field_width", "field_depth", "field_steps", "pi_width", "pi_depth", "pi_steps",
+                 "pi_batch", "seed"):
+        assert int(values[name]) == cfg[name], name
+    assert float(values["pi_lr"]) == cfg["pi_lr"]
+
+
+def test_insp_bench_dry_run_counts_the_cached_fields(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _, _, text = dry_run(["insp", "bench", *INSP_TINY, "--tasks", "edges,blur", "--orders", "0,2"], capsys)
+    assert "4 SIRENs to fit" in text and "x 5 steps x 4 fields" in text and "x 4 trainings" in text
+    assert "the classical methods" in text  # said not to be counted
+    assert list(tmp_path.iterdir()) == []
+    # fields fitted by insp train into --cache are not fitted again: the estimate has no field fit left
+    assert main(["insp", "train", "edges", *INSP_TINY, "--cache", "c", "--quiet", "--out", "r"]) == 0
+    capsys.readouterr()
+    before = _tree(tmp_path)
+    _, sources, text = dry_run(["insp", "bench", *INSP_TINY, "--tasks", "edges,blur", "--cache", "c"], capsys)
+    assert "0 SIRENs to fit, 2 found in c" in text and "a field fit" not in text
+    assert sources["cache"] == "flag"
+    assert _tree(tmp_path) == before, "a dry run writes nothing, in the cache neither"
+
+
+def test_insp_classify_dry_run(tmp_path, monkeypatch, capsys):
+    from inrkit.signals import collections
+
+    digits = collections.load_collection("digits")  # 8 x 8 digits: the same code path as MNIST, quicker
+    monkeypatch.setattr(collections, "load_collection", lambda name: digits)
+    monkeypatch.chdir(tmp_path)
+    argv = ["insp", "classify", "--train-per-class", "2", "--test-per-class", "1", "--field-steps", "3", "--epochs",
+            "2", "--weight-epochs", "2", "--seeds", "0,1", "--readouts", "gap", "--channels", "4,4"]
+    values, sources, text = dry_run(argv, capsys)
+    assert list(tmp_path.iterdir()) == []
+    assert values["seeds"] == "0,1" and sources["seeds"] == "flag" and sources["w0"] == "default"
+    assert "20 training and 10 test digits of 8 x 8" in text
+    assert "x 2 epochs x 1 batch x 2 seed-readout runs" in text and "x 3 steps x 1 chunk;" in text
+
+
+def test_functa_encode_dry_run_counts_what_is_left(tmp_path, monkeypatch, capsys):
+    from inrkit.apps import functa as apps_functa
+    from inrkit.apps.functa import encode_functaset
+
+    digits = apps_functa.load_collection("digits")  # read once for the five commands below
+    monkeypatch.setattr(apps_functa, "load_collection", lambda name: digits)
+    monkeypatch.chdir(tmp_path)
+    assert main(["functa", "train", "digits", "--steps", "1", "--width", "8", "--depth", "1", "--latent-dims", "4",
+                 "--eval-items", "5", "--snapshot-minutes", "0", "--quiet", "--out", "f"]) == 0
+    capsys.readouterr()
+    before = _tree(tmp_path)
+    values, sources, text = dry_run(["functa", "encode", "f/model_z4", "digits", "--out", "fs"], capsys)
+    assert _tree(tmp_path) == before and not (tmp_path / "fs").exists()
+    assert values["inner_steps"] == "3" and "checkpoint" in sources["inner_steps"]  # the training's, resolved
+    assert "x 1,797 items to encode" in text and "2 shards of 1000" in text
+    encode_functaset(ckpt="f/model_z4", dataset="digits", out="fs", device="cpu", stop_after_shards=1)
+    before = _tree(tmp_path)
+    _, _, text = dry_run(["functa", "encode", "f/model_z4", "digits", "--out", "fs"], capsys)
+    assert "x 797 items to encode" in text and "1 of them already encoded in fs" in text
+    assert _tree(tmp_path) == before
+    assert main(["functa", "encode", "f/model_z4", "digits", "--out", "fs", "--shard-size", "500", "--dry-run"]) == 2
+    assert "another checkpoint, dataset or setting" in capsys.readouterr().err  # the run's own check, first
+
+
+def test_compress_bench_dry_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["compress-bench", "--images", "camera", "coffee", "--preset", "tiny", "--lambdas", "0.02", "0.002",
+            "--size", "16"]
+    values, sources, text = dry_run(argv, capsys)
+    assert list(tmp_path.iterdir()) == []
+    assert values["images"] == "camera coffee" and sources["preset"] == "flag"
+    assert values["seconds"] == "none" and sources["seconds"] == "default: preset tiny"
+    assert values["out"] == "runs/compress-bench" and sources["out"] == "default"
+    assert "4 encodes" in text and "x 120 steps, for 4 encodes" in text
+    (tmp_path / "b").mkdir()
+    assert main([*argv, "--out", "b", "--dry-run"]) == 2  # the run's own check of --out, before the probe
+    assert "already exists" in capsys.readouterr().err

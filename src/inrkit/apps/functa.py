@@ -14,6 +14,7 @@ import shutil
 import time
 from glob import escape as glob_escape
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -486,6 +487,86 @@ def _receipt_intact(folder: Path, sh: dict, path: Path, key: str) -> bool:
     return os.path.isfile(path) and not path.is_symlink() and _sha256(path.read_bytes()) == r.get("sha256")
 
 
+def _encode_plan(ckpt, dataset: str, out: str | Path, inner_steps: int | None, shard_size: int, batch_size: int,
+                 device: str) -> SimpleNamespace:
+    """What :func:`encode_functaset` would do, found without writing anything: the checkpoint and dataset read
+    and checked against each other, the functaset's identity and shard layout, and the manifest (the one in
+    ``out``, checked to be of the same run, or the one a new run writes) with which shards are already intact
+    (by the manifest's checksums or, where it does not say done, a rank's receipt)."""
+    if shard_size < 1 or batch_size < 1 or (inner_steps is not None and inner_steps < 1):
+        raise InrkitError("shard size, batch size and inner steps must be at least 1")
+    dev = D.local_device(resolve_device(device))
+    field, meta = load_functa(ckpt, dev)
+    steps = inner_steps if inner_steps is not None else int(meta.get("training", {}).get("inner_steps", 3))
+    coll = load_collection(dataset)
+    h, w, c = coll.shape
+    if [h, w] != meta["signal"]["shape"] or c != meta["signal"]["channels"]:
+        raise InrkitError(f"dataset images are {w}x{h}x{c}, the checkpoint was trained on "
+                          f"{meta['signal']['shape'][1]}x{meta['signal']['shape'][0]}x{meta['signal']['channels']}")
+    out = Path(out)
+    n = len(coll.labels)
+    ident = {"checkpoint": str(Path(ckpt).resolve()), "dataset": dataset, "items": n, "latent_dim": field.latent_dim,
+             "modulation_dim": field.modulation_dim, "inner_steps": steps, "shard_size": shard_size,
+             "image_shape": [h, w, c]}
+    key = _sha256(json.dumps(ident, sort_keys=True).encode())[:16]
+    layout = [{"file": f"shard_{i:05d}.safetensors", "start": s, "stop": min(n, s + shard_size)}
+              for i, s in enumerate(range(0, n, shard_size))]
+    new = not exists_in(out, "manifest.json")
+    if not new:
+        manifest = _read_manifest(out)  # one line for a malformed one; a link out of the folder is refused
+        files = [_shard_file(out, sh, i) for i, sh in enumerate(manifest["shards"])]  # never outside out
+        if ({k: manifest.get(k) for k in ident} != ident
+                or [{k: sh[k] for k in ("file", "start", "stop")} for sh in manifest["shards"]] != layout):
+            raise InrkitError(f"{out} holds a functaset of another checkpoint, dataset or setting; use a new folder")
+        intact = [_shard_intact(out, sh, i) for i, sh in enumerate(manifest["shards"])]
+    else:
+        manifest = {**ident, "format": "inrkit-functaset", "inrkit_version": __version__,
+                    "classes": coll.classes, "shards": [{**sh, "done": False} for sh in layout]}
+        files = [_shard_file(out, sh, i) for i, sh in enumerate(manifest["shards"])]
+        intact = [False] * len(files)
+    # a rank's receipt counts where the manifest does not yet say done (a manifest entry that is done
+    # without a checksum, from before checksums were kept, is encoded again whatever a receipt says)
+    intact = [ok or (not sh["done"] and _receipt_intact(out, sh, p, key))
+              for ok, sh, p in zip(intact, manifest["shards"], files)]
+    return SimpleNamespace(field=field, meta=meta, steps=steps, coll=coll, device=dev, key=key, manifest=manifest,
+                           files=files, intact=intact, new=new)
+
+
+def estimate_encode(ckpt: str | Path, dataset: str, out: str | Path, inner_steps: int | None = None,
+                    shard_size: int = 1000, batch_size: int = 256, device: str = "auto"
+                    ) -> tuple[float, str, tuple[str, ...], int]:
+    """``(seconds, how, notes, inner steps)`` of :func:`encode_functaset` for ``--dry-run``: the same checks (nothing is
+    written), the items still to encode (shards already intact in ``out`` are kept by a run), and the time of
+    encoding one batch of the dataset's first items, measured after a warm-up of one item."""
+    t0 = time.perf_counter()
+    plan = _encode_plan(ckpt, dataset, out, inner_steps, shard_size, batch_size, device)
+    load = time.perf_counter() - t0
+    field, coll, dev = plan.field, plan.coll, plan.device
+    h, w, _ = coll.shape
+    n = len(coll.labels)
+    todo = sum(sh["stop"] - sh["start"] for sh, ok in zip(plan.manifest["shards"], plan.intact) if not ok)
+    xy = C.grid((h, w), device=dev).reshape(-1, 2)
+    b = min(batch_size, n)
+
+    def one_batch(items: int) -> float:
+        t = time.perf_counter()
+        z = M.encode(field, xy, _targets(coll.images[:items], dev), plan.steps, batch_size)
+        with torch.no_grad():
+            field.modulations(z).cpu()  # waits for the device
+        return time.perf_counter() - t
+
+    one_batch(1)
+    per_item = one_batch(b) / b
+    how = (f"measured: a probe of one batch of {b} items after a warm-up of one item on {dev} ({per_item:.3g} s per "
+           f"item x {todo:,} items to encode, {plan.steps} inner steps each, plus {load:.1f} s of loading the "
+           "checkpoint and the dataset); writing the shards is not counted")
+    shards = len(plan.intact)
+    kept = shards - sum(1 for ok in plan.intact if not ok)
+    notes = (f"dataset {dataset}: {n:,} items of {w} x {h} in {shards} shard{'s' if shards != 1 else ''} of "
+             f"{shard_size}" + (f"; {kept} of them already encoded in {out} (kept)" if kept else ""),)
+    return load + per_item * todo, how, notes, plan.steps
+
+
 def encode_functaset(ckpt: str | Path, dataset: str, out: str | Path, inner_steps: int | None = None,
                      shard_size: int = 1000, batch_size: int = 256, device: str = "auto", progress: bool = False,
                      stop_after_shards: int | None = None) -> dict:
@@ -504,46 +585,17 @@ def encode_functaset(ckpt: str | Path, dataset: str, out: str | Path, inner_step
     """
     from safetensors.torch import save as st_save
 
-    if shard_size < 1 or batch_size < 1 or (inner_steps is not None and inner_steps < 1):
-        raise InrkitError("shard size, batch size and inner steps must be at least 1")
     rank, world = D.rank_world()
-    dev = D.local_device(resolve_device(device))
-    field, meta = load_functa(ckpt, dev)
-    steps = inner_steps if inner_steps is not None else int(meta.get("training", {}).get("inner_steps", 3))
-    coll = load_collection(dataset)
+    plan = _encode_plan(ckpt, dataset, out, inner_steps, shard_size, batch_size, device)
+    field, steps, coll, key, dev = plan.field, plan.steps, plan.coll, plan.key, plan.device
+    manifest, files, intact = plan.manifest, plan.files, plan.intact
     h, w, c = coll.shape
-    if [h, w] != meta["signal"]["shape"] or c != meta["signal"]["channels"]:
-        raise InrkitError(f"dataset images are {w}x{h}x{c}, the checkpoint was trained on "
-                          f"{meta['signal']['shape'][1]}x{meta['signal']['shape'][0]}x{meta['signal']['channels']}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    n = len(coll.labels)
-    ident = {"checkpoint": str(Path(ckpt).resolve()), "dataset": dataset, "items": n, "latent_dim": field.latent_dim,
-             "modulation_dim": field.modulation_dim, "inner_steps": steps, "shard_size": shard_size,
-             "image_shape": [h, w, c]}
-    key = _sha256(json.dumps(ident, sort_keys=True).encode())[:16]
     mpath = out / "manifest.json"
-    layout = [{"file": f"shard_{i:05d}.safetensors", "start": s, "stop": min(n, s + shard_size)}
-              for i, s in enumerate(range(0, n, shard_size))]
-    mine = set(D.my_shards(len(layout), rank, world))
-    if exists_in(out, "manifest.json"):
-        manifest = _read_manifest(out)  # one line for a malformed one; a link out of the folder is refused
-        files = [_shard_file(out, sh, i) for i, sh in enumerate(manifest["shards"])]  # never outside out
-        if ({k: manifest.get(k) for k in ident} != ident
-                or [{k: sh[k] for k in ("file", "start", "stop")} for sh in manifest["shards"]] != layout):
-            raise InrkitError(f"{out} holds a functaset of another checkpoint, dataset or setting; use a new folder")
-        intact = [_shard_intact(out, sh, i) for i, sh in enumerate(manifest["shards"])]
-    else:
-        manifest = {**ident, "format": "inrkit-functaset", "inrkit_version": __version__,
-                    "classes": coll.classes, "shards": [{**sh, "done": False} for sh in layout]}
-        if world == 1 or rank == 0:
-            write_bytes_atomic(mpath, json.dumps(manifest, indent=2).encode())
-        files = [_shard_file(out, sh, i) for i, sh in enumerate(manifest["shards"])]
-        intact = [False] * len(files)
-    # a rank's receipt counts where the manifest does not yet say done (a manifest entry that is done
-    # without a checksum, from before checksums were kept, is encoded again whatever a receipt says)
-    intact = [ok or (not sh["done"] and _receipt_intact(out, sh, p, key))
-              for ok, sh, p in zip(intact, manifest["shards"], files)]
+    mine = set(D.my_shards(len(files), rank, world))
+    if plan.new and (world == 1 or rank == 0):
+        write_bytes_atomic(mpath, json.dumps(manifest, indent=2).encode())
     ours = [sh["file"] for i, sh in enumerate(manifest["shards"]) if i in mine]
     _remove_partial_writes(out, ([] if world > 1 else ["manifest.json"]) + ours
                            + [str(Path(f).with_suffix(".json")) for f in ours])

@@ -32,6 +32,7 @@ from ..report.rundir import RunDir
 from ..signals import ImageSignal, load_image, write_png
 from ..signals.sampling import PointSampler
 from ..train import Progress, checkpoint, fit, schedules
+from ..train.progress import series_named
 
 TRAIN_IMAGES = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "retina")
 TEST_IMAGES = ("camera", "immunohistochemistry", "motorcycle_left")
@@ -108,8 +109,10 @@ def _cache_key(name: str, kind: str, cfg: INSPConfig) -> str:
     return f"{name}-{kind}-{cfg.size}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 
 
-def fit_field(pixels: np.ndarray, name: str, cfg: INSPConfig, cache: Path | None = None, kind: str = "") -> nn.Module:
+def fit_field(pixels: np.ndarray, name: str, cfg: INSPConfig, cache: Path | None = None, kind: str = "",
+              progress: bool = False) -> nn.Module:
     """Fit a SIREN to grey ``pixels (H, W)`` with the image app's own fitting function; reuse ``cache``.
+    ``progress`` shows the progress display, labelled ``field NAME-KIND``.
 
     The checkpoint is an ordinary image run's ``model.*`` (``inrkit render`` and ``insp apply`` read it).
     """
@@ -122,20 +125,24 @@ def fit_field(pixels: np.ndarray, name: str, cfg: INSPConfig, cache: Path | None
     sig = ImageSignal(pixels.astype(np.float32), name=f"{name}-{kind}" if kind else name)
     fcfg = FieldConfig(arch="siren", width=cfg.field_width, hidden_layers=cfg.field_depth)
     tcfg = TrainConfig(steps=cfg.field_steps, seed=cfg.seed, log_every=cfg.field_steps)
-    fitted = fit_signal(sig, fcfg, tcfg, device="cpu", derivative_maps=False)
+    bar = Progress(f"field {sig.name}", progress)
+    bar.records = False  # the display only: fit_signal's own (silent) one records for --log and --dry-run
+    with series_named(f"field {sig.name}"):  # --log: one series per image, named after it
+        fitted = fit_signal(sig, fcfg, tcfg, device="cpu", derivative_maps=False, extra_callbacks=(bar,))
     if path is not None:
         cache.mkdir(parents=True, exist_ok=True)
         checkpoint.save(path, fitted.field, fitted.meta())
     return fitted.field
 
 
-def entries(task: str, names: tuple[str, ...], cfg: INSPConfig, cache: Path | None = None) -> list[Entry]:
-    """Load, degrade and fit each image of ``names`` for ``task``."""
+def entries(task: str, names: tuple[str, ...], cfg: INSPConfig, cache: Path | None = None,
+            progress: bool = False) -> list[Entry]:
+    """Load, degrade and fit each image of ``names`` for ``task`` (``progress``: each fit's progress display)."""
     out = []
     for name in names:
         clean = grey_square(name, cfg.size)
         deg = T.degrade(clean, task, name, cfg.seed)
-        field = fit_field(deg, name, cfg, cache, T.DEGRADATION[task])
+        field = fit_field(deg, name, cfg, cache, T.DEGRADATION[task], progress)
         with torch.no_grad():
             rec = field(C.grid(clean.shape)).numpy()[..., 0]
         out.append(Entry(name, clean, deg, T.target(clean, task), field, psnr((rec + 1) / 2, deg, 1.0)))
@@ -227,8 +234,8 @@ def train_operator(task: str, cfg: INSPConfig, train_names=TRAIN_IMAGES, test_na
     if set(train_names) & set(test_names):
         raise InrkitError(f"training and test images overlap: {', '.join(sorted(set(train_names) & set(test_names)))}")
     t0 = time.perf_counter()
-    train = entries(task, tuple(train_names), cfg, cache)
-    test = entries(task, tuple(test_names), cfg, cache) if test_names else []
+    train = entries(task, tuple(train_names), cfg, cache, progress)
+    test = entries(task, tuple(test_names), cfg, cache, progress) if test_names else []
     fit_seconds = time.perf_counter() - t0
     readout, record = train_readout(train, cfg, progress, f"INSP {task} K={cfg.order}")
     record["field_seconds"] = fit_seconds
@@ -361,8 +368,8 @@ def bench(tasks: tuple[str, ...], orders: tuple[int, ...], cfg: INSPConfig, trai
     t_start = time.perf_counter()
     for task in tasks:
         t0 = time.perf_counter()
-        train = entries(task, tuple(train_names), cfg, cache)
-        test = entries(task, tuple(test_names), cfg, cache)
+        train = entries(task, tuple(train_names), cfg, cache, progress)
+        test = entries(task, tuple(test_names), cfg, cache, progress)
         fields_s = time.perf_counter() - t0
         res: dict[str, dict] = {}
         res["degraded input (identity)"] = _mean_over(test, lambda e: e.degraded)
@@ -420,6 +427,138 @@ def bench(tasks: tuple[str, ...], orders: tuple[int, ...], cfg: INSPConfig, trai
                   "images; their parameters were tuned on the training images. Pixels in [0, 1].</p>"),
                  ("Command", H.command(command))]))
     return table
+
+
+# ---- --dry-run: the time of a run, from probes of its own loops ----------------------------------
+
+PROBE = "a probe of 3 steps after 1 warm-up step"
+"""What each loop's rate is measured by (:func:`inrkit.train.progress.probing`)."""
+
+
+def _count(n: float, word: str, plural: str = "") -> str:
+    """``3 fields``, ``1 field``, ``1.5 chunks``."""
+    return f"{n:,.3g} {word if n == 1 else plural or word + 's'}"
+
+
+def _rate(work) -> tuple[float, float]:
+    """``(seconds per step, seconds before the first step)`` of the first training loop ``work()`` starts, from
+    :data:`PROBE`; ``work`` is stopped there, before it writes anything."""
+    from ..train.progress import probing
+
+    p = probing(work)
+    if p.per_step is None or p.setup_seconds is None:  # pragma: no cover - every loop here takes a step
+        raise InrkitError("internal error: the probe reached no training step")
+    return p.per_step, p.setup_seconds
+
+
+def estimate_operators(tasks: tuple[str, ...], orders: tuple[int, ...], cfg: INSPConfig,
+                       train_names=TRAIN_IMAGES, test_names=TEST_IMAGES, cache: Path | None = None,
+                       bench: bool = False) -> tuple[float, str, tuple[str, ...]]:
+    """``(seconds, how, notes)`` of ``insp train`` (one task, one order) or ``insp bench``, for ``--dry-run``:
+    every image is read, then one field fit and one training of ``Pi`` (at the largest order) are probed
+    (:data:`PROBE`) and scaled by the fits and trainings the run makes (fields found in ``cache`` are
+    not fitted again). Nothing is written, the cache included."""
+    from dataclasses import replace as dc_replace
+
+    from ..config import build_field
+
+    for t in tasks:
+        check_task(t)
+    for k in orders:
+        dc_replace(cfg, order=k).check()
+    if set(train_names) & set(test_names) and not bench:
+        raise InrkitError(f"training and test images overlap: {', '.join(sorted(set(train_names) & set(test_names)))}")
+    names = tuple(dict.fromkeys((*train_names, *test_names)))
+    t0 = time.perf_counter()
+    clean = {n: grey_square(n, cfg.size) for n in names}  # every image read, as the run will
+    load = (time.perf_counter() - t0) * len(tasks)
+    wanted = [(t, n) for t in tasks for n in (*train_names, *test_names)]
+    if cache is None:
+        todo = wanted
+    else:  # a field is fitted once per image and degradation, then read from the cache
+        todo = list(dict.fromkeys((T.DEGRADATION[t], n) for t, n in wanted))
+        todo = [(t, n) for t, n in todo if not (cache / _cache_key(n, t, cfg)).with_suffix(".json").is_file()]
+        todo = [(next(x for x in tasks if T.DEGRADATION[x] == kind), n) for kind, n in todo]
+    total, parts = load, []
+    if todo:
+        task, name = todo[0]
+        deg = T.degrade(clean[name], task, name, cfg.seed)
+        step, setup = _rate(lambda: fit_field(deg, name, cfg, None, T.DEGRADATION[task]))
+        total += len(todo) * (setup + step * cfg.field_steps)
+        parts.append(f"a field fit: {step:.3g} s/step x {cfg.field_steps} steps x {_count(len(todo), 'field')}")
+    k = max(orders)
+    first = train_names[0]
+    field = build_field(FieldConfig(arch="siren", width=cfg.field_width, hidden_layers=cfg.field_depth), 2, 1,
+                        cfg.size, generator=torch.Generator().manual_seed(cfg.seed))  # untrained: only timed
+    e = Entry(first, clean[first], clean[first], clean[first], field, 0.0)
+    step, jets = _rate(lambda: train_readout([e], dc_replace(cfg, order=k)))
+    trainings = len(tasks) * len(orders)
+    total += trainings * (jets * len(train_names) + step * cfg.pi_steps)
+    parts.append(f"Pi at K={k}: {step:.3g} s/step x {cfg.pi_steps} steps x {_count(trainings, 'training')}, plus "
+                 f"{jets:.2g} s of jets per training image")
+    later = ("applying the operators to the test images, the classical methods and the report are not counted" if bench
+             else "applying the operator to the test images and the report are not counted")
+    how = f"measured: {PROBE} of each loop ({'; '.join(parts)}; {load:.1f} s of reading images); {later}"
+    cached = len(set((T.DEGRADATION[t], n) for t, n in wanted)) - len(todo) if cache is not None else 0
+    notes = (f"{len(train_names)} training and {len(test_names)} test images at {cfg.size} x {cfg.size}; "
+             f"{len(todo)} SIRENs to fit" + (f", {cached} found in {cache}" if cache is not None else ""),)
+    return total, how, notes
+
+
+def estimate_classify(cfg: ClassifyConfig) -> tuple[float, str, tuple[str, ...]]:
+    """``(seconds, how, notes)`` of ``insp classify`` for ``--dry-run``: the digits are read, then each loop the
+    run makes is probed (:data:`PROBE`): the batched INR fit on its first chunk, each classifier on the jets of
+    250 untrained INRs (their values do not change the time of a step), and the jets timed on those, all
+    scaled to the run's digits, epochs, readouts and seeds. Nothing is written."""
+    import math
+
+    from ..apps.many import ManySettings, StackedFields, build_one, fit_stack
+    from ..insp.classify import INSPConvNet, PixelConvNet, stacked_jets, train_classifier
+    from ..meta.classifier import mlp_accuracy
+
+    cfg.check()
+    t0 = time.perf_counter()
+    coll, tr, te = _digits(cfg)
+    order = np.concatenate([tr, te])
+    images, ids = coll.images[order], [int(i) for i in order]
+    load = time.perf_counter() - t0
+    n_all, n = len(order), len(tr)
+    h, w, c = images.shape[1:4]
+    s = ManySettings(arch="siren", width=cfg.width, hidden_layers=cfg.hidden_layers, w0=cfg.w0,
+                     steps=cfg.field_steps, lr=cfg.field_lr)
+    chunk = min(n_all, cfg.fields_per_fit)
+    step, setup = _rate(lambda: fit_stack(images[:chunk], ids[:chunk], s))
+    chunks = math.ceil(n_all / chunk)
+    fit_s = chunks * setup + step * cfg.field_steps * n_all / chunk
+    m = min(n_all, 250)  # one call of stacked_jets (250 INRs per call), after a warm-up call on two
+    stack = StackedFields([build_one(s, c, max(h, w), i) for i in ids[:m]])
+    xy = C.grid((h, w)).reshape(-1, 2)
+    stacked_jets(StackedFields([build_one(s, c, max(h, w), i) for i in ids[:2]]), xy, step_of(h))
+    t0 = time.perf_counter()
+    J = stacked_jets(stack, xy, step_of(h))
+    jets_s = (time.perf_counter() - t0) * n_all / m
+    Wt = torch.cat([t.detach().flatten(1) for t in stack.stacked], 1)
+    y = torch.as_tensor(coll.labels[order[:m]], dtype=torch.long)
+    g = torch.Generator().manual_seed(0)
+    ro = cfg.readouts[0]
+    insp, _ = _rate(lambda: train_classifier(INSPConvNet(cfg.channels, 10, h * w, ro, generator=g).calibrate(J), J,
+                                             y, J[:1], y[:1], cfg.epochs, cfg.lr))
+    pix, _ = _rate(lambda: train_classifier(PixelConvNet(cfg.channels, 10, (h, w), ro, generator=g), J[..., 0], y,
+                                            J[:1, :, 0], y[:1], cfg.epochs, cfg.lr))
+    mlp, _ = _rate(lambda: mlp_accuracy(Wt, y, Wt[:1], y[:1], epochs=cfg.weight_epochs))
+    batches = math.ceil(n / 128)
+    runs = len(cfg.seeds) * len(cfg.readouts)
+    conv_s = runs * (insp + pix) * cfg.epochs * batches
+    mlp_s = len(cfg.seeds) * mlp * cfg.weight_epochs * batches
+    how = (f"measured: {PROBE} of each loop (the INR fit: {step:.3g} s/step for {chunk} INRs x {cfg.field_steps} "
+           f"steps x {_count(n_all / chunk, 'chunk')}; INSP-ConvNet {insp:.3g} and pixel ConvNet {pix:.3g} s/step x "
+           f"{_count(cfg.epochs, 'epoch')} x {_count(batches, 'batch', 'batches')} x {_count(runs, 'seed-readout run')}; the "
+           f"weights MLP {mlp:.3g} s/step x {_count(cfg.weight_epochs, 'epoch')} x {_count(batches, 'batch', 'batches')} x "
+           f"{_count(len(cfg.seeds), 'seed')}), plus the jets timed on {m} INRs "
+           f"({jets_s:.1f} s for all) and {load:.1f} s of reading the digits; the accuracies and the report are not "
+           f"counted")
+    notes = (f"{n:,} training and {len(te):,} test digits of {w} x {h}: {n_all:,} SIRENs fitted {chunk} at a time",)
+    return load + fit_s + jets_s + conv_s + mlp_s, how, notes
 
 
 # ---- classification of INRs (Xu et al. 2022 sec. 4.4) ---------------------------------------------

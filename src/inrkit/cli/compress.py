@@ -209,7 +209,7 @@ def run_decompress(a: DecompressArgs, run: Invocation) -> None:
 
 
 @options
-class BenchArgs:
+class BenchArgs(DryRun, Log):
     images: tuple[str, ...] = opt(("camera", "astronaut", "coffee", "chelsea", "rocket"), "built-in names or files")
     preset: Literal["fast", "quality", "tiny"] = opt("fast", "cool-chic preset")
     lambdas: tuple[float, ...] = opt((0.02, 0.008, 0.004, 0.002, 0.001), "cool-chic lambdas, one file each",
@@ -219,7 +219,7 @@ class BenchArgs:
                            unset="full size")
     out: Path = opt(Path("runs/compress-bench"), "output folder (bench.json, report.html, the .inrk files)")
     overwrite: bool = opt(False, "replace --out if it exists")
-    quiet: bool = opt(False, "no progress bar")
+    quiet: bool = opt(False, "no progress bar and no line per encode; only the summary at the end")
 
 
 def run_bench(a: BenchArgs, run: Invocation) -> None:
@@ -233,8 +233,16 @@ def run_bench(a: BenchArgs, run: Invocation) -> None:
     settings = PRESETS[a.preset]
     if a.seconds is not None:
         settings = dataclasses.replace(settings, seconds=a.seconds)
+    if a.dry_run:
+        from ..codec.bench import estimate_bench
+        from .shared import print_dry_run, sources
+
+        seconds, how, notes = estimate_bench(a.images, a.lambdas, settings, a.preset, a.size, a.out)
+        overrides = {} if a.seconds is not None else {
+            "seconds": (getattr(settings, "seconds", None), f"default: preset {a.preset}")}
+        return print_dry_run(run.command, sources(a, run.given, overrides=overrides), (seconds, how), a.out, notes)
     result = bench(a.images, a.lambdas, settings, a.preset, a.size, a.out, a.overwrite, progress=not a.quiet,
-                   command=run.command, log=sys.stderr)
+                   command=run.command, log=None if a.quiet else sys.stderr)
     print(result["summary_text"])
     print(f"-> {a.out}/report.html")
 

@@ -165,7 +165,11 @@ def _dry_run_train(a: TrainArgs, run: Invocation, dims: list[int], out: Path) ->
 
 
 @options
-class EncodeArgs(Device, Quiet):
+class EncodeArgs(Device, Quiet, DryRun):
+    """No ``--log``: encoding has no training loop to record (each item's latent is a few inner steps inside one
+    batched computation, with no loss kept; the progress display counts shards), and ``--out`` is a dataset
+    folder resumed in place and read by ``functa classify`` / ``sample``, not a run folder."""
+
     checkpoint: str = opt(help="a model_z*.safetensors/.json from functa train", positional=True)
     dataset: str = opt(help="the dataset to encode (as for functa train)", positional=True)
     out: Path = opt(help="functaset folder (an interrupted run resumes in it)")
@@ -183,6 +187,15 @@ def run_encode(a: EncodeArgs, run: Invocation) -> None:
     from .shared import check_checkpoint
 
     check_checkpoint(a.checkpoint, "functa checkpoint (model_zD from functa train)")
+    if a.dry_run:
+        from ..apps.functa import estimate_encode
+
+        seconds, how, notes, steps = estimate_encode(ckpt=a.checkpoint, dataset=a.dataset, out=a.out,
+                                                     inner_steps=a.inner_steps, shard_size=a.shard_size,
+                                                     batch_size=a.batch_size, device=a.device)
+        rows = sources(a, run.given, overrides={} if a.inner_steps is not None else
+                       {"inner_steps": (steps, "default: the checkpoint's training")})
+        return print_dry_run(run.command, rows, (seconds, how), a.out, notes)
     m = encode_functaset(ckpt=a.checkpoint, dataset=a.dataset, out=a.out, inner_steps=a.inner_steps,
                          shard_size=a.shard_size, batch_size=a.batch_size, device=a.device, progress=not a.quiet)
     honour_umask(a.out)

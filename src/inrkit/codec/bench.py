@@ -23,6 +23,7 @@ from typing import TextIO
 import numpy as np
 
 from .. import __version__
+from ..train.progress import series_named
 from . import bd
 
 JPEG_QUALITIES = (2, 5, 8, 12, 16, 20, 25, 30, 40, 50, 60, 70, 80, 90)
@@ -147,6 +148,56 @@ class PointCache:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def estimate_bench(images, lambdas, settings, preset: str, size: int | None, out: Path
+                   ) -> tuple[float, str, tuple[str, ...]]:
+    """``(seconds, how, notes)`` of :func:`run_bench` for ``--dry-run``; nothing is written. Every image is
+    read; the JPEG and WebP sweeps are timed on the first image; the first encode still to do is probed
+    (:func:`inrkit.train.progress.probing`: 3 steps after 1 warm-up step of its first phase) and every encode
+    still to do costs that rate x the step budget, scaled by its pixels, at most the time budget. Encodes kept
+    from an interrupted run (:class:`PointCache`) cost nothing."""
+    from ..signals import load_image
+    from ..train.progress import probing
+    from . import compress
+
+    out = Path(out)
+    cache = PointCache(out, {"preset": preset, "settings": repr(settings), "size": size, "inrkit": __version__})
+    t0 = time.perf_counter()
+    sigs = {name: load_image(name, size=size, alpha="drop") for name in images}
+    load = time.perf_counter() - t0
+    pixels = {name: sig.shape[0] * sig.shape[1] for name, sig in sigs.items()}
+    first = next(iter(sigs))
+    ref = np.round(sigs[first].pixels * 255.0).astype(np.uint8)
+    t0 = time.perf_counter()
+    _pil_points(ref, "JPEG", JPEG_QUALITIES)
+    _pil_points(ref, "WEBP", WEBP_QUALITIES)
+    anchors = (time.perf_counter() - t0) * sum(pixels.values()) / pixels[first]
+    todo = [(name, lam) for name in images for lam in lambdas
+            if cache.get(f"{Path(name).stem}-{lam:g}", image=str(name), lmbda=lam) is None]
+    total, parts = load + anchors, []
+    if todo:
+        name, lam = todo[0]
+        probe = probing(lambda: compress(sigs[name], lam, "coolchic", preset, progress=False, settings=settings))
+        if probe.per_step is None:  # pragma: no cover - an encode always takes a step
+            return None, "the encode reached no training step to time", ()
+        budget = getattr(settings, "seconds", None)
+        for n, _ in todo:
+            train = probe.per_step * settings.steps * pixels[n] / pixels[name]
+            total += probe.setup_seconds + (min(train, budget) if budget else train)
+        parts.append(f"{probe.label}: {probe.per_step:.3g} s/step on {name} x {settings.steps:,} steps"
+                     + (f", at most {budget:g} s" if budget else "") + f", for {len(todo)} encodes, scaled by "
+                     "each image's pixels")
+    how = ("measured: a probe of 3 steps after 1 warm-up step of the first encode to do ("
+           + ("; ".join(parts) or "none: every encode is kept from an interrupted run")
+           + f"), the JPEG and WebP sweeps timed on {first} and scaled by pixels ({anchors:.1f} s), "
+           f"{load:.1f} s of reading images; the encodes' later phases at full resolution run slower per step than "
+           "the first, at half resolution, so a run limited by steps takes longer; decoding and the report are "
+           "not counted")
+    kept = len(images) * len(lambdas) - len(todo)
+    notes = (f"{len(images)} images x {len(lambdas)} lambdas = {len(images) * len(lambdas)} encodes"
+             + (f"; {kept} kept from an interrupted run in {cache.folder}" if kept else ""),)
+    return total, how, notes
+
+
 def run_bench(images, lambdas, settings, preset: str, size: int | None, out: Path, overwrite: bool = False,
               progress: bool = False, command: str = "", log: TextIO | None = None) -> dict:
     """Run the benchmark, write ``out/bench.json``, ``out/report.html`` and the ``.inrk`` files.
@@ -186,7 +237,8 @@ def run_bench(images, lambdas, settings, preset: str, size: int | None, out: Pat
                         hit = None
                 if hit is None:
                     t0 = time.perf_counter()
-                    r = compress(sig, lam, "coolchic", preset, progress=progress, settings=settings)
+                    with series_named(key):  # --log: the phases' series say which image and lambda
+                        r = compress(sig, lam, "coolchic", preset, progress=progress, settings=settings)
                     enc = time.perf_counter() - t0
                     data = r.data
                     encoder = {"encode_seconds": enc, "weight_bits": r.info.get("weight_bits"),

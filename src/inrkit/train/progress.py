@@ -331,6 +331,30 @@ def active_recorder() -> Recorder | None:
     return _RECORDER.get()
 
 
+@contextlib.contextmanager
+def series_named(label: str) -> Iterator[None]:
+    """Inside ``--log`` (:func:`recording`): the series that the block's fits start are renamed after what
+    they fit, ``label`` where the block ran one fit and ``label: LOOP`` where it ran several (an insp
+    image's field is ``field camera-noisy`` rather than ``SIREN#7``; a compress-bench encode's phases are
+    ``camera-0.002: cool-chic fine``). Series recorded before the block keep their names; a clash gets
+    ``#2``, ``#3`` ... as in :meth:`Recorder.start`."""
+    rec = active_recorder()
+    before = set(rec.series) if rec is not None else set()
+    try:
+        yield
+    finally:
+        if rec is not None:
+            new = [k for k in rec.series if k not in before]
+            names = {k: label if len(new) == 1 else f"{label}: {k.split('#')[0]}" for k in new}
+            renamed: dict[str, ScalarLog] = {}
+            for k, v in rec.series.items():  # the new series are the last ones: the order is kept
+                key, n = names.get(k, k), 2
+                while k in names and (key in before or key in renamed):
+                    key, n = f"{names[k]}#{n}", n + 1
+                renamed[key] = v
+            rec.series = renamed
+
+
 # ---- --dry-run: time the real command's first steps ------------------------------------------------
 
 class ProbeDone(BaseException):
