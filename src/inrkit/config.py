@@ -66,13 +66,53 @@ class FourierConfig:
 class HashConfig:
     """Multiresolution hash grid (Mueller 2022, sec. 3): ``levels`` L of ``features`` F each,
     2^``log2_table`` entries T per level, resolutions ``min_res`` N_min .. ``max_res`` N_max
-    (``None``: twice the signal's longer side)."""
+    (``None``: twice the signal's longer side).
+
+    ``max_res`` may also be a tuple, one N_max per axis in coordinate order (x, y, t): each axis
+    then runs its own schedule from N_min to its N_max over the same levels
+    (:meth:`inrkit.encodings.MultiresGrid.axis_resolutions`). ``time_cells`` sets the time axis
+    (the last coordinate, a video's t) apart: its N_max is ``time_cells`` cells per frame (1.0:
+    the frame count) and the other axes keep the rule above over themselves (twice a frame's longer
+    side), when :func:`build_field` is given the samples per axis; ``None`` (the default) treats
+    every axis alike. An explicit tuple wins."""
 
     levels: int = 16
     features: int = 2
     log2_table: int = 18
     min_res: int = 16
-    max_res: int | None = None
+    max_res: int | tuple[int, ...] | None = None
+    time_cells: float | None = None
+
+    def __post_init__(self):
+        if isinstance(self.max_res, list):  # a run's JSON record holds a tuple as a list
+            object.__setattr__(self, "max_res", tuple(self.max_res))
+        if isinstance(self.max_res, tuple) and not (
+                self.max_res and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                                     for v in self.max_res)):
+            raise InrkitError(f"hash max_res per axis must be positive integers, not {self.max_res!r:.60}")
+        if self.time_cells is not None and not (isinstance(self.time_cells, (int, float))
+                                                and not isinstance(self.time_cells, bool)
+                                                and math.isfinite(self.time_cells) and self.time_cells > 0):
+            raise InrkitError(f"hash time_cells must be a positive number, not {self.time_cells!r:.40}")
+
+    def finest(self, in_dim: int, samples_per_axis: int | tuple[int, ...]) -> int | tuple[int, ...]:
+        """N_max for a signal of ``samples_per_axis`` (one number, or one per axis in coordinate order):
+        a tuple ``max_res`` as given; else ``max_res`` (or twice the longest axis) on every axis, except
+        with ``time_cells``: then the time axis (the last) has ``round(time_cells x its samples)`` (at
+        least 1) and the others ``max_res`` or twice the longest of them (a frame's longer side). One
+        number when every axis has the same."""
+        if isinstance(self.max_res, tuple):
+            if len(self.max_res) != in_dim:
+                raise InrkitError(f"hash max_res gives {len(self.max_res)} axes for a field of {in_dim} "
+                                  f"coordinates: {self.max_res}")
+            return self.max_res
+        per = isinstance(samples_per_axis, (tuple, list))
+        if self.time_cells is None or not per or len(samples_per_axis) != in_dim or in_dim < 2:
+            longest = max(samples_per_axis) if per else samples_per_axis
+            return self.max_res if self.max_res is not None else 2 * longest
+        space = self.max_res if self.max_res is not None else 2 * max(samples_per_axis[:-1])  # frames set apart
+        time = max(1, int(round(self.time_cells * samples_per_axis[-1])))
+        return space if time == space else (space,) * (in_dim - 1) + (time,)
 
 
 _ENCODING_CONFIGS = {"pe": PEConfig, "ffn": FourierConfig, "hash": HashConfig}
@@ -168,7 +208,12 @@ def _mlp_size(in_dim: int, out_dim: int, width: int, hidden_layers: int) -> int:
     return (in_dim + 1) * width + hidden_layers * (width + 1) * width + (width + 1) * out_dim
 
 
-def field_size(cfg: FieldConfig, in_dim: int, out_dim: int, samples_per_axis: int = 256,
+def _longest(samples_per_axis: int | tuple[int, ...]) -> int:
+    """The longest axis's samples, from one number or one per axis."""
+    return max(samples_per_axis) if isinstance(samples_per_axis, (tuple, list)) else samples_per_axis
+
+
+def field_size(cfg: FieldConfig, in_dim: int, out_dim: int, samples_per_axis: int | tuple[int, ...] = 256,
                stop_above: int | None = None) -> int:
     """How many numbers (parameters and encoding buffers) ``build_field(cfg, in_dim, out_dim,
     samples_per_axis)`` would hold, computed from the configuration alone (nothing is built).
@@ -183,26 +228,30 @@ def field_size(cfg: FieldConfig, in_dim: int, out_dim: int, samples_per_axis: in
         if stop_above is not None and mlp > stop_above:
             return mlp
     if cfg.arch == "pe":
-        L = cfg.pe.frequencies if cfg.pe.frequencies is not None else nyquist_frequencies(samples_per_axis)
+        L = cfg.pe.frequencies if cfg.pe.frequencies is not None else nyquist_frequencies(_longest(samples_per_axis))
         enc_out = in_dim * (2 * L + 1)
     elif cfg.arch == "ffn":
         enc_out, enc = 2 * cfg.ffn.features, in_dim * cfg.ffn.features  # the fixed matrix B is a buffer
     elif cfg.arch == "hash":
         hg = cfg.hash
         enc_out = hg.levels * hg.features
-        max_res = hg.max_res if hg.max_res is not None else 2 * samples_per_axis
-        min_res = min(hg.min_res, max_res)
+        finest = hg.finest(in_dim, samples_per_axis)
+        axes = finest if isinstance(finest, tuple) else (finest,) * in_dim
         table = 2 ** hg.log2_table
-        b = 1.0 if hg.levels == 1 else math.exp((math.log(max_res) - math.log(min_res)) / (hg.levels - 1))
+        schedule = []  # (N_min, b) per axis
+        for max_res in axes:
+            min_res = min(hg.min_res, max_res)
+            schedule.append((min_res, 1.0 if hg.levels == 1 else
+                             math.exp((math.log(max_res) - math.log(min_res)) / (hg.levels - 1))))
         for level in range(hg.levels):
-            r = int(math.floor(min_res * b**level + 1e-6))
-            enc += min(table, (r + 1) ** in_dim) * hg.features
+            enc += min(table, math.prod(int(math.floor(m * b**level + 1e-6)) + 1 for m, b in schedule)) * hg.features
             if stop_above is not None and enc > stop_above:
                 break
     return enc + _mlp_size(enc_out, out_dim, cfg.width, cfg.hidden_layers)
 
 
-def check_field_size(cfg: FieldConfig, in_dim: int, out_dim: int, samples_per_axis: int = 256) -> int:
+def check_field_size(cfg: FieldConfig, in_dim: int, out_dim: int,
+                     samples_per_axis: int | tuple[int, ...] = 256) -> int:
     """:func:`field_size`, refused above :data:`MAX_PARAMETERS` (one line naming the limit)."""
     limit = MAX_PARAMETERS.value()
     n = field_size(cfg, in_dim, out_dim, samples_per_axis, stop_above=limit)
@@ -237,10 +286,14 @@ def learning_rate(cfg: FieldConfig, train: TrainConfig) -> float:
     return train.lr if train.lr is not None else DEFAULT_LR[cfg.arch]
 
 
-def build_field(cfg: FieldConfig, in_dim: int, out_dim: int, samples_per_axis: int = 256,
+def build_field(cfg: FieldConfig, in_dim: int, out_dim: int, samples_per_axis: int | tuple[int, ...] = 256,
                 generator: torch.Generator | None = None, first_w0: float | None = None) -> Field:
     """Compose the field named by ``cfg``: Encoding + Network. Its size is checked against
     :data:`MAX_PARAMETERS` from the numbers first (:func:`check_field_size`).
+
+    ``samples_per_axis``: the signal's samples along its longest axis, or one number per axis in
+    coordinate order (x, y, t); the defaults that follow the signal (PE octaves, the hash grid's
+    N_max) use the longest, except a hash grid's time axis with ``time_cells`` (:class:`HashConfig`).
 
     ``first_w0`` gives a SIREN's first layer its own omega_0 (3000 on audio's time axis, Sitzmann
     et al. 2020 sec. 4.1); ``None``: ``cfg.w0`` for every layer."""
@@ -248,15 +301,19 @@ def build_field(cfg: FieldConfig, in_dim: int, out_dim: int, samples_per_axis: i
     encoding: Encoding
     if cfg.arch == "pe":
         pe = cfg.pe
-        L = pe.frequencies if pe.frequencies is not None else nyquist_frequencies(samples_per_axis)
+        L = pe.frequencies if pe.frequencies is not None else nyquist_frequencies(_longest(samples_per_axis))
         encoding = PositionalEncoding(in_dim, L)
     elif cfg.arch == "ffn":
         encoding = GaussianFourierFeatures(in_dim, cfg.ffn.features, cfg.ffn.sigma, generator=generator)
     elif cfg.arch == "hash":
         hg = cfg.hash
-        max_res = hg.max_res if hg.max_res is not None else 2 * samples_per_axis
-        encoding = MultiresGrid.from_paper(in_dim, hg.levels, hg.features, hg.log2_table,
-                                           min(hg.min_res, max_res), max_res, generator=generator)
+        max_res = hg.finest(in_dim, samples_per_axis)
+        if isinstance(max_res, tuple):  # one schedule per axis, each from min(N_min, its N_max)
+            encoding = MultiresGrid.from_paper(in_dim, hg.levels, hg.features, hg.log2_table, hg.min_res, max_res,
+                                               generator=generator)
+        else:
+            encoding = MultiresGrid.from_paper(in_dim, hg.levels, hg.features, hg.log2_table,
+                                               min(hg.min_res, max_res), max_res, generator=generator)
     else:
         encoding = Identity(in_dim)
     network: Network

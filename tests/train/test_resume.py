@@ -90,3 +90,14 @@ def test_cli_fit_killed_then_resumed_is_byte_identical(tmp_path):
     other = _cli([*common, "--out", tmp_path / "x", "--resume"])
     assert other.wait(timeout=120) == 2
     assert "no training state" in other.stderr.read() and not (tmp_path / "x").exists()
+
+
+def test_a_state_saved_before_a_setting_existed_still_matches_but_a_changed_setting_does_not():
+    from inrkit.apps.image import _same_run
+
+    saved = {"field": {"arch": "hash", "hash": {"levels": 16, "max_res": None}}, "steps": 100}
+    now = {"field": {"arch": "hash", "hash": {"levels": 16, "max_res": None, "time_cells": None}}, "steps": 100}
+    assert _same_run(saved, now)  # a setting added later, at its default (None): the earlier behaviour
+    now["field"]["hash"]["time_cells"] = 1.0
+    assert not _same_run(saved, now)  # the same setting given a value: another run
+    assert not _same_run(saved, {**now, "steps": 200})

@@ -147,7 +147,7 @@ def fit_grid(signal: GridSignal, field_cfg: FieldConfig, train_cfg: TrainConfig,
     held = holdout_mask(signal.samples, holdout, train_cfg.seed)
     init_gen = torch.Generator().manual_seed(train_cfg.seed)
     cfg = replace(field_cfg, w0=HIDDEN_W0) if field_cfg.arch == "siren" else field_cfg
-    field = build_field(cfg, signal.dims, signal.channels, max(signal.shape), generator=init_gen,
+    field = build_field(cfg, signal.dims, signal.channels, tuple(reversed(signal.shape)), generator=init_gen,
                         first_w0=field_cfg.w0 if field_cfg.arch == "siren" else None).to(dev)
     lr = learning_rate(field_cfg, train_cfg)
     opt = make_optimizer(field, field_cfg.arch, lr)

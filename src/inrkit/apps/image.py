@@ -374,9 +374,18 @@ def verdict_note(m: dict, what: str = "samples") -> str:
                    f"by this rule).")
 
 
+def _same_run(saved, now) -> bool:
+    """Whether a saved run identity equals the current one, a setting absent from the saved one counting
+    as ``None``: settings added in a later version default to ``None`` (the earlier behaviour, such as
+    the hash grid's ``time_cells``), so an interrupted run still resumes after an upgrade."""
+    if isinstance(saved, dict) and isinstance(now, dict):
+        return all(_same_run(saved.get(k), now.get(k)) for k in saved.keys() | now.keys())
+    return saved == now
+
+
 def _resume_state(folder: Path, run_id: dict) -> dict:
     snap, meta = resume_lib.load(folder)
-    if meta != json.loads(json.dumps(run_id, default=str)):
+    if not _same_run(meta, json.loads(json.dumps(run_id, default=str))):
         raise InrkitError(f"the training state in {folder} belongs to another run (image or settings differ); "
                           f"start afresh without resuming")
     return snap

@@ -166,7 +166,7 @@ def run_render_kind(a, run: Invocation, field, meta: dict, kind_name: str) -> No
         raise InrkitError(f"render size {a.size[0]}x{a.size[1]} is above the limit of {a.max_pixels} pixels "
                           "(--max-pixels)")
     req = K.RenderRequest(size=a.size, scale=a.scale, what=a.what, rate=a.rate, fps=a.fps, slice=a.slice,
-                          chunk=a.chunk, max_pixels=a.max_pixels)
+                          chunk=a.chunk, max_pixels=a.max_pixels, progress=not a.quiet)
     t0 = time.perf_counter()
     r = render_kind(field, meta, req)
     out = a.out or run_folder_of(a.checkpoint) / "renders" / f"{r.name}{r.suffix}"

@@ -8,6 +8,12 @@ Coordinates in inrkit's [-1, 1] are mapped to u = (x + 1) / 2 in [0, 1]; at leve
 resolution N_l the grid has vertices 0 .. N_l on every axis and the point sits at
 u * N_l. Points outside the domain are clamped to its boundary.
 
+Per-axis resolutions: a level may have its own N_{l,i} on each axis i (a video's time axis of
+250 frames beside 640 x 272 pixels wants a different finest resolution). ``resolution`` is then
+``(L, d)`` instead of ``(L,)``; the vertex lattice of level l is (N_{l,0} + 1) x ... x
+(N_{l,d-1} + 1), its dense index sum_i c_i prod_{j<i} (N_{l,j} + 1), its hash unchanged. With
+equal resolutions on every axis both forms give the same numbers.
+
 Convention, and how it differs from tiny-cuda-nn / instant-ngp
 ---------------------------------------------------------------
 inrkit follows the paper's equations (Mueller et al. 2022, sec. 3, eqs. 2-3): level l has
@@ -48,15 +54,25 @@ def corner_offsets(d: int, device=None) -> Tensor:
     return torch.tensor(list(itertools.product((0, 1), repeat=d)), device=device, dtype=torch.long).flip(-1)
 
 
+def dense_strides(resolution: Tensor, d: int) -> Tensor:
+    """``(L, d)`` strides of the dense (row-major, axis 0 fastest) index: prod_{j<i} (N_{l,j} + 1).
+
+    ``resolution``: ``(L,)`` (the same on every axis: (N_l + 1)^i) or ``(L, d)`` per axis."""
+    if resolution.dim() == 1:
+        return (resolution + 1)[:, None] ** torch.arange(d, device=resolution.device)  # (L, d)
+    ones = torch.ones_like(resolution[:, :1])
+    return torch.cumprod(torch.cat([ones, resolution[:, :-1] + 1], 1), 1)  # (L, d)
+
+
 def level_indices(corners: Tensor, resolution: Tensor, dense: Tensor, size: Tensor) -> Tensor:
     """Table row of each corner within its level.
 
-    ``corners (..., L, K, d)`` integer vertex coordinates; ``resolution, dense, size (L,)``.
-    Dense levels (where (N_l + 1)^d <= T) index row-major, stride N_l + 1; hashed levels
-    use h(x) = (XOR_i x_i pi_i) mod T (Mueller et al. 2022, eq. 4).
+    ``corners (..., L, K, d)`` integer vertex coordinates; ``dense, size (L,)``; ``resolution (L,)``
+    or per axis ``(L, d)``. Dense levels (where prod_i (N_{l,i} + 1) <= T) index row-major, axis 0
+    fastest; hashed levels use h(x) = (XOR_i x_i pi_i) mod T (Mueller et al. 2022, eq. 4).
     """
     d = corners.shape[-1]
-    stride = (resolution + 1)[:, None] ** torch.arange(d, device=corners.device)  # (L, d)
+    stride = dense_strides(resolution, d)  # (L, d)
     dense_idx = (corners * stride[:, None, :]).sum(-1)  # (..., L, K)
     primes = torch.tensor(PRIMES[:d], device=corners.device, dtype=torch.long)
     h = corners * primes  # (..., L, K, d)
@@ -71,9 +87,9 @@ def grid_encode(coords: Tensor, table: Tensor, resolution: Tensor, offsets: Tens
                 dense: Tensor) -> Tensor:
     """Multiresolution grid features with d-linear interpolation (Mueller et al. 2022, sec. 3).
 
-    ``coords (*, d)`` in [-1, 1]; ``table (sum_l T_l, F)``; ``resolution, offsets, sizes,
-    dense (L,)``. Returns ``(*, L * F)``, level-major. Differentiable with respect to the
-    table and to ``coords`` (through the interpolation weights).
+    ``coords (*, d)`` in [-1, 1]; ``table (sum_l T_l, F)``; ``offsets, sizes, dense (L,)``;
+    ``resolution (L,)``, or ``(L, d)`` for per-axis resolutions. Returns ``(*, L * F)``, level-major.
+    Differentiable with respect to the table and to ``coords`` (through the interpolation weights).
     """
     lead, d = coords.shape[:-1], coords.shape[-1]
     x = coords.reshape(-1, d)  # (N, d)
@@ -82,15 +98,16 @@ def grid_encode(coords: Tensor, table: Tensor, resolution: Tensor, offsets: Tens
     # Level-major layout, points last: every elementwise step below runs over (L, N) tensors whose
     # long axis is contiguous (per-level constants broadcast along it), not over tiny trailing axes.
     u = ((x + 1.0) * 0.5).clamp(0.0, 1.0).T  # (d, N)
-    pos = u[None] * resolution.to(x.dtype)[:, None, None]  # (L, d, N)
+    res = resolution if resolution.dim() == 2 else resolution[:, None]  # (L, d) per axis, else (L, 1)
+    pos = u[None] * res.to(x.dtype)[:, :, None]  # (L, d, N)
     # The cell's lower corner; at u = 1 use the last cell with weight 1 on its upper corner.
-    base = torch.minimum(pos.detach().floor().long(), (resolution - 1)[:, None, None])  # (L, d, N)
+    base = torch.minimum(pos.detach().floor().long(), (res - 1)[:, :, None])  # (L, d, N)
     frac = pos - base.to(x.dtype)  # (L, d, N), carries the gradient to coords
     # Corner c = base + o, o in {0, 1}^d. The dense index sum_i c_i s_i and the hash XOR_i c_i pi_i are
     # built from per-axis terms of the two choices (c_i pi_i for the upper one is the lower's + pi_i),
     # combined over the 2^d corners one axis at a time: lists of (L, N) tensors, axis 0 fastest.
     any_dense, all_dense = bool(dense.any()), bool(dense.all())
-    stride = (resolution + 1)[:, None] ** torch.arange(d, device=x.device)  # (L, d)
+    stride = dense_strides(resolution, d)  # (L, d)
     dense_idx: list[Tensor] = []
     hashed: list[Tensor] = []
     w: list[Tensor] = []
@@ -184,13 +201,14 @@ def grid_encode_lattice(axes: list[Tensor] | tuple[Tensor, ...], table: Tensor, 
     feats_per_level = []
     partial_levels = []
     primes = PRIMES[:d]
+    strides = dense_strides(resolution, d).tolist()  # (L, d)
     for level in range(int(resolution.shape[0])):
-        n = int(resolution[level])
+        ns = resolution[level].tolist() if resolution.dim() == 2 else [int(resolution[level])] * d  # per axis
         is_dense, size, off = bool(dense[level]), int(sizes[level]), int(offsets[level])
         # per axis: the vertices used (sorted, unique), and each point's two of them with weights
         verts, lo_idx, hi_idx, w_lo, w_hi, slopes = [], [], [], [], [], []
         for a in range(d):
-            base, frac, slope = _level_geometry(axes[a], n)
+            base, frac, slope = _level_geometry(axes[a], ns[a])
             both = torch.cat([base, base + 1])
             v, inv = torch.unique(both, sorted=True, return_inverse=True)
             m = base.shape[0]
@@ -205,7 +223,7 @@ def grid_encode_lattice(axes: list[Tensor] | tuple[Tensor, ...], table: Tensor, 
         if is_dense:
             idx = torch.zeros((), dtype=torch.long)
             for a in range(d):
-                term = verts[a] * (n + 1) ** a
+                term = verts[a] * strides[level][a]
                 idx = idx + term.reshape([-1 if b == d - 1 - a else 1 for b in range(d)])
         else:
             idx = None
@@ -238,6 +256,19 @@ def grid_encode_lattice(axes: list[Tensor] | tuple[Tensor, ...], table: Tensor, 
     return feats, (torch.cat(partial_levels, -1) if partials else None)
 
 
+def _level_tuples(resolutions, in_dim: int) -> list[tuple[int, ...]]:
+    """Each level's resolution per axis: an int (every axis) or a list of ``in_dim`` ints."""
+    out = []
+    for r in resolutions:
+        if isinstance(r, (list, tuple)):
+            if len(r) != in_dim:
+                raise ValueError(f"a per-axis level resolution needs {in_dim} numbers (one per axis), got {list(r)}")
+            out.append(tuple(int(v) for v in r))
+        else:
+            out.append((int(r),) * in_dim)
+    return out
+
+
 class MultiresGrid(Encoding):
     """Multiresolution hash encoding (Mueller et al. 2022, sec. 3), for 1 to 4 input dimensions.
 
@@ -245,24 +276,35 @@ class MultiresGrid(Encoding):
     ``features`` values, initialised U(-1e-4, 1e-4) (sec. 4). Levels that fit in T are
     indexed densely (one row per vertex, no collisions); the rest are hashed.
 
+    A level's resolution may also be a list of ``in_dim`` numbers, one per axis in coordinate
+    order (x, y, t): the level then has prod_i (N_{l,i} + 1) vertices. :meth:`from_paper` builds
+    such levels from one finest resolution per axis. ``resolutions`` is kept (and written in the
+    spec) as given, except that levels equal on every axis are written as plain ints, so an
+    isotropic grid's spec is what it always was; :attr:`level_resolutions` has every level per axis.
+
     The paper's vertex convention, not tiny-cuda-nn's (no -1 in the level scale, no +0.5
     offset; see the module docstring): its tables cannot be loaded here.
     """
 
-    def __init__(self, in_dim: int, resolutions: list[int], log2_table_size: int = 18, features: int = 2,
-                 generator: torch.Generator | None = None):
+    def __init__(self, in_dim: int, resolutions: list[int] | list[list[int]], log2_table_size: int = 18,
+                 features: int = 2, generator: torch.Generator | None = None):
         super().__init__()
         if not 1 <= in_dim <= 4:
             raise ValueError(f"grid encodings support 1 to 4 input dimensions, not {in_dim}")
         self.in_dim = in_dim
         self.features = features
         self.log2_table_size = log2_table_size
-        self.resolutions = [int(r) for r in resolutions]
-        self.out_dim = len(self.resolutions) * features
+        levels = _level_tuples(resolutions, in_dim)
+        self.level_resolutions = levels
+        """Every level's resolution per axis, ``[(N_{l,0}, ..., N_{l,d-1}), ...]``."""
+        self.per_axis = any(len(set(r)) > 1 for r in levels)
+        self.resolutions = [list(r) for r in levels] if self.per_axis else [r[0] for r in levels]
+        self.out_dim = len(levels) * features
         T = 2**log2_table_size
-        sizes = [min(T, (r + 1) ** in_dim) for r in self.resolutions]
-        dense = [(r + 1) ** in_dim <= T for r in self.resolutions]
+        sizes = [min(T, math.prod(v + 1 for v in r)) for r in levels]
+        dense = [math.prod(v + 1 for v in r) <= T for r in levels]
         offsets = [0] + list(itertools.accumulate(sizes))[:-1]
+        # (L,) when every level is the same on every axis (the original form), else (L, d)
         self.register_buffer("resolution", torch.tensor(self.resolutions, dtype=torch.long), persistent=False)
         self.register_buffer("sizes", torch.tensor(sizes, dtype=torch.long), persistent=False)
         self.register_buffer("offsets", torch.tensor(offsets, dtype=torch.long), persistent=False)
@@ -272,7 +314,7 @@ class MultiresGrid(Encoding):
 
     @classmethod
     def from_paper(cls, in_dim: int, levels: int = 16, features: int = 2, log2_table_size: int = 19,
-                   min_resolution: int = 16, max_resolution: int = 2048,
+                   min_resolution: int = 16, max_resolution: int | list[int] | tuple[int, ...] = 2048,
                    generator: torch.Generator | None = None) -> "MultiresGrid":
         """The paper's hyperparameters (Mueller et al. 2022, sec. 3, eqs. 2-3):
 
@@ -280,9 +322,16 @@ class MultiresGrid(Encoding):
 
         Defaults are Table 1's: L = 16, F = 2, N_min = 16; T = 2^19 and N_max = 2048 (the
         paper uses T up to 2^24 and N_max up to 2^19 depending on the task).
+
+        ``max_resolution`` may give one N_max per axis (coordinate order): each axis then follows
+        eqs. 2-3 from min(N_min, its N_max) to its N_max over the same L levels
+        (:meth:`axis_resolutions`).
         """
-        return cls(in_dim, cls.paper_resolutions(levels, min_resolution, max_resolution), log2_table_size, features,
-                   generator)
+        if isinstance(max_resolution, (list, tuple)):
+            res = cls.axis_resolutions(in_dim, levels, min_resolution, max_resolution)
+        else:
+            res = cls.paper_resolutions(levels, min_resolution, max_resolution)
+        return cls(in_dim, res, log2_table_size, features, generator)
 
     @staticmethod
     def paper_resolutions(levels: int, min_resolution: int, max_resolution: int) -> list[int]:
@@ -291,6 +340,16 @@ class MultiresGrid(Encoding):
             return [min_resolution]
         b = math.exp((math.log(max_resolution) - math.log(min_resolution)) / (levels - 1))
         return [int(math.floor(min_resolution * b**level + 1e-6)) for level in range(levels)]
+
+    @classmethod
+    def axis_resolutions(cls, in_dim: int, levels: int, min_resolution: int,
+                         max_resolution: list[int] | tuple[int, ...]) -> list[list[int]]:
+        """Per-axis eqs. 2-3: level l's resolution on axis i is :meth:`paper_resolutions` from
+        min(N_min, N_max,i) to N_max,i; ``[[N_{l,0}, ..., N_{l,d-1}] for l in 0 .. L-1]``."""
+        if len(max_resolution) != in_dim:
+            raise ValueError(f"need one finest resolution per axis ({in_dim}), got {list(max_resolution)}")
+        cols = [cls.paper_resolutions(levels, min(min_resolution, int(m)), int(m)) for m in max_resolution]
+        return [[cols[i][level] for i in range(in_dim)] for level in range(levels)]
 
     def forward(self, coords: Tensor) -> Tensor:
         return grid_encode(coords, self.table, self.resolution, self.offsets, self.sizes, self.dense)
@@ -316,16 +375,26 @@ class MultiresGrid(Encoding):
     """Largest T = 2^32 rows per level (the paper uses up to 2^24)."""
 
     @staticmethod
-    def table_rows(in_dim: int, resolutions: list[int], log2_table_size: int) -> int:
-        """Rows of the flat table: sum over levels of min(T, (N_l + 1)^d), from the numbers."""
+    def table_rows(in_dim: int, resolutions: list[int] | list[list[int]], log2_table_size: int) -> int:
+        """Rows of the flat table: sum over levels of min(T, prod_i (N_{l,i} + 1)), from the numbers."""
         T = 2**log2_table_size
-        return sum(min(T, (r + 1) ** in_dim) for r in resolutions)
+        return sum(min(T, math.prod(v + 1 for v in r)) for r in _level_tuples(resolutions, in_dim))
 
     @classmethod
     def check_spec(cls, spec: dict) -> int:
         S.only_keys(spec, "hashgrid", ["in_dim", "resolutions", "log2_table_size", "features"])
         in_dim = S.integer(spec, "in_dim", "hashgrid", hi=4)
-        res = S.integer_list(spec, "resolutions", "hashgrid")
+        raw = spec.get("resolutions")
+        if isinstance(raw, list) and raw and all(isinstance(r, list) for r in raw):  # per axis: [[N_x, N_y, ...], ...]
+            if len(raw) > S.MAX_LEVELS:
+                raise TypeError(f"hashgrid.resolutions must be a list of 1 to {S.MAX_LEVELS} levels, "
+                                f"got {S.show(raw)}")
+            res = [S.integer_list({"resolutions": r}, "resolutions", "hashgrid", max_len=in_dim) for r in raw]
+            if any(len(r) != in_dim for r in res):
+                raise ValueError(f"hashgrid.resolutions: each level needs {in_dim} per-axis numbers, "
+                                 f"got {S.show(raw)}")
+        else:
+            res = S.integer_list(spec, "resolutions", "hashgrid")
         log2 = S.integer(spec, "log2_table_size", "hashgrid", hi=cls.MAX_LOG2_TABLE_SIZE, default=18)
         features = S.integer(spec, "features", "hashgrid", default=2)
         return cls.table_rows(in_dim, res, log2) * features

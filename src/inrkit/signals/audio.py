@@ -347,7 +347,12 @@ def render(field, meta: dict, req: RenderRequest) -> Rendering:
     MAX_RENDER_SAMPLES.check(frames * int(sig.get("channels", 1)), f"a render at {new_rate:,} Hz")
     if req.what != "image":
         raise InrkitError(f"--what {req.what} is for images and volumes; an audio field renders its values")
-    values = evaluate_grid(field, (frames,), tuple(tuple(b) for b in sig["bounds"]), req.chunk)  # (frames, C)
+    from ..train.progress import Counter
+
+    chunk = req.chunk or 65_536  # evaluate_grid's default
+    counter = Counter(f"render audio {new_rate:,} Hz", frames, req.progress and frames > chunk)  # block by block
+    values = evaluate_grid(field, (frames,), tuple(tuple(b) for b in sig["bounds"]), chunk, counter)  # (frames, C)
+    counter.close()
     lo, hi = sig["value_range"]
     samples = (values + 1.0) * ((hi - lo) / 2.0) + lo
     return Rendering(samples, f"audio-{new_rate}Hz", ".wav", lambda p: write_wav(p, samples, new_rate),

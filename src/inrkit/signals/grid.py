@@ -20,6 +20,7 @@ for the whole grid: a 256^3 volume holds its values (64 MiB) and the batches, no
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -204,9 +205,11 @@ def holdout_mask(samples: int, fraction: float, seed: int) -> np.ndarray:
     return mask
 
 
-def evaluate_grid(field: nn.Module, shape: tuple[int, ...], bounds, chunk: int | None = None) -> np.ndarray:
+def evaluate_grid(field: nn.Module, shape: tuple[int, ...], bounds, chunk: int | None = None,
+                  progress: Callable[[int], None] | None = None) -> np.ndarray:
     """The field's outputs ``(*shape, C)`` float32 at the cell centres of ``shape`` within ``bounds``,
-    evaluated ``chunk`` points at a time from raster indices (no coordinate grid is ever built)."""
+    evaluated ``chunk`` points at a time from raster indices (no coordinate grid is ever built).
+    ``progress(points_done)`` is called after each chunk (a :class:`inrkit.train.progress.Counter`)."""
     chunk = chunk or 65_536
     n = int(np.prod(shape))
     dev = next((p.device for p in field.parameters()), torch.device("cpu"))
@@ -220,5 +223,7 @@ def evaluate_grid(field: nn.Module, shape: tuple[int, ...], bounds, chunk: int |
             if out is None:
                 out = np.empty((n, y.shape[-1]), dtype=np.float32)
             out[a:a + len(idx)] = y
+            if progress is not None:
+                progress(a + len(idx))
     field.train(was_training)
     return out.reshape(*shape, -1)

@@ -32,7 +32,9 @@ class RenderRequest:
 
     ``size`` is ``(W, H)`` (the command line's order) of a slice or frame; ``what`` is ``image``
     (the values), ``gradient`` or ``laplacian``; ``rate`` audio samples per second; ``fps``
-    video frames per second; ``slice`` a volume plane ``AXIS=VALUE`` in the field's coordinates.
+    video frames per second; ``slice`` a volume plane ``AXIS=VALUE`` in the field's coordinates;
+    ``progress`` shows the one progress display (:class:`inrkit.train.progress.Counter`, on stderr)
+    while a long render runs (a video's frames), as ``--quiet`` does not.
     """
 
     size: tuple[int, int] | None = None
@@ -44,6 +46,7 @@ class RenderRequest:
     chunk: int | None = None
     max_pixels: int = 200_000_000
     region: tuple[float, float, float, float] | None = None
+    progress: bool = False
 
 
 @dataclass
