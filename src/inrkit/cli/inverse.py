@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import ALL_ARCHS
+from ..train.schedules import SCHEDULES
 from .options import Command, Group, Invocation, opt, options
 from .shared import Device, DryRun, Log, Out, Overwrite, Quiet, Seed, dry_run_by_probe
 
@@ -27,6 +28,8 @@ class InverseModel:
 class InverseTraining:
     steps: int = opt(1000, "Adam steps", at_least=1)
     lr: float = opt(3e-3, "learning rate", above=0)
+    schedule: str = opt("cosine", "learning-rate schedule: cosine decay to 1 % of lr over --steps, or constant",
+                        choices=SCHEDULES)
     minutes: float | None = opt(None, "cap on the training time", unset="no cap", above=0)
 
 
@@ -34,7 +37,7 @@ def _config(a):
     from ..apps.inverse import InverseConfig
 
     return InverseConfig(arch=a.arch, width=a.width, depth=a.depth, features=a.features, sigma=a.sigma, w0=a.w0,
-                         steps=a.steps, lr=a.lr, seed=a.seed, minutes=a.minutes)
+                         steps=a.steps, lr=a.lr, schedule=a.schedule, seed=a.seed, minutes=a.minutes)
 
 
 def _preflight(out: Path, overwrite: bool) -> None:
