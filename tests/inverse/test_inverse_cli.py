@@ -40,6 +40,8 @@ def test_mri_bad_input(tmp_path, capsys):
     np.save(mask, np.zeros((32, 32)))
     _fails(capsys, ["mri", "shepp-logan", "--size", 32, "--mask", mask], "samples nothing", out)
     _fails(capsys, ["mri", "shepp-logan", "--mask", "spiral"], "unknown mask", out)
+    _fails(capsys, ["mri", "shepp-logan", "--tv", -0.1], "--tv must be at least 0", out)
+    _fails(capsys, ["ct", "shepp-logan", "--tv", "inf"], "--tv must be a finite number", out)
 
 
 def test_shape_bad_input(tmp_path, capsys):
@@ -73,6 +75,8 @@ def test_occupancy_refuses_an_open_mesh_on_the_command_line(tmp_path, capsys):
      "--features", 16],
     ["mri", "shepp-logan", "--size", 32, "--mask", "random", "--acceleration", 8, "--steps", 5, "--width", 16,
      "--features", 16, "--tv-iterations", 10],
+    ["ct", "shepp-logan", "--size", 32, "--views", 6, "--steps", 5, "--rays", 64, "--samples", 8, "--width", 16,
+     "--features", 16, "--tv", 0.001],
 ])
 def test_inverse_runs_write_a_whole_folder(tmp_path, capsys, args):
     out = tmp_path / "run"
@@ -80,6 +84,7 @@ def test_inverse_runs_write_a_whole_folder(tmp_path, capsys, args):
     text = capsys.readouterr().out
     assert "PSNR" in text and "report.html" in text
     names = {p.name for p in out.iterdir()}
-    assert {"report.html", "metrics.json", "model.json", "model.safetensors", "truth.png", "inr-ffn.png"} <= names
+    inr = "inr-ffn-tv-0-001.png" if "--tv" in args else "inr-ffn.png"
+    assert {"report.html", "metrics.json", "model.json", "model.safetensors", "truth.png", inr} <= names
     html = (out / "report.html").read_text()
     assert "Errors" in html and "inrkit " + args[0] in html

@@ -42,6 +42,9 @@ from ..train import checkpoint, fit, schedules
 from ..train.progress import Progress
 from .edit import LossHistory, _loss_figure
 
+TV_POINTS = 4096
+"""Random points per CT step where the field's total variation is estimated (with ``--tv``)."""
+
 TV_WEIGHTS = (0.001, 0.003, 0.01, 0.03)
 """Total-variation weights tried by the MRI baseline (images in [0, 1], unitary DFT)."""
 
@@ -52,7 +55,9 @@ class InverseConfig:
     of scale ``sigma`` in [-1, 1] units) or any of inrkit's architectures; ``width`` x ``depth`` MLP;
     Adam at ``lr`` for ``steps`` steps with ``schedule`` (``cosine``: decay to 1 % of ``lr`` over ``steps``,
     which removes the noise floor that a constant rate leaves on random rays; ``constant``); ``minutes``
-    caps the training time (a capped cosine run stops before its rate has decayed)."""
+    caps the training time (a capped cosine run stops before its rate has decayed). ``tv`` > 0 adds that
+    weight times the field's total variation to the data term (:mod:`inrkit.objectives.inverse`; 0: the
+    pure INR)."""
 
     arch: str = "ffn"
     width: int = 128
@@ -63,6 +68,7 @@ class InverseConfig:
     steps: int = 1000
     lr: float = 3e-3
     schedule: str = "cosine"
+    tv: float = 0.0
     seed: int = 0
     minutes: float | None = None
 
@@ -99,7 +105,8 @@ def reconstruct_ct(problem: CTProblem, cfg: InverseConfig = InverseConfig(), ray
     ``rays`` per step (0: every ray), ``samples`` per ray (default one per pixel of path)."""
     dev = resolve_device(device)
     n = problem.n
-    field, res, hist = _fit(problem.sampler(rays, dev, samples=samples), RayIntegral(n), cfg, dev, progress,
+    sampler = problem.sampler(rays, dev, samples=samples, tv_points=TV_POINTS if cfg.tv else 0)
+    field, res, hist = _fit(sampler, RayIntegral(n, tv=cfg.tv), cfg, dev, progress,
                             f"CT {problem.views} views", n)
     return field, image_of(lambda x: field(x.to(dev)).cpu(), n), res, hist
 
@@ -128,7 +135,7 @@ def run_ct(problem: CTProblem, cfg: InverseConfig = InverseConfig(), *, rays: in
     t0 = time.perf_counter()
     field, rec, res, hist = reconstruct_ct(problem, cfg, rays, samples, device, progress)
     seconds = time.perf_counter() - t0
-    methods = {f"INR ({cfg.arch})": (rec, seconds), **base}
+    methods = {_inr_label(cfg): (rec, seconds), **base}
     results = {"task": "ct", "problem": problem.meta(), "config": asdict(cfg), "rays_per_step": rays,
                "samples_per_ray": samples or problem.n, "sart_iterations": sart_iterations,
                "steps_done": res.steps, "status": res.status, "final_loss": res.final_terms.get("loss"),
@@ -184,13 +191,13 @@ def run_mri(problem: MRIProblem, cfg: InverseConfig = InverseConfig(), *, tv_ite
             tv_best, tv_weight = rec, lam
     t_tv = (time.perf_counter() - t0) / len(weights)
     t0 = time.perf_counter()
-    field, res, hist = _fit(problem.sampler(dev), MaskedFourier(), cfg, dev, progress, "MRI", max(h, w))
+    field, res, hist = _fit(problem.sampler(dev), MaskedFourier(tv=cfg.tv), cfg, dev, progress, "MRI", max(h, w))
     from .. import coords as C
 
     with torch.no_grad():
         rec = field(C.grid((h, w), device=dev).reshape(-1, 2))[:, 0].reshape(h, w).double().cpu().numpy()
     seconds = time.perf_counter() - t0
-    methods = {f"INR ({cfg.arch})": (rec, seconds), "zero-filled": (zf, t_zf),
+    methods = {_inr_label(cfg): (rec, seconds), "zero-filled": (zf, t_zf),
                f"TV (weight {tv_weight:g})": (tv_best, t_tv)}
     results = {"task": "mri", "problem": problem.meta(), "config": asdict(cfg), "tv_iterations": tv_iterations,
                "tv_weights_psnr": {str(k): v for k, v in tv_all.items()}, "steps_done": res.steps,
@@ -220,8 +227,14 @@ def run_mri(problem: MRIProblem, cfg: InverseConfig = InverseConfig(), *, tv_ite
 
 # ---- shared -------------------------------------------------------------------------------
 
+def _inr_label(cfg: InverseConfig) -> str:
+    return f"INR ({cfg.arch} + TV {cfg.tv:g})" if cfg.tv else f"INR ({cfg.arch})"
+
+
 def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-").replace("--", "-")
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
 def _u8(img: np.ndarray) -> np.ndarray:

@@ -30,6 +30,8 @@ class InverseTraining:
     lr: float = opt(3e-3, "learning rate", above=0)
     schedule: str = opt("cosine", "learning-rate schedule: cosine decay to 1 % of lr over --steps, or constant",
                         choices=SCHEDULES)
+    tv: float = opt(0.0, "weight of the field's total variation added to the data term (0: the pure INR of "
+                    "Tancik et al. 2020; a prior for few views or strong undersampling)", at_least=0.0)
     minutes: float | None = opt(None, "cap on the training time", unset="no cap", above=0)
 
 
@@ -37,7 +39,7 @@ def _config(a):
     from ..apps.inverse import InverseConfig
 
     return InverseConfig(arch=a.arch, width=a.width, depth=a.depth, features=a.features, sigma=a.sigma, w0=a.w0,
-                         steps=a.steps, lr=a.lr, schedule=a.schedule, seed=a.seed, minutes=a.minutes)
+                         steps=a.steps, lr=a.lr, schedule=a.schedule, tv=a.tv, seed=a.seed, minutes=a.minutes)
 
 
 def _preflight(out: Path, overwrite: bool) -> None:

@@ -111,8 +111,9 @@ class CTProblem:
     def views(self) -> int:
         return int(self.sinogram.shape[1])
 
-    def sampler(self, rays: int, device=None, jitter: bool = True, samples: int | None = None) -> "RaySampler":
-        return RaySampler(self, rays, device, jitter, samples)
+    def sampler(self, rays: int, device=None, jitter: bool = True, samples: int | None = None,
+                tv_points: int = 0) -> "RaySampler":
+        return RaySampler(self, rays, device, jitter, samples, tv_points)
 
     def meta(self) -> dict:
         return {"kind": "ct", "name": self.name, "shape": [self.n, self.n], "views": self.views,
@@ -126,11 +127,15 @@ class RaySampler:
 
     The batch has no ``coords`` (the objective makes its points from the rays) and carries
     ``targets (R, 1)`` (the measured line integrals) and extras ``angles (R,)`` in radians,
-    ``offsets (R,)`` and ``t (R, S)`` in pixels (:mod:`inrkit.rendering.radon`)."""
+    ``offsets (R,)`` and ``t (R, S)`` in pixels (:mod:`inrkit.rendering.radon`); with ``tv_points``
+    P > 0 also ``tv_points (P, 2)``, uniform in the square, where the objective's total variation is
+    estimated."""
 
-    def __init__(self, problem: CTProblem, rays: int, device=None, jitter: bool = True, samples: int | None = None):
+    def __init__(self, problem: CTProblem, rays: int, device=None, jitter: bool = True, samples: int | None = None,
+                 tv_points: int = 0):
         n, v = problem.n, problem.views
         self.n, self.rays, self.device, self.jitter, self.samples = n, rays, device, jitter, samples
+        self.tv_points = tv_points
         k = torch.arange(n, dtype=torch.float32) - float(n // 2)
         self.offsets = k.repeat(v)  # (n * V,), view-major
         self.angles = torch.deg2rad(torch.as_tensor(problem.theta, dtype=torch.float32)).repeat_interleave(n)
@@ -144,8 +149,10 @@ class RaySampler:
             idx = torch.arange(total)
         t = R.ray_samples(self.n, idx.shape[0], generator, self.jitter, self.samples)
         dev = self.device
-        return Batch(None, self.targets[idx].to(dev), {"angles": self.angles[idx].to(dev),
-                                                       "offsets": self.offsets[idx].to(dev), "t": t.to(dev)})
+        extras = {"angles": self.angles[idx].to(dev), "offsets": self.offsets[idx].to(dev), "t": t.to(dev)}
+        if self.tv_points:
+            extras["tv_points"] = (torch.rand(self.tv_points, 2, generator=generator) * 2 - 1).to(dev)
+        return Batch(None, self.targets[idx].to(dev), extras)
 
 
 def make_problem(source: str, views: int | None, size: int | None, *, angles: str | os.PathLike | None = None,
