@@ -60,10 +60,11 @@ class CTArgs(InverseModel, InverseTraining, Seed, Device, Out, Overwrite, Quiet,
                               "evenly spaced", group="input")
     noise: float = opt(0.0, "Gaussian noise on the simulated sinogram, std relative to its largest value",
                        at_least=0.0, group="input")
-    rays: int = opt(2048, "random rays per step (0: every ray of the sinogram)", at_least=0, at_most=1 << 22,
+    rays: int = opt(512, "random rays per step (0: every ray of the sinogram)", at_least=0, at_most=1 << 22,
                     group="training")
-    samples: int | None = opt(None, "samples along each ray (stratified)", unset="one per pixel of path",
-                              at_least=2, at_most=8192, group="training")
+    samples: int = opt(64, "samples along each ray, stratified (jittered, so their sum is an unbiased "
+                              "estimate of the integral); 0: one per pixel of path", at_least=0, at_most=8192,
+                              group="training")
     sart_iterations: int = opt(3, "SART iterations of the baseline", at_least=1, at_most=100, group="training")
     sigma: float = opt(1.5, "Fourier feature scale in [-1, 1] units (ffn)", above=0, group="model")
     lr: float = opt(1e-2, "learning rate", above=0, group="training")
@@ -79,7 +80,7 @@ def run_ct(a: CTArgs, run: Invocation) -> None:
     _preflight(out, a.overwrite)
 
     def work(progress: bool):
-        return go(problem, _config(a), rays=a.rays, samples=a.samples, sart_iterations=a.sart_iterations,
+        return go(problem, _config(a), rays=a.rays, samples=a.samples or None, sart_iterations=a.sart_iterations,
                   device=a.device, out=out, overwrite=a.overwrite, progress=progress, command=run.command)
 
     if a.dry_run:
