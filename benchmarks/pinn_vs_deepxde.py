@@ -13,9 +13,18 @@ by inrkit's relative L2 error against inrkit's reference on the problem's dense 
 (``torch.set_num_threads(1)``); wall time is the training calls' (model building and scoring
 excluded, for both), and so is CPU time (``time.process_time`` of the worker process), which is the
 figure to compare on a shared machine; the 1-minute load average before and after each run is kept.
-``--json FILE`` saves every finished run as it goes (a stopped benchmark keeps what it measured);
-``--table FILE...`` prints the table of saved runs. DeepXDE is installed only for this script, never a
-dependency of inrkit.
+``--json FILE`` saves every finished run as it goes (a stopped benchmark keeps what it measured;
+with ``--append`` the runs already in FILE are kept and the new ones added after them);
+``--table FILE...`` prints the table of saved runs.
+
+``diffusion-inverse`` follows DeepXDE's ``examples/pinn_inverse/diffusion_1d_inverse.py`` (a trainable
+``dde.Variable`` C, initial guess 2, true 1, fitted with the network by Adam; the same 32 x 3 tanh
+network and 40 + 20 + 10 points) but both tools see inrkit's observations (``Problem.observations``:
+50 noisy values inside the domain, anchored as collocation points for DeepXDE, a ``PointSetBC`` term)
+instead of the example's 10 noise-free values at t = 1, and DeepXDE takes 10,000 Adam steps, not
+50,000 (``settings["adam_steps"]``). Each run then also reports the recovered coefficient and its
+relative error ``|C - C_true| / |C_true|`` (``coefficient_errors``), next to the solution's relative L2.
+DeepXDE is installed only for this script, never a dependency of inrkit.
 """
 
 from __future__ import annotations
@@ -37,6 +46,12 @@ def inrkit_config(name: str, seed: int):
     return problem, pde.recipe(problem, seed, threads=1, eval_every=0)
 
 
+def coefficient_errors(problem, coefficients: dict) -> dict:
+    """``|c - c_true| / |c_true|`` per recovered coefficient that the problem knows the truth of."""
+    return {k: abs(v - problem.truth[k]) / abs(problem.truth[k]) for k, v in (coefficients or {}).items()
+            if k in problem.truth and problem.truth[k] != 0}
+
+
 def run_inrkit(name: str, seed: int) -> dict:
     import torch
 
@@ -49,7 +64,7 @@ def run_inrkit(name: str, seed: int) -> dict:
     iters = sum(p["iterations"] for p in r.phases)
     return {"tool": "inrkit", "problem": name, "seed": seed, "rel_l2": r.rel_l2, "seconds": r.seconds,
             "cpu_seconds": r.cpu_seconds, "steps": iters, "status": r.status, "messages": r.messages,
-            "coefficients": r.coefficients,
+            "coefficients": r.coefficients, "coefficient_errors": coefficient_errors(problem, r.coefficients),
             "lbfgs_iterations": sum(p["iterations"] for p in r.phases if p["phase"] == "lbfgs"), "fit_steps": steps}
 
 
@@ -166,6 +181,7 @@ def run_deepxde(name: str, seed: int) -> dict:
            "steps": s["adam_steps"] + lbfgs_iters, "lbfgs_iterations": lbfgs_iters, "status": "ok"}
     if variables:
         out["coefficients"] = {"C": float(variables[0].detach())}
+        out["coefficient_errors"] = coefficient_errors(problem, out["coefficients"])
     return out
 
 
@@ -226,6 +242,9 @@ def table(runs: list, problems: list[str], tools: list[str]) -> str:
             if any(r.get("coefficients") for r in rs):
                 cs = [v for r in rs for v in (r.get("coefficients") or {}).values()]
                 coef = "C = " + ", ".join(f"{c:.4f}" for c in cs)
+                es = [v for r in rs for v in (r.get("coefficient_errors") or {}).values()]
+                if es:
+                    coef += f"; median rel. error {statistics.median(es):.2e} (worst {max(es):.2e})"
             seeds = ",".join(str(r["seed"]) for r in rs)
             lines.append(f"| {name} | {tool} | {seeds} | {statistics.median(errs):.2e} | {max(errs):.2e} "
                          f"| {statistics.median(secs):.1f} | {statistics.median(cpus):.1f} "
@@ -239,6 +258,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--tools", default="deepxde,inrkit")
     ap.add_argument("--json", default=None, help="also write every run's result here, after each run")
+    ap.add_argument("--append", action="store_true",
+                    help="keep the runs already saved in --json FILE and add the new ones after them")
     ap.add_argument("--table", nargs="+", metavar="JSON", default=None,
                     help="print the table of saved results (several files are merged) and exit")
     ap.add_argument("--worker", nargs=3, metavar=("TOOL", "PROBLEM", "SEED"), help=argparse.SUPPRESS)
@@ -264,6 +285,14 @@ def main() -> None:
         header["deepxde"] = "?"
     print(f"machine: {header['machine']}, DeepXDE {header['deepxde']}, one thread per run", flush=True)
     runs = []
+    if a.append and a.json and os.path.exists(a.json):
+        with open(a.json) as f:
+            old = json.load(f)
+        runs = _load(a.json)
+        if isinstance(old, dict):  # the earlier invocations' headers, oldest first
+            header["earlier"] = old.get("earlier", []) + [{k: v for k, v in old.items()
+                                                           if k not in ("runs", "earlier")}]
+        print(f"keeping {len(runs)} runs already in {a.json}", flush=True)
     for name in problems:
         for seed in [int(s) for s in a.seeds.split(",")]:
             for tool in tools:  # back to back, alternating per seed
@@ -272,7 +301,8 @@ def main() -> None:
                 print(f"  {name:17s} seed {seed} {tool:8s} rel L2 {r['rel_l2']:.3e}  {r['seconds']:7.1f} s wall "
                       f"{r.get('cpu_seconds', float('nan')):7.1f} s CPU  {r.get('steps', 0):6d} iterations  "
                       f"load {r['load_before']:.1f}-{r['load_after']:.1f}  {r['status']}"
-                      + (f"  {r.get('coefficients')}" if r.get("coefficients") else "")
+                      + (f"  {r.get('coefficients')} rel. error {r.get('coefficient_errors')}"
+                         if r.get("coefficients") else "")
                       + ("  " + " | ".join(r["messages"]) if r.get("messages") else ""), flush=True)
                 if a.json:
                     _save(a.json, header, runs)

@@ -28,7 +28,7 @@ class InverseModel:
 class InverseTraining:
     steps: int = opt(1000, "Adam steps", at_least=1)
     lr: float = opt(3e-3, "learning rate", above=0)
-    schedule: str = opt("cosine", "learning-rate schedule: cosine decay to 1 % of lr over --steps, or constant",
+    schedule: str = opt("constant", "learning-rate schedule: constant, or cosine decay to 1 % of lr over --steps",
                         choices=SCHEDULES)
     tv: float = opt(0.0, "weight of the field's total variation added to the data term (0: the pure INR of "
                     "Tancik et al. 2020; a prior for few views or strong undersampling)", at_least=0.0)
