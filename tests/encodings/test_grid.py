@@ -11,26 +11,27 @@ from inrkit.encodings.grid import PRIMES
 
 
 def reference_encode(enc: MultiresGrid, x: torch.Tensor) -> torch.Tensor:
-    """Loop over points, levels and corners with Python integers (Mueller et al. 2022, sec. 3)."""
+    """Loop over points, levels and corners with Python integers (Mueller et al. 2022, sec. 3), each axis
+    with its own N_{l,i} (``level_resolutions``: equal on every axis unless the grid is per-axis)."""
     d = enc.in_dim
     T = 2**enc.log2_table_size
     out = []
-    offset = 0
-    levels = []
-    for n in enc.resolutions:
-        size = min(T, (n + 1) ** d)
-        levels.append((n, size, offset, (n + 1) ** d <= T))
+    levels, offset = [], 0
+    for ns in enc.level_resolutions:
+        verts = math.prod(n + 1 for n in ns)
+        size = min(T, verts)
+        levels.append((ns, size, offset, verts <= T))
         offset += size
     for p in x:
         feats = []
-        for n, size, off, dense in levels:
-            u = [((c + 1) / 2).clamp(0.0, 1.0) * n for c in p]  # tensors: keeps the coordinate gradient
-            base = [min(int(math.floor(float(v))), n - 1) for v in u]
+        for ns, size, off, dense in levels:
+            u = [((c + 1) / 2).clamp(0.0, 1.0) * n for c, n in zip(p, ns)]  # tensors: keeps the coordinate gradient
+            base = [min(int(math.floor(float(v.detach()))), n - 1) for v, n in zip(u, ns)]
             acc = torch.zeros(enc.features, dtype=x.dtype)
             for corner in itertools.product((0, 1), repeat=d):
                 v = [b + c for b, c in zip(base, corner)]
                 if dense:
-                    idx = sum(v[i] * (n + 1) ** i for i in range(d))
+                    idx = sum(v[i] * math.prod(ns[j] + 1 for j in range(i)) for i in range(d))
                 else:
                     h = 0
                     for i in range(d):

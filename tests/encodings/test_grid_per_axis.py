@@ -1,8 +1,6 @@
 """Per-axis resolutions of the hash grid (a video's time axis beside its pixels), and that isotropic grids,
 their specs, configurations and old checkpoints are unchanged."""
 
-import itertools
-import math
 from dataclasses import asdict
 from pathlib import Path
 
@@ -14,41 +12,9 @@ from inrkit.encodings import MultiresGrid
 from inrkit.encodings.grid import PRIMES
 from inrkit.errors import InrkitError
 from inrkit.fields.registry import build_field_from_spec, check_field_spec
+from test_grid import reference_encode  # the isotropic tests' reference, per axis
 
 FIXTURES = Path(__file__).parents[1] / "train" / "fixtures" / "checkpoints"
-
-
-def reference_encode(enc: MultiresGrid, x: torch.Tensor) -> torch.Tensor:
-    """Points, levels and corners one by one with Python integers, each axis with its own N_{l,i}."""
-    d = enc.in_dim
-    T = 2**enc.log2_table_size
-    out = []
-    for p in x:
-        feats, off = [], 0
-        for ns in enc.level_resolutions:
-            verts = math.prod(n + 1 for n in ns)
-            size, dense = min(T, verts), verts <= T
-            u = [float(((c + 1) / 2).clamp(0.0, 1.0)) * n for c, n in zip(p, ns)]
-            base = [min(int(math.floor(v)), n - 1) for v, n in zip(u, ns)]
-            acc = torch.zeros(enc.features, dtype=x.dtype)
-            for corner in itertools.product((0, 1), repeat=d):
-                v = [b + c for b, c in zip(base, corner)]
-                if dense:
-                    idx = sum(v[i] * math.prod(ns[j] + 1 for j in range(i)) for i in range(d))
-                else:
-                    h = 0
-                    for i in range(d):
-                        h ^= v[i] * PRIMES[i]
-                    idx = h % size
-                w = 1.0
-                for i in range(d):
-                    t = u[i] - base[i]
-                    w *= t if corner[i] else 1 - t
-                acc = acc + w * enc.table[off + idx]
-            feats.append(acc)
-            off += size
-        out.append(torch.cat(feats))
-    return torch.stack(out)
 
 
 def test_per_axis_schedule_gives_each_axis_its_own_levels():
