@@ -62,6 +62,13 @@ class FourierConfig:
     sigma: float = 5.0
 
 
+MAX_AXIS_RES = 1 << 24
+"""Largest finest resolution of one axis of a per-axis hash grid: beyond 2^24 cells, float32 coordinates no
+longer tell neighbouring cells apart."""
+MAX_TIME_CELLS = 1024.0
+"""Largest ``HashConfig.time_cells`` (cells per frame on the time axis)."""
+
+
 @dataclass(frozen=True)
 class HashConfig:
     """Multiresolution hash grid (Mueller 2022, sec. 3): ``levels`` L of ``features`` F each,
@@ -87,13 +94,16 @@ class HashConfig:
         if isinstance(self.max_res, list):  # a run's JSON record holds a tuple as a list
             object.__setattr__(self, "max_res", tuple(self.max_res))
         if isinstance(self.max_res, tuple) and not (
-                self.max_res and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                self.max_res and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_AXIS_RES
                                      for v in self.max_res)):
-            raise InrkitError(f"hash max_res per axis must be positive integers, not {self.max_res!r:.60}")
+            raise InrkitError(f"hash max_res per axis must be integers from 1 to {MAX_AXIS_RES}, not "
+                              f"{self.max_res!r:.60}")
         if self.time_cells is not None and not (isinstance(self.time_cells, (int, float))
                                                 and not isinstance(self.time_cells, bool)
-                                                and math.isfinite(self.time_cells) and self.time_cells > 0):
-            raise InrkitError(f"hash time_cells must be a positive number, not {self.time_cells!r:.40}")
+                                                and math.isfinite(self.time_cells)
+                                                and 0 < self.time_cells <= MAX_TIME_CELLS):
+            raise InrkitError(f"hash time_cells must be a number above 0 and at most {MAX_TIME_CELLS}, not "
+                              f"{self.time_cells!r:.40}")
 
     def finest(self, in_dim: int, samples_per_axis: int | tuple[int, ...]) -> int | tuple[int, ...]:
         """N_max for a signal of ``samples_per_axis`` (one number, or one per axis in coordinate order):

@@ -132,3 +132,10 @@ def test_checkpoints_written_before_load_unchanged(name):
     e = load_file(FIXTURES / "expected.safetensors")
     with torch.no_grad():
         torch.testing.assert_close(field(e[f"{name}.coords"]), e[f"{name}.values"], atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("bad", [dict(max_res=(64, 0, 8)), dict(max_res=(64, 64, 1 << 30)),
+                                 dict(time_cells=0.0), dict(time_cells=float("nan")), dict(time_cells=1e12)])
+def test_absurd_per_axis_resolutions_are_refused_in_one_line(bad):
+    with pytest.raises(InrkitError, match="hash (max_res|time_cells)"):
+        HashConfig(**bad)

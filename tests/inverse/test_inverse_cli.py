@@ -42,6 +42,7 @@ def test_mri_bad_input(tmp_path, capsys):
     _fails(capsys, ["mri", "shepp-logan", "--mask", "spiral"], "unknown mask", out)
     _fails(capsys, ["mri", "shepp-logan", "--tv", -0.1], "--tv must be at least 0", out)
     _fails(capsys, ["ct", "shepp-logan", "--tv", "inf"], "--tv must be a finite number", out)
+    _fails(capsys, ["mri", "shepp-logan", "--tv", "1e12"], "--tv must be at most 1000", out)
 
 
 def test_shape_bad_input(tmp_path, capsys):

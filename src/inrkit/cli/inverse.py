@@ -31,7 +31,7 @@ class InverseTraining:
     schedule: str = opt("constant", "learning-rate schedule: constant, or cosine decay to 1 % of lr over --steps",
                         choices=SCHEDULES)
     tv: float = opt(0.0, "weight of the field's total variation added to the data term (0: the pure INR of "
-                    "Tancik et al. 2020; a prior for few views or strong undersampling)", at_least=0.0)
+                    "Tancik et al. 2020; a prior for few views or strong undersampling)", at_least=0.0, at_most=1000.0)
     minutes: float | None = opt(None, "cap on the training time", unset="no cap", above=0)
 
 
