@@ -230,6 +230,10 @@ def run_bench(a: BenchArgs, run: Invocation) -> None:
     from .shared import refuse_existing
 
     refuse_existing(a.out, a.overwrite)
+    if not a.dry_run:
+        from ..train.progress import stream_beside
+
+        stream_beside(a.out)
     settings = PRESETS[a.preset]
     if a.seconds is not None:
         settings = dataclasses.replace(settings, seconds=a.seconds)

@@ -76,13 +76,16 @@ class CompareArgs(_ImageFit):
 def preflight(out: Path, overwrite: bool) -> None:
     """Before any work, refuse an output folder that cannot be written or replaced (every command
     writing a run folder calls it, so a bad ``--out`` costs a second, not a training); show on
-    stderr what the repair of runs killed earlier did."""
+    stderr what the repair of runs killed earlier did. Under ``--log tensorboard`` the scalars stream
+    live beside ``out`` from here on (:func:`inrkit.train.progress.stream_beside`)."""
     from ..report.rundir import check_output
+    from ..train.progress import stream_beside
     from .shared import refuse_existing
 
     refuse_existing(out, overwrite)
     for note in check_output(out, overwrite):
         print(f"inrkit: {note}", file=sys.stderr)
+    stream_beside(out)
 
 
 def dry_run_images(a, run: Invocation, archs: tuple[str, ...], out: Path) -> None:

@@ -47,13 +47,16 @@ def run_fit_many(a: FitManyArgs, run: Invocation) -> None:
             return dry_run_by_probe(a, run, a.out, work, notes=(
                 "the estimate is one shard (--shard-size fields fitted together); the run has one per "
                 "--shard-size items",))
+    from ..train.progress import active_recorder, stream_beside
+
+    if rank == 0:
+        stream_beside(a.out)  # --log tensorboard: live events beside the folder while its shards are fitted
     m = fit_many_run(a.dataset, a.out, s, items=a.items, start=a.start, shard_size=a.shard_size, device=a.device,
                      progress=not a.quiet and rank == 0, command=run.command)
-    from ..train.progress import active_recorder
-
     rec = active_recorder()  # written in place, not through a RunDir: the logs go in with the shards
     if rec is not None and rank == 0:
         rec.write(a.out)
+        rec.finish_live(a.out)
     if m is not None:
         print(f"{m['items']} fields, PSNR mean {m['psnr_mean']:.2f} dB (min {m['psnr_min']:.2f}, max "
               f"{m['psnr_max']:.2f}) -> {a.out}/manifest.json")

@@ -357,7 +357,7 @@ def _recorded(handler: Callable[[Any, Invocation], None]) -> Callable[[Any, Invo
 
         if getattr(a, "dry_run", False):
             return handler(a, invocation)
-        with recording(a.log):
+        with recording(a.log, say=not getattr(a, "quiet", False)):
             return handler(a, invocation)
 
     run.__inrkit_logged__ = True  # type: ignore[attr-defined]

@@ -67,9 +67,9 @@ class DryRun:
 
 
 LOG_HELP = ("also write every training step's scalars (loss terms, training seconds, PSNR and the like where "
-            "measured) into the run folder: csv = scalars.csv; tensorboard = tensorboard/RUN/ event files (needs "
-            "the log extra: pip install 'inrkit[log]'); csv,tensorboard = both; one series per fit (architecture, "
-            "stage)")
+            "measured) into the run folder: csv = scalars.csv; tensorboard = tensorboard/RUN/ event files, also "
+            "streamed live to OUT.live/ while it trains (needs the log extra: pip install 'inrkit[log]'); "
+            "csv,tensorboard = both; one series per fit (architecture, stage)")
 
 
 @options(group="output")

@@ -370,6 +370,8 @@ class RunDir:
         write_marker(self.tmp, self.kind)
         honour_umask(self.tmp)
         _swap(self.tmp, self.final)
+        if rec is not None:
+            rec.finish_live(self.final)  # the live TensorBoard events beside it are now in the folder
         return False
 
 

@@ -224,6 +224,21 @@ def check_tensorboard() -> None:
         raise InrkitError(f"--log tensorboard needs the tensorboard package: {LOG_EXTRA_HINT}")
 
 
+LIVE_MARKER = "INRKIT_LIVE_LOG"
+"""The file that marks ``OUT.live/`` as inrkit's live log (only such a folder is replaced by a new run)."""
+
+LIVE_FLUSH_SECONDS = 5
+"""How often the live event files reach the disk (TensorBoard re-reads them every few seconds)."""
+
+
+def _add_row(writer, row: dict[str, float], wall: float) -> None:
+    """One recorded row as TensorBoard scalars: tag = the column, step = the training step."""
+    step = int(row["step"])
+    for k, v in row.items():
+        if k != "step":
+            writer.add_scalar(k, float(v), step, walltime=wall)
+
+
 def _safe(label: str) -> str:
     """A progress label as a folder name: ``functa z=64`` -> ``functa_z=64``."""
     return re.sub(r"[^A-Za-z0-9_.=+-]+", "_", label).strip("_.") or "run"
@@ -237,6 +252,10 @@ class Recorder:
     def __init__(self, formats: tuple[str, ...]):
         self.formats = tuple(formats)
         self.series: dict[str, ScalarLog] = {}
+        self.live: Path | None = None  # --log tensorboard: where the events stream while the command runs
+        self._live_out: Path | None = None  # the run folder they stream beside
+        self._writers: dict[str, object] = {}  # one SummaryWriter per series, opened at its first live row
+        self.say = True  # False under --quiet: the live folder is not announced
 
     def start(self, label: str) -> str:
         """A new series for a fit that starts under ``label``: its name (``label``, else ``label#2`` ...)."""
@@ -251,6 +270,77 @@ class Recorder:
         if key not in self.series:
             self.series[key] = ScalarLog()
         self.series[key].after_step(state)
+        if self.live is not None:
+            self._stream(key, len(self.series[key].rows) - 1)
+
+    # ---- live TensorBoard events, beside the run folder ----
+
+    def stream_beside(self, out: str | Path) -> Path | None:
+        """Under ``--log tensorboard``, stream every step's scalars to ``OUT.live/LABEL/`` while the command
+        runs (``tensorboard --logdir`` on OUT's parent shows the curves as they grow), from the rows recorded
+        so far on. When the run folder ``out`` is completed (:meth:`finish_live`, called by
+        :class:`~inrkit.report.rundir.RunDir`), its own ``tensorboard/`` holds the whole record and the live
+        folder is removed; a run that fails or is stopped keeps it. A live folder left by an earlier run of
+        the same ``out`` is replaced; any other folder of that name is refused in one line. Returns the live
+        folder, or None (no ``tensorboard`` log, or already streaming)."""
+        if "tensorboard" not in self.formats or self.live is not None:
+            return None
+        from ..errors import InrkitError
+
+        out = Path(out)
+        live = out.with_name(out.name + ".live")
+        if live.is_symlink() or (live.exists() and not (live / LIVE_MARKER).is_file()):
+            raise InrkitError(f"{live} exists and is not an inrkit live log: move it, or choose another --out")
+        try:
+            if live.exists():
+                import shutil
+
+                shutil.rmtree(live)
+            live.mkdir(parents=True)
+            (live / LIVE_MARKER).write_text(f"live TensorBoard events of the run {out.name}; removed when it "
+                                            "completes, with the whole record in its tensorboard/ folder\n")
+        except OSError as exc:
+            raise InrkitError(f"cannot write the live log {live}: {exc.strerror or exc}") from None
+        self.live, self._live_out = live, out
+        for key, s in self.series.items():  # the fits that ran before the run folder was named
+            for i in range(len(s.rows)):
+                self._stream(key, i)
+        return live
+
+    def _stream(self, key: str, i: int) -> None:
+        w = self._writers.get(key)
+        if w is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            assert self.live is not None
+            name, n = _safe(key), 2
+            while (self.live / name).exists():  # a label used again after series_named renamed the first
+                name, n = f"{_safe(key)}_{n}", n + 1
+            w = self._writers[key] = SummaryWriter(log_dir=str(self.live / name), flush_secs=LIVE_FLUSH_SECONDS)
+        s = self.series[key]
+        _add_row(w, s.rows[i], s.wall[i])
+
+    def flush_live(self) -> None:
+        """Put the live events written so far on disk now (they also reach it every few seconds)."""
+        for w in self._writers.values():
+            w.flush()  # type: ignore[attr-defined]
+
+    def close_live(self) -> None:
+        """Flush and close the live event files (they stay on disk)."""
+        for w in self._writers.values():
+            w.close()  # type: ignore[attr-defined]
+        self._writers = {}
+
+    def finish_live(self, final: str | Path) -> None:
+        """The run folder ``final`` is complete: if the live events streamed beside it, close and remove
+        them (``final/tensorboard/`` holds the whole record)."""
+        if self.live is None or self._live_out is None or Path(final).absolute() != self._live_out.absolute():
+            return
+        import shutil
+
+        self.close_live()
+        shutil.rmtree(self.live, ignore_errors=True)
+        self.live = self._live_out = None
 
     @property
     def empty(self) -> bool:
@@ -295,10 +385,7 @@ class Recorder:
                 w = SummaryWriter(log_dir=str(root / _safe(label)))
                 try:
                     for r, wall in zip(s.rows, s.wall):
-                        step = int(r["step"])
-                        for k, v in r.items():
-                            if k != "step":
-                                w.add_scalar(k, float(v), step, walltime=wall)
+                        _add_row(w, r, wall)
                 finally:
                     w.close()
             written.append(root)
@@ -309,7 +396,7 @@ _RECORDER: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar("inr
 
 
 @contextlib.contextmanager
-def recording(formats: tuple[str, ...] | str | None) -> Iterator[Recorder | None]:
+def recording(formats: tuple[str, ...] | str | None, say: bool = True) -> Iterator[Recorder | None]:
     """Within this block every :class:`Progress` records its steps and every run folder completed
     (:class:`inrkit.report.rundir.RunDir`) receives the logs: ``formats`` as :func:`parse_log` gives
     (a string is parsed); empty: nothing recorded."""
@@ -319,11 +406,28 @@ def recording(formats: tuple[str, ...] | str | None) -> Iterator[Recorder | None
         yield None
         return
     rec = Recorder(formats)
+    rec.say = say
     token = _RECORDER.set(rec)
     try:
         yield rec
     finally:
         _RECORDER.reset(token)
+        rec.close_live()
+        if rec.live is not None and rec.say:
+            print(f"the live TensorBoard log of this run stays in {rec.live}", file=sys.stderr)
+
+
+def stream_beside(out: str | Path) -> Path:
+    """``out``, the run folder a command is about to compute; inside ``--log tensorboard`` its scalars now
+    stream live to ``OUT.live/`` (:meth:`Recorder.stream_beside`), said on stderr unless the recording is
+    quiet (``--quiet``). Outside a recording, or under ``--log csv``, nothing happens."""
+    out = Path(out)
+    rec = _RECORDER.get()
+    live = rec.stream_beside(out) if rec is not None else None
+    if live is not None and rec is not None and rec.say:
+        print(f"TensorBoard: live scalars in {live} (tensorboard --logdir {live.parent}); they move into "
+              f"{out / 'tensorboard'} when the run completes", file=sys.stderr)
+    return out
 
 
 def active_recorder() -> Recorder | None:
@@ -352,6 +456,8 @@ def series_named(label: str) -> Iterator[None]:
                 while k in names and (key in before or key in renamed):
                     key, n = f"{names[k]}#{n}", n + 1
                 renamed[key] = v
+                if k in rec._writers:  # the live events keep their folder; the writer follows the series
+                    rec._writers[key] = rec._writers.pop(k)
             rec.series = renamed
 
 
