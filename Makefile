@@ -23,7 +23,8 @@ demo: install
 	@echo "open runs/demo/report.html"
 
 test: install
-	$(PY) -m pytest -q
+	# One worker process per core (pytest-xdist), each computing on one thread.
+	$(PY) -m pytest -q -n auto
 
 bench: install
 	$(PY) benchmarks/arch_speed.py

@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -14,12 +15,19 @@ except ImportError:
     collect_ignore_glob = ["codec/*"]
 
 
+# ``make test`` runs the suite in parallel processes (pytest-xdist, one per core): each then computes on one
+# thread, and so do the command-line children its tests start, so the workers do not oversubscribe the cores.
+PARALLEL = "PYTEST_XDIST_WORKER" in os.environ
+if PARALLEL:
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+
 @pytest.fixture(autouse=True)
 def _threads(request):
     # Identical thread counts keep CPU reductions in the same order run to run. PINN batches are
     # tiny: one thread is faster there, and on a loaded machine two spinning OpenMP threads can
     # slow each step tenfold.
-    torch.set_num_threads(1 if "pde" in Path(str(request.node.fspath)).parts else 2)
+    torch.set_num_threads(1 if PARALLEL or "pde" in Path(str(request.node.fspath)).parts else 2)
 
 
 @pytest.fixture

@@ -33,9 +33,14 @@ def test_keyboard_interrupt_ends_the_loop_with_a_result():
 def test_cli_fit_ctrl_c_writes_an_interrupted_run_then_resumes(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "inrkit", "fit", "camera", "--size", "24", "--steps", "100000", "--width", "32",
-           "--depth", "1", "--out", str(out), "--device", "cpu"]
+           "--depth", "1", "--out", str(out), "--device", "cpu", "--snapshot-minutes", "0.002"]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
-    time.sleep(12)  # import, load, some steps
+    snapshot = state_folder(out) / "current" / "state.json"
+    deadline = time.monotonic() + 240  # import and load take seconds, more on a loaded machine
+    while not snapshot.exists():  # a snapshot every 0.12 s: its first one says training is under way
+        assert p.poll() is None and time.monotonic() < deadline, "the fit ended or never started training"
+        time.sleep(0.1)
+    time.sleep(1.0)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=300)
     assert p.returncode == 130, err
