@@ -15,7 +15,8 @@ excluded, for both), and so is CPU time (``time.process_time`` of the worker pro
 figure to compare on a shared machine; the 1-minute load average before and after each run is kept.
 ``--json FILE`` saves every finished run as it goes (a stopped benchmark keeps what it measured;
 with ``--append`` the runs already in FILE are kept and the new ones added after them);
-``--table FILE...`` prints the table of saved runs.
+``--table FILE...`` prints the table of saved runs. ``--inrkit-overrides JSON`` replaces inrkit recipe
+values (a candidate recipe, measured in this same harness; each run and the file's header record it).
 
 ``diffusion-inverse`` follows DeepXDE's ``examples/pinn_inverse/diffusion_1d_inverse.py`` (a trainable
 ``dde.Variable`` C, initial guess 2, true 1, fitted with the network by Adam; the same 32 x 3 tanh
@@ -38,12 +39,14 @@ import subprocess
 import sys
 import time
 
-def inrkit_config(name: str, seed: int):
-    """The problem and inrkit's recipe for it (``inrkit.pde.solve.RECIPES``), one thread, no evaluation during training."""
+def inrkit_config(name: str, seed: int, overrides: dict | None = None):
+    """The problem and inrkit's recipe for it (``inrkit.pde.solve.RECIPES``), one thread, no evaluation during training.
+
+    ``overrides`` (``--inrkit-overrides``) replace recipe values, to measure a candidate recipe in the same harness."""
     from inrkit import pde
 
     problem = pde.get_problem(name)
-    return problem, pde.recipe(problem, seed, threads=1, eval_every=0)
+    return problem, pde.recipe(problem, seed, threads=1, eval_every=0, **(overrides or {}))
 
 
 def coefficient_errors(problem, coefficients: dict) -> dict:
@@ -52,20 +55,21 @@ def coefficient_errors(problem, coefficients: dict) -> dict:
             if k in problem.truth and problem.truth[k] != 0}
 
 
-def run_inrkit(name: str, seed: int) -> dict:
+def run_inrkit(name: str, seed: int, overrides: dict | None = None) -> dict:
     import torch
 
     from inrkit import pde
 
     torch.set_num_threads(1)
-    problem, cfg = inrkit_config(name, seed)
+    problem, cfg = inrkit_config(name, seed, overrides)
     r = pde.solve(problem, cfg)
     steps = sum(p["steps"] for p in r.phases)
     iters = sum(p["iterations"] for p in r.phases)
     return {"tool": "inrkit", "problem": name, "seed": seed, "rel_l2": r.rel_l2, "seconds": r.seconds,
             "cpu_seconds": r.cpu_seconds, "steps": iters, "status": r.status, "messages": r.messages,
             "coefficients": r.coefficients, "coefficient_errors": coefficient_errors(problem, r.coefficients),
-            "lbfgs_iterations": sum(p["iterations"] for p in r.phases if p["phase"] == "lbfgs"), "fit_steps": steps}
+            "lbfgs_iterations": sum(p["iterations"] for p in r.phases if p["phase"] == "lbfgs"), "fit_steps": steps,
+            "overrides": overrides or {}}
 
 
 def run_deepxde(name: str, seed: int) -> dict:
@@ -185,16 +189,17 @@ def run_deepxde(name: str, seed: int) -> dict:
     return out
 
 
-def worker(tool: str, name: str, seed: int) -> None:
-    r = run_inrkit(name, seed) if tool == "inrkit" else run_deepxde(name, seed)
+def worker(tool: str, name: str, seed: int, overrides: dict | None = None) -> None:
+    r = run_inrkit(name, seed, overrides) if tool == "inrkit" else run_deepxde(name, seed)
     print("RESULT " + json.dumps(r), flush=True)
 
 
-def spawn(tool: str, name: str, seed: int) -> dict:
+def spawn(tool: str, name: str, seed: int, overrides: dict | None = None) -> dict:
     env = dict(os.environ, DDE_BACKEND="pytorch", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     load0 = os.getloadavg()[0]
-    p = subprocess.run([sys.executable, __file__, "--worker", tool, name, str(seed)], env=env, capture_output=True,
-                       text=True)
+    extra = ["--inrkit-overrides", json.dumps(overrides)] if overrides and tool == "inrkit" else []
+    p = subprocess.run([sys.executable, __file__, "--worker", tool, name, str(seed), *extra], env=env,
+                       capture_output=True, text=True)
     load = {"load_before": load0, "load_after": os.getloadavg()[0]}
     for line in p.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -252,6 +257,11 @@ def table(runs: list, problems: list[str], tools: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--problems", default="poisson-1d,diffusion-1d,heat,helmholtz-2d,burgers,diffusion-inverse")
@@ -262,10 +272,28 @@ def main() -> None:
                     help="keep the runs already saved in --json FILE and add the new ones after them")
     ap.add_argument("--table", nargs="+", metavar="JSON", default=None,
                     help="print the table of saved results (several files are merged) and exit")
+    ap.add_argument("--inrkit-overrides", default=None, metavar="JSON",
+                    help='replace inrkit recipe values for every problem run, e.g. \'{"lbfgs_steps": 7000}\' '
+                         "(a candidate recipe, measured in the same harness; recorded with each run)")
     ap.add_argument("--worker", nargs=3, metavar=("TOOL", "PROBLEM", "SEED"), help=argparse.SUPPRESS)
     a = ap.parse_args()
+    overrides = None
+    if a.inrkit_overrides:
+        try:
+            overrides = json.loads(a.inrkit_overrides)
+        except ValueError as e:
+            _fail(f"--inrkit-overrides is not JSON: {e}")
+        if not isinstance(overrides, dict):
+            _fail("--inrkit-overrides must be a JSON object, e.g. '{\"lbfgs_steps\": 7000}'")
+        import dataclasses
+
+        from inrkit.pde.solve import SolveConfig
+
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(SolveConfig)})
+        if unknown:
+            _fail(f"--inrkit-overrides: unknown recipe field(s) {', '.join(unknown)}")
     if a.worker:
-        return worker(a.worker[0], a.worker[1], int(a.worker[2]))
+        return worker(a.worker[0], a.worker[1], int(a.worker[2]), overrides)
     problems, tools = a.problems.split(","), a.tools.split(",")
     if a.table:
         runs = [r for path in a.table for r in _load(path)]
@@ -276,7 +304,7 @@ def main() -> None:
     import torch
 
     header = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
-              "argv": sys.argv[1:], "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+              "argv": sys.argv[1:], "inrkit_overrides": overrides or {}, "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     try:
         import importlib.metadata as md
 
@@ -296,7 +324,7 @@ def main() -> None:
     for name in problems:
         for seed in [int(s) for s in a.seeds.split(",")]:
             for tool in tools:  # back to back, alternating per seed
-                r = spawn(tool, name, seed)
+                r = spawn(tool, name, seed, overrides)
                 runs.append(r)
                 print(f"  {name:17s} seed {seed} {tool:8s} rel L2 {r['rel_l2']:.3e}  {r['seconds']:7.1f} s wall "
                       f"{r.get('cpu_seconds', float('nan')):7.1f} s CPU  {r.get('steps', 0):6d} iterations  "
