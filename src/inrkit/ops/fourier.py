@@ -30,6 +30,16 @@ def masked_fft_adjoint(y: Tensor, mask: Tensor) -> Tensor:
     return torch.fft.ifft2(torch.fft.ifftshift(mask * y, dim=(-2, -1)), norm="ortho")
 
 
+def data_consistent(x: Tensor, y: Tensor, mask: Tensor) -> Tensor:
+    """The image whose k-space is the measurement ``y`` where ``mask`` sampled and ``x``'s elsewhere:
+    ``F^H ifftshift(M * y + (1 - M) * fftshift(F x))``, ``(H, W)`` complex. The data-consistency step of
+    model-based MRI reconstruction (Schlemper et al. 2017, "A deep cascade of convolutional neural
+    networks for MR image reconstruction", sec. II-B, noise-free case): a reconstruction keeps only its
+    estimate of the frequencies that were not measured. ``A`` of the result equals ``y`` exactly."""
+    k = torch.fft.fftshift(torch.fft.fft2(x, norm="ortho"), dim=(-2, -1))
+    return torch.fft.ifft2(torch.fft.ifftshift(mask * y + (1 - mask) * k, dim=(-2, -1)), norm="ortho")
+
+
 def check_mask(mask: Tensor, shape: tuple[int, int]) -> Tensor:
     """A 0/1 mask of exactly the image's ``shape`` with at least one sample, as float32."""
     if tuple(mask.shape) != tuple(shape):
