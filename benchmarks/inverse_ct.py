@@ -1,6 +1,6 @@
 """Sparse-view CT (issue 17, item 7): INR against FBP and SART from the same sinogram.
 
-    python benchmarks/inverse_ct.py [--size 256] [--views 20] [--steps 3000] [--minutes M] [--out runs/bench-ct]
+    python benchmarks/inverse_ct.py [--size 256] [--views 20] [--steps 1000] [--operator pixels|rays] [--rays R] [--minutes M] [--out runs/bench-ct]
 
 Runs ``inrkit ct shepp-logan`` (the real command, so the figures are the command's) and prints a
 markdown table of PSNR / SSIM / seconds per method with the command and the machine. Target: INR
@@ -45,11 +45,13 @@ if __name__ == "__main__":
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--views", type=int, default=20)
     p.add_argument("--minutes", type=float, default=None, help="cap on the INR fit (default: none)")
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--rays", type=int, default=512)
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--operator", choices=("pixels", "rays"), default="pixels")
+    p.add_argument("--rays", type=int, default=None, help="default: the command's (every ray for pixels, 512 for rays)")
     p.add_argument("--samples", type=int, default=64)
     p.add_argument("--out", type=Path, default=Path("runs/bench-ct"))
     a = p.parse_args()
     cmd = ["ct", "shepp-logan", "--size", str(a.size), "--views", str(a.views), "--steps", str(a.steps),
-           *(["--minutes", str(a.minutes)] if a.minutes else []), "--rays", str(a.rays), "--samples", str(a.samples)]
+           *(["--minutes", str(a.minutes)] if a.minutes else []), "--operator", a.operator,
+           *(["--rays", str(a.rays)] if a.rays is not None else []), "--samples", str(a.samples)]
     print(run(cmd, a.out))

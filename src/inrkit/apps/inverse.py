@@ -48,6 +48,32 @@ TV_POINTS = 4096
 TV_WEIGHTS = (0.001, 0.003, 0.01, 0.03)
 """Total-variation weights tried by the MRI baseline (images in [0, 1], unitary DFT)."""
 
+NONNEG = ("none", "softplus", "relu", "abs")
+"""Output maps of ``InverseConfig.nonneg``: none (the network's output as is) or one that makes the field
+>= 0 everywhere (attenuation and magnitude images are), applied before the forward operator."""
+
+SOFTPLUS_BETA = 10.0
+"""Sharpness of the ``softplus`` output, softplus(beta v) / beta: 0.069 at v = 0 (a plain softplus gives
+0.69, far above the phantoms' background of 0), within 1e-4 of relu beyond |v| = 0.7."""
+
+
+class NonNegative(torch.nn.Module):
+    """``field`` followed by a pointwise map onto [0, inf): ``softplus`` (smooth, beta
+    :data:`SOFTPLUS_BETA`), ``relu`` (exact zeros, no gradient where the output is negative) or ``abs``.
+    Still pointwise. The checkpoint stores the inner field and names the map (``"output"``)."""
+
+    def __init__(self, field: torch.nn.Module, kind: str):
+        super().__init__()
+        if kind not in NONNEG[1:]:
+            raise InrkitError(f"unknown non-negative output {kind!r}; choose one of {', '.join(NONNEG[1:])}")
+        self.field, self.kind = field, kind
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v = self.field(x)
+        if self.kind == "softplus":
+            return torch.nn.functional.softplus(v, beta=SOFTPLUS_BETA)
+        return torch.relu(v) if self.kind == "relu" else v.abs()
+
 
 @dataclass(frozen=True)
 class InverseConfig:
@@ -58,7 +84,8 @@ class InverseConfig:
     lower for CT, 0.6 dB lower for radial MRI, 1.4 dB higher for random-mask MRI); ``minutes``
     caps the training time (a capped cosine run stops before its rate has decayed). ``tv`` > 0 adds that
     weight times the field's total variation to the data term (:mod:`inrkit.objectives.inverse`; 0: the
-    pure INR)."""
+    pure INR). ``nonneg`` maps the network's output onto [0, inf) (:data:`NONNEG`, :class:`NonNegative`;
+    ``none``: as it is)."""
 
     arch: str = "ffn"
     width: int = 128
@@ -72,6 +99,11 @@ class InverseConfig:
     tv: float = 0.0
     seed: int = 0
     minutes: float | None = None
+    nonneg: str = "none"
+
+    def __post_init__(self):
+        if self.nonneg not in NONNEG:
+            raise InrkitError(f"unknown non-negative output {self.nonneg!r}; choose one of {', '.join(NONNEG)}")
 
     def field_config(self) -> FieldConfig:
         check_arch(self.arch)
@@ -82,6 +114,8 @@ class InverseConfig:
 def _fit(problem_sampler, objective, cfg: InverseConfig, device, progress: bool, label: str, n_side: int):
     gen = torch.Generator().manual_seed(cfg.seed)
     field = build_field(cfg.field_config(), 2, 1, samples_per_axis=n_side, generator=gen).to(device)
+    if cfg.nonneg != "none":
+        field = NonNegative(field, cfg.nonneg)
     losses = LossHistory.for_steps(cfg.steps)
     cbs = [losses, Progress(label, progress)]  # always: --log records through it
     opt = torch.optim.Adam(field.parameters(), lr=cfg.lr)
@@ -101,13 +135,16 @@ def _scores(rec: np.ndarray, truth: np.ndarray | None) -> dict:
 # ---- CT -------------------------------------------------------------------------------------
 
 def reconstruct_ct(problem: CTProblem, cfg: InverseConfig = InverseConfig(), rays: int = 0,
-                   samples: int | None = None, device: str = "auto", progress: bool = False):
+                   samples: int | None = None, device: str = "auto", progress: bool = False, pixels: bool = False):
     """Fit a field to ``problem``'s sinogram: ``(field, image (n, n), FitResult, loss history)``.
-    ``rays`` per step (0: every ray), ``samples`` per ray (default one per pixel of path)."""
+    ``rays`` per step (0: every ray), ``samples`` per ray (default one per pixel of path). ``pixels``:
+    project the field's pixel image with the measurement's own operator (:class:`RayIntegral`, n^2 field
+    evaluations a step; ``samples`` is then unused)."""
     dev = resolve_device(device)
     n = problem.n
-    sampler = problem.sampler(rays, dev, samples=samples, tv_points=TV_POINTS if cfg.tv else 0)
-    field, res, hist = _fit(sampler, RayIntegral(n, tv=cfg.tv), cfg, dev, progress,
+    sampler = problem.sampler(rays, dev, samples=1 if pixels else samples,
+                              tv_points=TV_POINTS if cfg.tv and not pixels else 0)
+    field, res, hist = _fit(sampler, RayIntegral(n, tv=cfg.tv, pixels=pixels), cfg, dev, progress,
                             f"CT {problem.views} views", n)
     return field, image_of(lambda x: field(x.to(dev)).cpu(), n), res, hist
 
@@ -128,17 +165,18 @@ def ct_baselines(problem: CTProblem, sart_iterations: int = 3) -> dict[str, tupl
 
 def run_ct(problem: CTProblem, cfg: InverseConfig = InverseConfig(), *, rays: int = 0, samples: int | None = None,
            sart_iterations: int = 3, device: str = "auto", out: str | Path | None = None,
-           overwrite: bool = False, progress: bool = False, command: str = "") -> dict:
+           overwrite: bool = False, progress: bool = False, command: str = "", pixels: bool = False) -> dict:
     """INR, FBP and SART from the same sinogram; scores against the ground truth when known."""
     if sart_iterations < 1:
         raise InrkitError(f"SART needs at least one iteration, not {sart_iterations}")
     base = ct_baselines(problem, sart_iterations)
     t0 = time.perf_counter()
-    field, rec, res, hist = reconstruct_ct(problem, cfg, rays, samples, device, progress)
+    field, rec, res, hist = reconstruct_ct(problem, cfg, rays, samples, device, progress, pixels)
     seconds = time.perf_counter() - t0
     methods = {_inr_label(cfg): (rec, seconds), **base}
     results = {"task": "ct", "problem": problem.meta(), "config": asdict(cfg), "rays_per_step": rays,
-               "samples_per_ray": samples or problem.n, "sart_iterations": sart_iterations,
+               "operator": "pixels" if pixels else "rays",
+               "samples_per_ray": problem.n if pixels else samples or problem.n, "sart_iterations": sart_iterations,
                "steps_done": res.steps, "status": res.status, "final_loss": res.final_terms.get("loss"),
                "methods": {k: {"seconds": s, **_scores(img, problem.image)} for k, (img, s) in methods.items()},
                "history": hist}
@@ -149,7 +187,8 @@ def run_ct(problem: CTProblem, cfg: InverseConfig = InverseConfig(), *, rays: in
             if problem.image is not None:
                 write_png(tmp / "truth.png", _u8(problem.image))
             write_png(tmp / "sinogram.png", _u8(problem.sinogram / max(float(problem.sinogram.max()), 1e-12)))
-            checkpoint.save(tmp / "model", field, {"task": "ct", "signal": problem.meta(), "config": asdict(cfg)})
+            checkpoint.save(tmp / "model", *_checkpointed(field, {"task": "ct", "signal": problem.meta(),
+                                                                  "config": asdict(cfg)}))
             results.update(command=command, inrkit_version=__version__)
             write_json(tmp / "metrics.json", results)
             (tmp / "report.html").write_text(_report("CT", problem.name, problem.image, methods, results, hist,
@@ -174,7 +213,7 @@ def run_mri(problem: MRIProblem, cfg: InverseConfig = InverseConfig(), *, tv_ite
             device: str = "auto", out: str | Path | None = None, overwrite: bool = False, progress: bool = False,
             command: str = "") -> dict:
     """INR, zero-filled and TV reconstructions of the same k-space."""
-    from ..ops.fourier import tv_reconstruction
+    from ..ops.fourier import data_consistent, tv_reconstruction
 
     dev = resolve_device(device)
     h, w = problem.shape
@@ -198,8 +237,11 @@ def run_mri(problem: MRIProblem, cfg: InverseConfig = InverseConfig(), *, tv_ite
     with torch.no_grad():
         rec = field(C.grid((h, w), device=dev).reshape(-1, 2))[:, 0].reshape(h, w).double().cpu().numpy()
     seconds = time.perf_counter() - t0
-    methods = {_inr_label(cfg): (rec, seconds), "zero-filled": (zf, t_zf),
-               f"TV (weight {tv_weight:g})": (tv_best, t_tv)}
+    t0 = time.perf_counter()  # the measured frequencies put back, the field's estimate kept for the others
+    dc = data_consistent(torch.as_tensor(rec), problem.kspace, problem.mask.double()).real.numpy()
+    t_dc = seconds + time.perf_counter() - t0
+    methods = {_inr_label(cfg): (rec, seconds), f"{_inr_label(cfg)} + data consistency": (dc, t_dc),
+               "zero-filled": (zf, t_zf), f"TV (weight {tv_weight:g})": (tv_best, t_tv)}
     results = {"task": "mri", "problem": problem.meta(), "config": asdict(cfg), "tv_iterations": tv_iterations,
                "tv_weights_psnr": {str(k): v for k, v in tv_all.items()}, "steps_done": res.steps,
                "status": res.status, "final_loss": res.final_terms.get("loss"),
@@ -213,12 +255,15 @@ def run_mri(problem: MRIProblem, cfg: InverseConfig = InverseConfig(), *, tv_ite
             if problem.image is not None:
                 write_png(tmp / "truth.png", _u8(problem.image))
             write_png(tmp / "mask.png", mask_img)
-            checkpoint.save(tmp / "model", field, {"task": "mri", "signal": problem.meta(), "config": asdict(cfg)})
+            checkpoint.save(tmp / "model", *_checkpointed(field, {"task": "mri", "signal": problem.meta(),
+                                                                  "config": asdict(cfg)}))
             results.update(command=command, inrkit_version=__version__)
             write_json(tmp / "metrics.json", results)
             frac = float(problem.mask.mean())
             text = (f"<p><b>Operator.</b> A(f) = M . DFT(f on the {w} x {h} grid), unitary, centred k-space; the "
-                    f"mask M keeps {frac:.1%} of k-space (acceleration {1 / frac:.1f}x). TV: Chambolle-Pock, "
+                    f"mask M keeps {frac:.1%} of k-space (acceleration {1 / frac:.1f}x). Data consistency: the "
+                    f"measured k-space put back into the INR's image, its estimate kept only where M = 0 "
+                    f"(Schlemper et al. 2017). TV: Chambolle-Pock, "
                     f"{tv_iterations} iterations, weight picked by PSNR against the truth from "
                     f"{', '.join(f'{x:g}' for x in weights)} (an oracle choice that favours the baseline).</p>")
             (tmp / "report.html").write_text(_report("MRI", problem.name, problem.image, methods, results, hist,
@@ -229,7 +274,17 @@ def run_mri(problem: MRIProblem, cfg: InverseConfig = InverseConfig(), *, tv_ite
 # ---- shared -------------------------------------------------------------------------------
 
 def _inr_label(cfg: InverseConfig) -> str:
-    return f"INR ({cfg.arch} + TV {cfg.tv:g})" if cfg.tv else f"INR ({cfg.arch})"
+    arch = cfg.arch if cfg.nonneg == "none" else f"{cfg.arch}, {cfg.nonneg}"
+    return f"INR ({arch} + TV {cfg.tv:g})" if cfg.tv else f"INR ({arch})"
+
+
+def _checkpointed(field: torch.nn.Module, meta: dict) -> tuple[torch.nn.Module, dict]:
+    """The field a checkpoint can store and its metadata: a :class:`NonNegative` field is stored as its
+    network with ``"output"`` naming the map (the image is that map of the stored field's values)."""
+    if isinstance(field, NonNegative):
+        out = {"map": field.kind, **({"beta": SOFTPLUS_BETA} if field.kind == "softplus" else {})}
+        return field.field, {**meta, "output": out}
+    return field, meta
 
 
 def _slug(name: str) -> str:
@@ -271,4 +326,5 @@ def _report(task: str, name: str, truth: np.ndarray | None, methods: dict, resul
                    ("Training", curve), ("Configuration", settings), ("Command", H.command(command))])
 
 
-__all__ = ["InverseConfig", "reconstruct_ct", "ct_baselines", "run_ct", "run_mri", "TV_WEIGHTS"]
+__all__ = ["InverseConfig", "NonNegative", "NONNEG", "reconstruct_ct", "ct_baselines", "run_ct", "run_mri",
+           "TV_WEIGHTS"]

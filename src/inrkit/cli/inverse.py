@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import ALL_ARCHS
+from ..errors import InrkitError
 from ..train.schedules import SCHEDULES
 from .options import Command, Group, Invocation, opt, options
 from .shared import Device, DryRun, Log, Out, Overwrite, Quiet, Seed, dry_run_by_probe
@@ -33,13 +34,17 @@ class InverseTraining:
     tv: float = opt(0.0, "weight of the field's total variation added to the data term (0: the pure INR of "
                     "Tancik et al. 2020; a prior for few views or strong undersampling)", at_least=0.0, at_most=1000.0)
     minutes: float | None = opt(None, "cap on the training time", unset="no cap", above=0)
+    nonneg: str = opt("none", "map the network's output onto [0, inf) before the forward operator: none, softplus, "
+                      "relu or abs (attenuation and magnitude images are >= 0)", choices=("none", "softplus", "relu",
+                                                                                          "abs"))
 
 
 def _config(a):
     from ..apps.inverse import InverseConfig
 
     return InverseConfig(arch=a.arch, width=a.width, depth=a.depth, features=a.features, sigma=a.sigma, w0=a.w0,
-                         steps=a.steps, lr=a.lr, schedule=a.schedule, tv=a.tv, seed=a.seed, minutes=a.minutes)
+                         steps=a.steps, lr=a.lr, schedule=a.schedule, tv=a.tv, seed=a.seed, minutes=a.minutes,
+                         nonneg=a.nonneg)
 
 
 def _preflight(out: Path, overwrite: bool) -> None:
@@ -60,11 +65,16 @@ class CTArgs(InverseModel, InverseTraining, Seed, Device, Out, Overwrite, Quiet,
                               "evenly spaced", group="input")
     noise: float = opt(0.0, "Gaussian noise on the simulated sinogram, std relative to its largest value",
                        at_least=0.0, group="input")
-    rays: int = opt(512, "random rays per step (0: every ray of the sinogram)", at_least=0, at_most=1 << 22,
-                    group="training")
-    samples: int = opt(64, "samples along each ray, stratified (jittered, so their sum is an unbiased "
-                              "estimate of the integral); 0: one per pixel of path", at_least=0, at_most=8192,
-                              group="training")
+    operator: str = opt("pixels", "how A is computed from the field each step: pixels = the field on the n x n "
+                        "pixel grid, projected with scikit-image's radon (bilinear, fixed points; the full-image "
+                        "projection of Tancik et al. 2020); rays = line integrals of the field itself at random "
+                        "points along random rays (--rays, --samples)", choices=("pixels", "rays"), group="training")
+    rays: int | None = opt(None, "rays per step, drawn at random (0: every ray of the sinogram)",
+                           unset="0 with --operator pixels, 512 with rays", at_least=0, at_most=1 << 22,
+                           group="training")
+    samples: int = opt(64, "--operator rays: samples along each ray, stratified (jittered, so their sum is an "
+                       "unbiased estimate of the integral); 0: one per pixel of path", at_least=0, at_most=8192,
+                       group="training")
     sart_iterations: int = opt(3, "SART iterations of the baseline", at_least=1, at_most=100, group="training")
     sigma: float = opt(1.5, "Fourier feature scale in [-1, 1] units (ffn)", above=0, group="model")
     lr: float = opt(1e-2, "learning rate", above=0, group="training")
@@ -76,17 +86,39 @@ def run_ct(a: CTArgs, run: Invocation) -> None:
     from ..signals.tomography import make_problem
 
     problem = make_problem(a.source, a.views, a.size, angles=a.angles, noise=a.noise, seed=a.seed)
+    _check_step_size(problem, a)
     out = a.out or default_run_dir("ct", problem.name, f"{problem.views}views")
     _preflight(out, a.overwrite)
 
     def work(progress: bool):
-        return go(problem, _config(a), rays=a.rays, samples=a.samples or None, sart_iterations=a.sart_iterations,
-                  device=a.device, out=out, overwrite=a.overwrite, progress=progress, command=run.command)
+        return go(problem, _config(a), rays=_rays(a), samples=a.samples or None, sart_iterations=a.sart_iterations,
+                  device=a.device, out=out, overwrite=a.overwrite, progress=progress, command=run.command,
+                  pixels=a.operator == "pixels")
 
     if a.dry_run:
         return dry_run_by_probe(a, run, out, lambda: work(False), notes=(_problem_note(problem),))
     r = work(not a.quiet)
     _print(r, out)
+
+
+MAX_POINTS_PER_STEP = 1 << 25
+"""The most field samples (rays x samples per ray) one CT training step may take: above it a step would
+need tens of GB for the activations and their gradients, so it is refused before any work."""
+
+
+def _rays(a: CTArgs) -> int:
+    """``--rays``, or its default for the operator: every ray for pixels, 512 random rays for rays."""
+    return a.rays if a.rays is not None else (0 if a.operator == "pixels" else 512)
+
+
+def _check_step_size(problem, a: CTArgs) -> None:
+    pixels = a.operator == "pixels"
+    all_rays = problem.n * problem.views
+    rays = min(_rays(a), all_rays) if _rays(a) else all_rays
+    per_ray = problem.n if (pixels or not a.samples) else a.samples
+    if rays * per_ray > MAX_POINTS_PER_STEP:
+        raise InrkitError(f"{rays:,} rays x {per_ray:,} samples = {rays * per_ray:,} samples per step, above "
+                          f"{MAX_POINTS_PER_STEP:,}; use fewer --rays" + ("" if pixels else " or --samples"))
 
 
 def _problem_note(problem) -> str:

@@ -1,7 +1,8 @@
 """Inverse problems: the field is observed only through a forward operator A.
 
 - :class:`RayIntegral`: A = parallel-beam line integrals (sparse-view CT, Tancik et al. 2020,
-  sec. 6), computed from the field along each ray of the batch (:mod:`inrkit.rendering.radon`);
+  sec. 6), computed from the field along each ray of the batch (:mod:`inrkit.rendering.radon`), or
+  (``pixels=True``) scikit-image's radon of the field's pixel image, the measurement's own operator;
 - :class:`MaskedFourier`: A = the masked unitary 2-D DFT of the field's values on the pixel grid
   (undersampled MRI, :mod:`inrkit.ops.fourier`).
 
@@ -57,20 +58,52 @@ class RayIntegral:
     (P, 2)`` (random points in the square; :class:`inrkit.signals.tomography.RaySampler`): the mean of
     sqrt(dx^2 + dy^2 + eps) over the points, dx and dy the differences of the field one pixel step
     (2 / n) along x and along y, in the same units as :func:`total_variation` of the pixel image.
+
+    ``pixels=True``: the operator of the measurement itself instead of the continuous line integral
+    (the full-image projection of Tancik et al. 2020's CT experiment). The field is evaluated once per
+    step at the ``n x n`` pixel centres, and each ray sums the bilinear interpolant of that pixel image at
+    scikit-image's fixed points (``t = r - n // 2``, :func:`inrkit.rendering.radon.bilinear`), which is
+    ``skimage.transform.radon`` of the image to rounding; the batch's ``t`` is not used. Cost: n^2 field
+    evaluations per step whatever the number of rays, so every ray each step (a sampler with
+    ``rays=0``) is exact, full-batch gradient descent on the discrete problem with no sampling noise.
+    With ``tv > 0`` the total variation is then :func:`total_variation` of that pixel image (exact, no
+    ``tv_points`` needed).
     """
 
-    def __init__(self, n: int, support: bool = True, tv: float = 0.0):
+    def __init__(self, n: int, support: bool = True, tv: float = 0.0, pixels: bool = False):
         if n < 1:
             raise ValueError(f"n must be positive, not {n}")
-        self.n, self.support, self.tv = n, support, _check_tv(tv)
+        self.n, self.support, self.tv, self.pixels = n, support, _check_tv(tv), bool(pixels)
+        self._grid: Tensor | None = None
+
+    def _pixel_image(self, field: nn.Module, device) -> Tensor:
+        from .. import coords as C
+        from ..rendering.radon import disc_mask
+
+        if self._grid is None or self._grid.device != device:
+            self._grid = C.grid((self.n, self.n), device=device).reshape(-1, 2)
+        v = field(self._grid)[:, :1]
+        if self.support:
+            v = v * disc_mask(self._grid, self.n)
+        return v.reshape(self.n, self.n)
 
     def __call__(self, field: nn.Module, batch: Batch) -> dict[str, Tensor]:
-        from ..rendering.radon import disc_mask, project
+        from ..rendering.radon import bilinear, disc_mask, project, ray_samples
 
-        pred = project(field, self.n, batch["angles"], batch["offsets"], batch["t"], self.support)  # (R,)
+        img = None
+        if self.pixels:
+            angles = batch["angles"]
+            img = self._pixel_image(field, angles.device)
+            t = ray_samples(self.n, angles.shape[0], jitter=False).to(angles.device)
+            pred = project(bilinear(img), self.n, angles, batch["offsets"], t, support=False)  # (R,)
+        else:
+            pred = project(field, self.n, batch["angles"], batch["offsets"], batch["t"], self.support)  # (R,)
         data = (((pred - batch.targets[:, 0]) / self.n) ** 2).mean()
         if not self.tv:
             return {"loss": data}
+        if img is not None:  # the pixel image is at hand: its exact total variation
+            tv = total_variation(img)
+            return {"loss": data + self.tv * tv, "data": data, "tv": tv}
         if "tv_points" not in batch.extras:
             raise InrkitError("a total-variation weight needs the sampler's tv_points (RaySampler(tv_points=P))")
         p = batch["tv_points"]

@@ -1,0 +1,48 @@
+"""``inrkit ct --operator pixels`` (the default: the field's pixel image through the sinogram's own
+operator) or ``rays``, and ``--nonneg`` (ct and mri), reach the run folder; a bad value is one line, exit 2;
+a step of absurd size is refused before any work."""
+
+import json
+
+from inrkit.cli import main
+
+
+def test_pixels_and_nonneg_reach_the_run_folder(tmp_path, capsys):
+    out = tmp_path / "ct"
+    assert main(["ct", "shepp-logan", "--size", "32", "--views", "4", "--steps", "5", "--width", "16",
+                 "--features", "16", "--nonneg", "softplus", "--quiet", "--out",
+                 str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["operator"] == "pixels" and m["config"]["nonneg"] == "softplus"  # pixels: the default operator
+    assert json.loads((out / "model.json").read_text())["output"]["map"] == "softplus"
+    out = tmp_path / "mri"
+    assert main(["mri", "shepp-logan", "--size", "32", "--steps", "5", "--width", "16", "--features", "16",
+                 "--nonneg", "relu", "--quiet", "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["config"]["nonneg"] == "relu" and any("data consistency" in k for k in m["methods"])
+
+
+def test_bad_nonneg_is_one_line(tmp_path, capsys):
+    try:
+        code = main(["ct", "shepp-logan", "--nonneg", "sigmoid", "--out", str(tmp_path / "x")])
+    except SystemExit as e:
+        code = e.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "--nonneg" in err[-1] and "sigmoid" in err[-1]
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_step_of_absurd_size_is_refused_before_any_work(tmp_path, capsys):
+    code = main(["ct", "shepp-logan", "--size", "4096", "--views", "180", "--out",
+                 str(tmp_path / "x")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "samples per step" in err[0] and "--rays" in err[0]
+    assert not (tmp_path / "x").exists()
+
+
+def test_operator_rays_draws_512_rays_of_jittered_samples(tmp_path, capsys):
+    out = tmp_path / "ct"
+    assert main(["ct", "shepp-logan", "--size", "32", "--views", "4", "--steps", "3", "--width", "16",
+                 "--features", "16", "--operator", "rays", "--samples", "8", "--quiet", "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["operator"] == "rays" and m["samples_per_ray"] == 8
