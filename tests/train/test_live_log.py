@@ -45,7 +45,7 @@ def test_events_stream_while_training_then_move_into_the_run_folder(tmp_path, ca
     with P.recording("tensorboard"):
         _toy_fit("before", steps=4)  # fitted before the run folder was named: written when it is
         assert P.stream_beside(tmp_path / "run") == tmp_path / "run"
-        assert (tmp_path / "run.live" / P.LIVE_MARKER).is_file()
+        assert (tmp_path / "run.live" / P.LIVE_MARKER).is_file()  # the earlier fit's rows were written
         _toy_fit("during", steps=6, callbacks=[Peek()])
         with RunDir(tmp_path / "run") as folder:
             (folder / "x.txt").write_text("x")
@@ -76,7 +76,9 @@ def test_an_old_live_log_is_replaced_and_a_foreign_folder_refused(tmp_path):
     (old / "stale").mkdir()
     with P.recording("tensorboard", say=False):
         P.stream_beside(tmp_path / "run")
-        assert sorted(p.name for p in old.iterdir()) == [P.LIVE_MARKER]
+        assert not old.exists()  # replaced: the new one is made at the first step
+        _toy_fit("fit", steps=1)
+        assert sorted(p.name for p in old.iterdir()) == [P.LIVE_MARKER, "fit"]
     mine = tmp_path / "mine.live"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep")
@@ -114,3 +116,26 @@ def test_cli_announces_the_live_folder_and_quiet_does_not(tmp_path, monkeypatch,
     assert (tmp_path / "a" / "tensorboard").is_dir() and not (tmp_path / "a.live").exists()
     assert main([*tiny, "--out", "b", "--quiet"]) == 0
     assert "live" not in capsys.readouterr().err and (tmp_path / "b" / "tensorboard").is_dir()
+
+
+def test_no_live_folder_without_a_step_and_writers_close_when_their_fit_ends(tmp_path, capsys):
+    with pytest.raises(ValueError):
+        with P.recording("tensorboard"):
+            P.stream_beside(tmp_path / "run")
+            raise ValueError("the input did not load")  # before any training
+    assert not (tmp_path / "run.live").exists() and "stays" not in capsys.readouterr().err
+    with P.recording("tensorboard", say=False) as rec:
+        P.stream_beside(tmp_path / "many")
+        for k in range(3):
+            _toy_fit(f"shard {k}", steps=2)
+        assert rec._writers == {}  # one open event file at a time, not one per shard
+        assert _steps(tmp_path / "many.live" / "shard_2") == [1, 2]
+
+
+def test_dot_names_the_folder_it_is(tmp_path, monkeypatch):
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    with P.recording("tensorboard", say=False):
+        P.stream_beside(".")
+        _toy_fit("fit", steps=1)
+    assert (tmp_path / "here.live" / "fit").is_dir()

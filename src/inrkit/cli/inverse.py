@@ -101,9 +101,13 @@ def run_ct(a: CTArgs, run: Invocation) -> None:
     _print(r, out)
 
 
-MAX_POINTS_PER_STEP = 1 << 25
-"""The most field samples (rays x samples per ray) one CT training step may take: above it a step would
-need tens of GB for the activations and their gradients, so it is refused before any work."""
+MAX_FIELD_POINTS_PER_STEP = 1 << 22
+"""The most points one CT training step may evaluate the field at (the n x n pixels with the pixel operator,
+rays x samples per ray with the ray operator): above it the activations and their gradients alone need tens of
+GB, so the run is refused before any work."""
+
+MAX_LOOKUPS_PER_STEP = 1 << 27
+"""The pixel operator's bilinear look-ups into the pixel image per step (rays x n): cheap each, bounded all the same."""
 
 
 def _rays(a: CTArgs) -> int:
@@ -112,13 +116,20 @@ def _rays(a: CTArgs) -> int:
 
 
 def _check_step_size(problem, a: CTArgs) -> None:
-    pixels = a.operator == "pixels"
-    all_rays = problem.n * problem.views
+    n, all_rays = problem.n, problem.n * problem.views
     rays = min(_rays(a), all_rays) if _rays(a) else all_rays
-    per_ray = problem.n if (pixels or not a.samples) else a.samples
-    if rays * per_ray > MAX_POINTS_PER_STEP:
-        raise InrkitError(f"{rays:,} rays x {per_ray:,} samples = {rays * per_ray:,} samples per step, above "
-                          f"{MAX_POINTS_PER_STEP:,}; use fewer --rays" + ("" if pixels else " or --samples"))
+    if a.operator == "pixels":
+        if n * n > MAX_FIELD_POINTS_PER_STEP:
+            raise InrkitError(f"the pixel operator evaluates the field at {n} x {n} = {n * n:,} pixels per step, above "
+                              f"{MAX_FIELD_POINTS_PER_STEP:,}; use --operator rays, or a smaller --size")
+        if rays * n > MAX_LOOKUPS_PER_STEP:
+            raise InrkitError(f"{rays:,} rays x {n:,} look-ups = {rays * n:,} per step, above "
+                              f"{MAX_LOOKUPS_PER_STEP:,}; use fewer --rays")
+        return
+    per_ray = a.samples or n
+    if rays * per_ray > MAX_FIELD_POINTS_PER_STEP:
+        raise InrkitError(f"{rays:,} rays x {per_ray:,} samples = {rays * per_ray:,} field samples per step, above "
+                          f"{MAX_FIELD_POINTS_PER_STEP:,}; use fewer --rays or --samples")
 
 
 def _problem_note(problem) -> str:

@@ -107,6 +107,8 @@ class Progress(Callback):
             self._print(self.line(state))
 
     def on_end(self, state: FitState) -> None:
+        if self._recorder is not None and self._series is not None:
+            self._recorder.end_series(self._series)  # its live event file is complete: close it
         if not self.enabled or _PROBE.get() is not None:
             return
         text = self.line(state)
@@ -287,20 +289,22 @@ class Recorder:
             return None
         from ..errors import InrkitError
 
+        import os
+
         out = Path(out)
-        live = out.with_name(out.name + ".live")
+        base = out if out.name not in ("", ".", "..") else Path(os.path.abspath(out))  # "." names the folder it is
+        if not base.name:
+            return None  # the filesystem root: refused as an output elsewhere; nothing to stream beside
+        live = base.with_name(base.name + ".live")
         if live.is_symlink() or (live.exists() and not (live / LIVE_MARKER).is_file()):
             raise InrkitError(f"{live} exists and is not an inrkit live log: move it, or choose another --out")
-        try:
-            if live.exists():
-                import shutil
+        if live.exists():  # an earlier run's, replaced
+            import shutil
 
+            try:
                 shutil.rmtree(live)
-            live.mkdir(parents=True)
-            (live / LIVE_MARKER).write_text(f"live TensorBoard events of the run {out.name}; removed when it "
-                                            "completes, with the whole record in its tensorboard/ folder\n")
-        except OSError as exc:
-            raise InrkitError(f"cannot write the live log {live}: {exc.strerror or exc}") from None
+            except OSError as exc:
+                raise InrkitError(f"cannot replace the live log {live}: {exc.strerror or exc}") from None
         self.live, self._live_out = live, out
         for key, s in self.series.items():  # the fits that ran before the run folder was named
             for i in range(len(s.rows)):
@@ -312,7 +316,17 @@ class Recorder:
         if w is None:
             from torch.utils.tensorboard import SummaryWriter
 
-            assert self.live is not None
+            assert self.live is not None and self._live_out is not None
+            if not (self.live / LIVE_MARKER).is_file():  # made at the first step: a run that fails before any
+                from ..errors import InrkitError  # training leaves no empty folder
+
+                try:
+                    self.live.mkdir(parents=True, exist_ok=True)
+                    (self.live / LIVE_MARKER).write_text(
+                        f"live TensorBoard events of the run {self._live_out.name}; removed when it completes, "
+                        "with the whole record in its tensorboard/ folder\n")
+                except OSError as exc:
+                    raise InrkitError(f"cannot write the live log {self.live}: {exc.strerror or exc}") from None
             name, n = _safe(key), 2
             while (self.live / name).exists():  # a label used again after series_named renamed the first
                 name, n = f"{_safe(key)}_{n}", n + 1
@@ -324,6 +338,13 @@ class Recorder:
         """Put the live events written so far on disk now (they also reach it every few seconds)."""
         for w in self._writers.values():
             w.flush()  # type: ignore[attr-defined]
+
+    def end_series(self, key: str) -> None:
+        """The fit recording series ``key`` has ended: close its live event file (a command fitting thousands
+        of shards keeps one file open at a time, not thousands)."""
+        w = self._writers.pop(key, None)
+        if w is not None:
+            w.close()  # type: ignore[attr-defined]
 
     def close_live(self) -> None:
         """Flush and close the live event files (they stay on disk)."""
@@ -413,7 +434,7 @@ def recording(formats: tuple[str, ...] | str | None, say: bool = True) -> Iterat
     finally:
         _RECORDER.reset(token)
         rec.close_live()
-        if rec.live is not None and rec.say:
+        if rec.live is not None and rec.live.exists() and rec.say:
             print(f"the live TensorBoard log of this run stays in {rec.live}", file=sys.stderr)
 
 
