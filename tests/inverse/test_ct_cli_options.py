@@ -44,3 +44,11 @@ def test_a_step_of_absurd_size_is_refused_before_any_work(args, needle, tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and needle in err[0] and "per step" in err[0], err
     assert not (tmp_path / "x").exists()
+
+
+def test_the_report_names_the_operator_used(tmp_path, capsys):
+    for op, words in (("pixels", "pixel grid projected"), ("rays", "stratified sum")):
+        out = tmp_path / op
+        assert main(["ct", "shepp-logan", "--size", "24", "--views", "4", "--steps", "2", "--width", "8",
+                     "--features", "8", "--operator", op, "--quiet", "--out", str(out)]) == 0
+        assert words in (out / "report.html").read_text()

@@ -192,7 +192,7 @@ def run_ct(problem: CTProblem, cfg: InverseConfig = InverseConfig(), *, rays: in
             results.update(command=command, inrkit_version=__version__)
             write_json(tmp / "metrics.json", results)
             (tmp / "report.html").write_text(_report("CT", problem.name, problem.image, methods, results, hist,
-                                                     _ct_problem_text(problem), command,
+                                                     _ct_problem_text(problem, pixels), command,
                                                      [(_u8(problem.sinogram / max(float(problem.sinogram.max()),
                                                                                   1e-12)),
                                                        f"the sinogram: {problem.n} detector bins x "
@@ -200,11 +200,14 @@ def run_ct(problem: CTProblem, cfg: InverseConfig = InverseConfig(), *, rays: in
     return results
 
 
-def _ct_problem_text(p: CTProblem) -> str:
+def _ct_problem_text(p: CTProblem, pixels: bool = False) -> str:
+    how = ("the field's image on the n x n pixel grid projected with scikit-image's operator (bilinear "
+           "interpolation at fixed points along each ray)" if pixels else
+           "each integral a stratified sum of the field along the ray")
     return (f"<p><b>Operator.</b> A(mu) = parallel-beam line integrals of the field along {p.views} views x "
             f"{p.n} detector bins, scikit-image's geometry (<code>skimage.transform.radon</code>, circle=True), "
-            "each integral a stratified sum of the field along the ray; the field is zero outside the "
-            "reconstruction circle. The classical baselines reconstruct from the same sinogram.</p>")
+            f"{how}; the field is zero outside the reconstruction circle. The classical baselines reconstruct "
+            "from the same sinogram.</p>")
 
 
 # ---- MRI ------------------------------------------------------------------------------------
