@@ -69,7 +69,7 @@ def _cli(args, **kw):
 
 def test_cli_fit_killed_then_resumed_is_byte_identical(tmp_path):
     common = ["fit", "camera", "--size", "24", "--steps", "150", "--width", "32", "--depth", "2", "--quiet",
-              "--device", "cpu"]
+              "--device", "cpu", "--log", "csv"]
     ref = _cli([*common, "--out", tmp_path / "ref"])
     assert ref.wait(timeout=600) == 0, ref.stderr.read()
     out = tmp_path / "run"
@@ -85,6 +85,14 @@ def test_cli_fit_killed_then_resumed_is_byte_identical(tmp_path):
     again = _cli([*common, "--out", out, "--resume"])
     assert again.wait(timeout=600) == 0, again.stderr.read()
     assert (out / "model.safetensors").read_bytes() == (tmp_path / "ref" / "model.safetensors").read_bytes()
+
+    def steps_and_losses(folder):  # --log csv: the resumed run's record starts at step 1, as the whole run's
+        import csv
+
+        rows = list(csv.DictReader((folder / "scalars.csv").read_text().splitlines()))
+        return [(r["step"], r["loss"]) for r in rows]
+    assert steps_and_losses(out) == steps_and_losses(tmp_path / "ref")
+    assert [s for s, _ in steps_and_losses(out)] == [str(k) for k in range(1, 151)]
     assert not state_folder(out).exists()  # removed once the run folder is written
     # nothing to resume: one line, exit 2
     other = _cli([*common, "--out", tmp_path / "x", "--resume"])
@@ -101,3 +109,29 @@ def test_a_state_saved_before_a_setting_existed_still_matches_but_a_changed_sett
     now["field"]["hash"]["time_cells"] = 1.0
     assert not _same_run(saved, now)  # the same setting given a value: another run
     assert not _same_run(saved, {**now, "steps": 200})
+
+
+def _recorded_run(steps_until_stop, folder, resume_from=None):
+    from inrkit.train.progress import Progress, recording
+
+    x = torch.rand(64, 2, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    y = torch.sin(3 * x[:, :1])
+    f = build_field(FieldConfig(arch="siren", width=16, hidden_layers=1), 2, 1, 8,
+                    generator=torch.Generator().manual_seed(0))
+    opt = torch.optim.Adam(f.parameters(), lr=1e-3)
+    with recording("csv", say=False) as rec:
+        cbs = [StopAt(steps_until_stop), resume.Snapshots(folder, 0.0, {"run": "test"}), Progress("fit", False)]
+        fit(f, PointSampler(x, y, 16), Reconstruction(), steps=20, optimizer=opt, callbacks=cbs,
+            generator=torch.Generator().manual_seed(5), resume=resume_from)
+    (log,) = rec.series.values()
+    return [(r["step"], r["loss"]) for r in log.rows]
+
+
+def test_a_resumed_run_records_the_steps_before_the_stop_too(tmp_path):
+    whole = _recorded_run(20, tmp_path / "a")
+    stopped = _recorded_run(9, tmp_path / "b")
+    snap, _ = resume.load(tmp_path / "b")
+    assert snap["step"] == 8 and len(snap["recorded"]) == 1 and len(snap["recorded"][0]["rows"]) == 8
+    resumed = _recorded_run(20, tmp_path / "c", resume_from=snap)
+    assert [s for s, _ in whole] == list(range(1, 21)) and stopped == whole[:9]
+    assert resumed == whole  # steps 1-8 from the snapshot, 9-20 run again: the same record as one run

@@ -58,12 +58,38 @@ class Progress(Callback):
         self._width = 0
         self._recorder: Recorder | None = None
         self._series: str | None = None  # this fit's series in the active --log Recorder
+        self._resumed: dict | None = None  # the rows a resumed run recorded before it was stopped
+        self._last_recorded = -1  # the step last recorded
+
+    def recorded(self, state: FitState) -> dict | None:
+        """The rows ``--log`` has recorded for this fit up to ``state``'s step (kept in a training snapshot,
+        which may be taken before this callback's turn in the step: the step is then recorded now), or None."""
+        self._record(state)
+        if self._recorder is None or self._series is None or self._series not in self._recorder.series:
+            return None
+        return self._recorder.series[self._series].state_dict()
+
+    def _record(self, state: FitState) -> None:
+        rec = _RECORDER.get() if self.records else None
+        if rec is None or state.step == self._last_recorded:
+            return
+        if self._series is None or self._recorder is not rec:  # a loop that did not call on_start
+            self._recorder, self._series = rec, rec.start(self.label)
+        rec.record(self._series, state)
+        self._last_recorded = state.step
+
+    def resume_recorded(self, rows: dict | None) -> None:
+        """Rows from :meth:`recorded` of the stopped run this fit continues: its record starts with them."""
+        self._resumed = rows
 
     def on_start(self, state: FitState) -> None:
         self._t0 = time.perf_counter()
         self._next_mark = self.every
+        self._last_recorded = -1
         rec = _RECORDER.get() if self.records else None
         self._recorder, self._series = rec, (rec.start(self.label) if rec is not None else None)
+        if rec is not None and self._series is not None and self._resumed:
+            rec.restore(self._series, self._resumed)
         probe = _PROBE.get() if self.records else None
         if probe is not None:
             probe.start(self.label, state)
@@ -86,11 +112,7 @@ class Progress(Callback):
     """Whether ``--log`` records this display's steps and ``--dry-run`` times them (not for a :class:`Counter`)."""
 
     def after_step(self, state: FitState) -> None:
-        rec = _RECORDER.get() if self.records else None
-        if rec is not None:
-            if self._series is None or self._recorder is not rec:  # a loop that did not call on_start
-                self._recorder, self._series = rec, rec.start(self.label)
-            rec.record(self._series, state)
+        self._record(state)
         probe = _PROBE.get() if self.records else None
         if probe is not None:
             probe.step(self.label, state)
@@ -274,6 +296,13 @@ class Recorder:
         self.series[key].after_step(state)
         if self.live is not None:
             self._stream(key, len(self.series[key].rows) - 1)
+
+    def restore(self, key: str, rows: dict) -> None:
+        """Series ``key`` starts with the rows a stopped run recorded (``--resume``); streamed if live."""
+        self.series[key].load_state_dict(rows)
+        if self.live is not None:
+            for i in range(len(self.series[key].rows)):
+                self._stream(key, i)
 
     # ---- live TensorBoard events, beside the run folder ----
 

@@ -64,7 +64,9 @@ def snapshot(state: FitState) -> dict:
             "model": state.model.state_dict(), "optimizer": state.optimizer.state_dict(),
             "scheduler": state.scheduler.state_dict() if hasattr(state.scheduler, "state_dict") else None,
             "generator": state.generator.get_state() if state.generator is not None else None,
-            "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else None for cb in state.callbacks]}
+            "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else None for cb in state.callbacks],
+            # what --log recorded so far: a resumed run's scalars.csv and TensorBoard events start at step 1
+            "recorded": [cb.recorded(state) for cb in state.callbacks if hasattr(cb, "recorded")]}
     return snap
 
 
@@ -139,6 +141,8 @@ def restore(state: FitState, snap: dict) -> None:
         raise InrkitError("the training state was written by a run with other callbacks; it cannot be resumed here")
     for cb, cs in zip(stateful, saved):
         cb.load_state_dict(cs)
+    for cb, rows in zip([cb for cb in state.callbacks if hasattr(cb, "resume_recorded")], snap.get("recorded") or []):
+        cb.resume_recorded(rows)
 
 
 class Snapshots(Callback):
