@@ -96,3 +96,29 @@ def test_forward_laplacian_stream_matches_autograd(arch, hard):
     torch.testing.assert_close(D.d(1)[:, 0].detach(), grad[:, 1])
     torch.testing.assert_close(D.lap[:, 0].detach(), H[:, 0, 0] + H[:, 1, 1])
     torch.testing.assert_close(D.dd(0)[:, 0].detach(), H[:, 0, 0])  # autograd fallback
+
+
+def test_an_odd_hard_constraint_makes_the_solution_odd_exactly():
+    """Burgers declares u odd in x: the model is odd for any weights, and forward mode still matches autograd."""
+    p = pde.get_problem("burgers")
+    assert p.hard.odd == (0,)
+    g = torch.Generator().manual_seed(3)
+    model = pde.build_model(p, "tanh", 16, 3, g).double()
+    x = p.domain.interior(64, "uniform", g)
+    flipped = x * torch.tensor([-1.0, 1.0], dtype=x.dtype)
+    with torch.no_grad():
+        torch.testing.assert_close(model(flipped), -model(x), rtol=0, atol=1e-14)
+        bare = pde.build_model(p, "tanh", 16, 3, torch.Generator().manual_seed(3), hard=False).double()
+        assert (bare(flipped) + bare(x)).abs().max() > 1e-3  # without it, a network is not odd
+    D = pde.Derivatives(model, x, spatial=(0,), time=1, second=(0, 1), method="forward")
+    u, grad, H = _autograd(model, x)
+    torch.testing.assert_close(D.d(0)[:, 0].detach(), grad[:, 0])
+    torch.testing.assert_close(D.dd(0)[:, 0].detach(), H[:, 0, 0])
+
+
+def test_an_odd_coordinate_needs_a_symmetric_domain():
+    from inrkit.errors import InrkitError
+
+    with pytest.raises(InrkitError, match="symmetric about 0"):
+        pde.Problem(name="p", domain=pde.Interval(0, 1), residual=lambda x, D, p: D.dd(0),
+                    hard=pde.HardConstraint(g=lambda x: x[:, :1] * 0, h=lambda x: x[:, :1], odd=(0,)))

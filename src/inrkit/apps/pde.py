@@ -98,6 +98,20 @@ def loss_figure(history: list[dict], terms: list[str]) -> bytes:
     return _png(fig)
 
 
+def _constraint_text(hard, problem: Problem) -> str:
+    """What the hard constraint imposes exactly, for the report (empty without one)."""
+    if hard is None:
+        return "<p>No hard constraint: every condition is a loss term.</p>"
+    names = {"bc": "the boundary conditions", "ic": "the initial condition"}
+    parts = [names.get(k, k) for k in hard.imposes]
+    text = f"Imposed exactly by the output transform u = g + h N (no loss term): {', '.join(parts)}."
+    if hard.odd:
+        axes = ", ".join(problem.domain.names[i] for i in hard.odd)
+        text += (f" The solution is odd in {axes} (u changes sign when {axes} does), imposed exactly by taking "
+                 "the network's odd part, (N(x) - N(reflected x)) / 2.")
+    return f"<p>{html.escape(text)}</p>"
+
+
 def write_report(path: Path, problem: Problem, result: SolveResult, metrics: dict, command: str,
                  figures: dict[str, bytes]) -> None:
     cfg = result.config
@@ -116,7 +130,8 @@ def write_report(path: Path, problem: Problem, result: SolveResult, metrics: dic
         ("Result", H.cards(cards) + notes),
         ("Problem", f"<p>{html.escape(problem.description)}</p><pre>{html.escape(problem.equation)}</pre>"
                     f"<p>Domain: {html.escape(problem.domain.describe())}. Error measured on a "
-                    f"{' x '.join(map(str, problem.eval_grid))} grid against inrkit's reference.</p>"),
+                    f"{' x '.join(map(str, problem.eval_grid))} grid against inrkit's reference.</p>"
+                    + _constraint_text(result.model.hard, problem)),
         ("Solution, reference and error", H.figure(figures["solution.png"], "the trained field, the reference and "
                                                    "their difference on the evaluation grid")),
     ]
@@ -146,6 +161,7 @@ def run_solve(problem: Problem, cfg: SolveConfig, out: str | Path, overwrite: bo
         field = result.model.field
         checkpoint.save(tmp / "model", field.float() if cfg.float64 else field,
                         {"task": "pde", "problem": problem.name, "hard_constraint": result.model.hard is not None,
+                         "odd_in": list(result.model.hard.odd) if result.model.hard is not None else [],
                          "coefficients": result.coefficients, "rel_l2": result.rel_l2, "status": result.status})
         write_json(tmp / "metrics.json", metrics)
         write_json(tmp / "history.json", result.history)

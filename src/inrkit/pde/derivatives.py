@@ -165,8 +165,19 @@ class Derivatives:
     # ---- forward mode ------------------------------------------------------------------
     def _jet(self) -> None:
         x = self.x
-        v, p, s = diagonal_jet(self.model.field, x, self.second, self.trace)
         hard = self.model.hard
+        if hard is not None and hard.odd:  # the network's odd part: (N(x) - N(R x)) / 2, by the chain rule
+            from .model import reflect
+
+            n = len(x)
+            v2, p2, s2 = diagonal_jet(self.model.field, torch.cat([x, reflect(x, hard.odd)]), self.second, self.trace)
+            sign = torch.ones(x.shape[1], 1, 1, dtype=x.dtype, device=x.device)
+            sign[list(hard.odd)] = -1.0  # d/dx_i of N(R x) is -(dN/dx_i)(R x); second partials keep their sign
+            v = 0.5 * (v2[:n] - v2[n:])
+            p = 0.5 * (p2[:, :n] - sign * p2[:, n:])
+            s = None if s2 is None else 0.5 * (s2[:, :n] - s2[:, n:])
+        else:
+            v, p, s = diagonal_jet(self.model.field, x, self.second, self.trace)
         if hard is not None:
             g, gp, gs = _closed_form_jet(hard.g, x, self.second)
             h, hp, hs = _closed_form_jet(hard.h, x, self.second)

@@ -36,14 +36,25 @@ class PINN(nn.Module):
                                               (unknowns or {}).items()})
 
     def forward(self, coords: Tensor) -> Tensor:
-        u = self.field(coords)
         if self.hard is None:
-            return u
+            return self.field(coords)
+        if self.hard.odd:
+            both = self.field(torch.cat([coords, reflect(coords, self.hard.odd)]))
+            u = 0.5 * (both[: len(coords)] - both[len(coords):])
+        else:
+            u = self.field(coords)
         g, h = self.hard.g(coords), self.hard.h(coords)
         return (g if g.dim() == 2 else g[:, None]) + (h if h.dim() == 2 else h[:, None]) * u
 
     def coefficient_values(self) -> dict[str, float]:
         return {k: float(v.detach()) for k, v in self.coefficients.items()}
+
+
+def reflect(coords: Tensor, dims: tuple[int, ...]) -> Tensor:
+    """``coords`` with the signs of coordinates ``dims`` flipped."""
+    sign = torch.ones(coords.shape[1], dtype=coords.dtype, device=coords.device)
+    sign[list(dims)] = -1.0
+    return coords * sign
 
 
 def build_field(arch: str, in_dim: int, out_dim: int, width: int, layers: int, generator: torch.Generator,

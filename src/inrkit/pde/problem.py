@@ -78,11 +78,18 @@ class HardConstraint:
     ``h`` vanishes where the condition is imposed and ``g`` takes the imposed values there
     (Helmholtz on ``[0, 1]^2``: ``g = 0``, ``h = x (1 - x) y (1 - y)``). Both are parameter-free
     functions ``(N, d) -> (N, 1)``; the conditions they impose need no loss term.
+
+    ``odd``: coordinates in which the solution is odd, ``u(.., -x_i, ..) = -u(.., x_i, ..)``, a symmetry
+    that follows from the equation and its data (Burgers with ``u0 = -sin(pi x)``). The network's
+    output is then replaced by its odd part, ``(N(x) - N(R x)) / 2`` with ``R`` flipping those
+    coordinates' signs; with ``g`` odd and ``h`` even in them, ``u`` is odd exactly, so a front on
+    the symmetry plane cannot drift off it. Reflection is about 0: the domain must be symmetric.
     """
 
     g: PointFn
     h: PointFn
     imposes: tuple[str, ...] = ("bc",)
+    odd: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,10 @@ class Problem:
                         or face[1] not in (0, 1)):
                     raise InrkitError(f"problem {self.name}: condition {c.name} names face {face!r}; a face is "
                                       f"(space coordinate, 0 or 1) with the coordinate in {self.domain.spatial}")
+        for i in (self.hard.odd if self.hard is not None else ()):
+            if i not in self.domain.spatial or abs(self.domain.lo[i] + self.domain.hi[i]) > 1e-12:
+                raise InrkitError(f"problem {self.name}: odd coordinate {i} must be a space coordinate whose "
+                                  "domain is symmetric about 0")
         for k, v in self.unknowns.items():
             if not isinstance(v, (int, float)):
                 raise InrkitError(f"unknown coefficient {k!r} needs a number as its initial guess")
