@@ -131,7 +131,7 @@ def test_a_resumed_run_records_the_steps_before_the_stop_too(tmp_path):
     whole = _recorded_run(20, tmp_path / "a")
     stopped = _recorded_run(9, tmp_path / "b")
     snap, _ = resume.load(tmp_path / "b")
-    assert snap["step"] == 8 and len(snap["recorded"]) == 1 and len(snap["recorded"][0]["rows"]) == 8
+    assert snap["step"] == 8 and len(snap["recorded"]) == 1 and snap["recorded"][0]["values"].shape[0] == 8
     resumed = _recorded_run(20, tmp_path / "c", resume_from=snap)
     assert [s for s, _ in whole] == list(range(1, 21)) and stopped == whole[:9]
     assert resumed == whole  # steps 1-8 from the snapshot, 9-20 run again: the same record as one run

@@ -67,7 +67,7 @@ class Progress(Callback):
         self._record(state)
         if self._recorder is None or self._series is None or self._series not in self._recorder.series:
             return None
-        return self._recorder.series[self._series].state_dict()
+        return self._recorder.series[self._series].columns()
 
     def _record(self, state: FitState) -> None:
         rec = _RECORDER.get() if self.records else None
@@ -85,11 +85,12 @@ class Progress(Callback):
     def on_start(self, state: FitState) -> None:
         self._t0 = time.perf_counter()
         self._next_mark = self.every
-        self._last_recorded = -1
         rec = _RECORDER.get() if self.records else None
         self._recorder, self._series = rec, (rec.start(self.label) if rec is not None else None)
         if rec is not None and self._series is not None and self._resumed:
             rec.restore(self._series, self._resumed)
+        self._resumed = None
+        self._last_recorded = state.step  # a resumed fit has recorded its steps so far
         probe = _PROBE.get() if self.records else None
         if probe is not None:
             probe.start(self.label, state)
@@ -129,6 +130,7 @@ class Progress(Callback):
             self._print(self.line(state))
 
     def on_end(self, state: FitState) -> None:
+        self._record(state)  # a step that Ctrl-C cut short after it was taken: recorded before the file closes
         if self._recorder is not None and self._series is not None:
             self._recorder.end_series(self._series)  # its live event file is complete: close it
         if not self.enabled or _PROBE.get() is not None:
@@ -204,8 +206,36 @@ class ScalarLog(Callback):
         return {"rows": [dict(r) for r in self.rows], "seen": dict(self._seen), "wall": list(self.wall)}
 
     def load_state_dict(self, d: dict) -> None:
+        if "values" in d:  # the column form of :meth:`columns`
+            cols, ints = list(d["columns"]), set(d.get("int_columns", ()))
+            vals, present = d["values"].tolist(), d["present"].tolist()
+            self.rows = [{c: (int(v) if c in ints else float(v)) for c, v, p in zip(cols, row, mask) if p}
+                         for row, mask in zip(vals, present)]
+            self.wall, self._seen = d["wall"].tolist(), dict(d.get("seen", {}))
+            return
         self.rows, self._seen = [dict(r) for r in d["rows"]], dict(d.get("seen", {}))
         self.wall = list(d.get("wall") or [time.time()] * len(self.rows))
+
+    def columns(self) -> dict:
+        """The rows as float64 columns with a presence mask (what a training snapshot stores: tensors go
+        to its safetensors file, not its JSON, however long the run); :meth:`load_state_dict` reads it back."""
+        import numpy as np
+        import torch
+
+        cols: list[str] = []
+        for r in self.rows:
+            cols += [k for k in r if k not in cols]
+        index = {c: j for j, c in enumerate(cols)}
+        vals = np.full((len(self.rows), len(cols)), np.nan)
+        present = np.zeros((len(self.rows), len(cols)), bool)
+        ints = {c for c in cols if all(isinstance(r[c], int) for r in self.rows if c in r)}
+        for i, r in enumerate(self.rows):
+            for k, v in r.items():
+                vals[i, index[k]] = v
+                present[i, index[k]] = True
+        return {"columns": cols, "int_columns": sorted(ints), "values": torch.from_numpy(vals),
+                "present": torch.from_numpy(present), "wall": torch.tensor(self.wall, dtype=torch.float64),
+                "seen": dict(self._seen)}
 
 
 
