@@ -135,3 +135,33 @@ def test_a_resumed_run_records_the_steps_before_the_stop_too(tmp_path):
     resumed = _recorded_run(20, tmp_path / "c", resume_from=snap)
     assert [s for s, _ in whole] == list(range(1, 21)) and stopped == whole[:9]
     assert resumed == whole  # steps 1-8 from the snapshot, 9-20 run again: the same record as one run
+
+
+class CtrlCAtFirstStep(Callback):
+    def before_step(self, state):
+        raise KeyboardInterrupt
+
+
+def test_a_resumed_run_stopped_at_once_records_no_step_twice(tmp_path):
+    """Ctrl-C before the resumed run's first step: its snapshot keeps steps 1..k once each, every one with a loss."""
+    from inrkit.train.progress import Progress, recording
+
+    x = torch.rand(64, 2, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    y = torch.sin(3 * x[:, :1])
+
+    def run(extra, snap=None):
+        f = build_field(FieldConfig(arch="siren", width=16, hidden_layers=1), 2, 1, 8,
+                        generator=torch.Generator().manual_seed(0))
+        with recording("csv", say=False) as rec:
+            cbs = [*extra, Progress("fit", False), resume.Snapshots(tmp_path / "s", 0.0, {})]
+            fit(f, PointSampler(x, y, 16), Reconstruction(), steps=20, optimizer=torch.optim.Adam(f.parameters()),
+                callbacks=cbs, generator=torch.Generator().manual_seed(5), resume=snap)
+        return next(iter(rec.series.values())).rows
+
+    run([StopAt(5)])
+    snap, _ = resume.load(tmp_path / "s")
+    k = snap["step"]
+    rows = run([CtrlCAtFirstStep()], snap)
+    assert k >= 3 and [r["step"] for r in rows] == list(range(1, k + 1)) and all("loss" in r for r in rows)
+    again, _ = resume.load(tmp_path / "s")
+    assert again["step"] == k and again["recorded"][0]["values"].shape[0] == k
