@@ -122,3 +122,17 @@ def test_an_odd_coordinate_needs_a_symmetric_domain():
     with pytest.raises(InrkitError, match="symmetric about 0"):
         pde.Problem(name="p", domain=pde.Interval(0, 1), residual=lambda x, D, p: D.dd(0),
                     hard=pde.HardConstraint(g=lambda x: x[:, :1] * 0, h=lambda x: x[:, :1], odd=(0,)))
+    sym = pde.Interval(-1, 1)
+    with pytest.raises(InrkitError, match="g odd and h even"):  # g = 1 is not odd: u could not be
+        pde.Problem(name="p", domain=sym, residual=lambda x, D, p: D.dd(0),
+                    hard=pde.HardConstraint(g=lambda x: torch.ones_like(x[:, :1]), h=lambda x: 1 - x[:, :1] ** 2,
+                                            odd=(0,)))
+    with pytest.raises(InrkitError, match="g odd and h even"):  # h = 1 - x is not even
+        pde.Problem(name="p", domain=sym, residual=lambda x, D, p: D.dd(0),
+                    hard=pde.HardConstraint(g=lambda x: x[:, :1], h=lambda x: 1 - x[:, :1], odd=(0,)))
+    with pytest.raises(InrkitError, match="tuple of coordinate indices"):
+        pde.Problem(name="p", domain=sym, residual=lambda x, D, p: D.dd(0),
+                    hard=pde.HardConstraint(g=lambda x: x[:, :1], h=lambda x: 1 - x[:, :1] ** 2, odd=0))
+    ok = pde.Problem(name="p", domain=sym, residual=lambda x, D, p: D.dd(0),
+                     hard=pde.HardConstraint(g=lambda x: torch.sin(x[:, :1]), h=lambda x: 1 - x[:, :1] ** 2, odd=(0,)))
+    assert ok.hard.odd == (0,)

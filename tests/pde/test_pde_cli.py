@@ -38,3 +38,18 @@ def test_bad_input_is_one_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("inrkit: error:"), err
         assert not (tmp_path / "x").exists()
+
+
+def test_burgers_points_flags_and_the_odd_symmetry_in_the_report(tmp_path, capsys):
+    """--points sets the L-BFGS set too unless --lbfgs-points says otherwise; the report says u is odd in x."""
+    from inrkit.cli import main
+
+    common = ["pde", "solve", "burgers", "--adam-steps", "3", "--lbfgs-steps", "2", "--width", "8", "--threads", "1",
+              "--quiet"]
+    assert main([*common, "--points", "50", "--out", str(tmp_path / "a")]) == 0
+    assert main([*common, "--points", "50", "--lbfgs-points", "70", "--out", str(tmp_path / "b")]) == 0
+    ca = json.loads((tmp_path / "a" / "metrics.json").read_text())["config"]
+    cb = json.loads((tmp_path / "b" / "metrics.json").read_text())["config"]
+    assert (ca["points"], ca["lbfgs_points"]) == (50, 50) and (cb["points"], cb["lbfgs_points"]) == (50, 70)
+    assert "odd in x" in (tmp_path / "a" / "report.html").read_text()
+    assert json.loads((tmp_path / "a" / "model.json").read_text())["odd_in"] == [0]

@@ -24,7 +24,8 @@ def run_list(a: ListArgs, run: Invocation) -> None:
         print(f"{'':18s} {p.equation}")
         rounds = f" in {c.lbfgs_rounds} rounds" if c.lbfgs_rounds > 1 else ""
         rar = f", +{c.lbfgs_rar} RAR points per round" if c.lbfgs_rar else ""
-        print(f"{'':18s} default: {c.arch} {c.layers} x {c.width}, {c.points} points, {c.adam_steps} Adam steps, "
+        lp = f" ({c.lbfgs_points} for L-BFGS)" if c.lbfgs_points and c.lbfgs_points != c.points else ""
+        print(f"{'':18s} default: {c.arch} {c.layers} x {c.width}, {c.points} points{lp}, {c.adam_steps} Adam steps, "
               f"{c.lbfgs_steps} L-BFGS iterations{rounds}{' (float64)' if c.float64 else ''}{rar}")
 
 
@@ -37,6 +38,8 @@ class SolveArgs(Out, Overwrite, Quiet, DryRun, Log):
     layers: int | None = opt(None, "hidden layers", at_least=1, at_most=32, group="model", unset="the problem's recipe")
     points: int | None = opt(None, "interior collocation points per step", at_least=1, at_most=1 << 22, group="training",
                              unset="the problem's recipe")
+    lbfgs_points: int | None = opt(None, "collocation points of the L-BFGS phase (drawn once)", at_least=1,
+                                   at_most=1 << 22, group="training", unset="--points, else the problem's recipe")
     sampling: str = opt("sobol", "how points are drawn", choices=("uniform", "sobol", "halton"), group="training")
     fixed_points: bool = opt(False, "draw the points once instead of every Adam step", group="training")
     soft: bool = opt(False, "impose boundary and initial conditions as loss terms, not hard constraints", group="training")
@@ -70,7 +73,8 @@ def run_solve(a: SolveArgs, run: Invocation) -> None:
     if a.float64 and a.float32:
         raise InrkitError("--float64 and --float32 contradict each other")
     precision = True if a.float64 else False if a.float32 else None
-    cfg = recipe(problem, a.seed, arch=a.arch, width=a.width, layers=a.layers, points=a.points, sampling=a.sampling,
+    cfg = recipe(problem, a.seed, arch=a.arch, width=a.width, layers=a.layers, points=a.points,
+                 lbfgs_points=a.lbfgs_points or a.points, sampling=a.sampling,
                  resample=False if a.fixed_points else None, hard=False if a.soft else None,
                  adam_steps=a.adam_steps, lr=a.lr, lbfgs_steps=a.lbfgs_steps, float64=precision,
                  rar_every=a.rar or None, lbfgs_rounds=a.lbfgs_rounds, lbfgs_rar=a.lbfgs_rar,
@@ -86,7 +90,8 @@ def run_solve(a: SolveArgs, run: Invocation) -> None:
                    f"as 1.2 of them",))
     say = None if a.quiet else (lambda s: print(f"inrkit: {s}", file=sys.stderr))
     if say:
-        say(f"solving {problem.name}: {cfg.arch} {cfg.layers} x {cfg.width}, {cfg.points} points, "
+        lp = f" ({cfg.lbfgs_points} for L-BFGS)" if cfg.lbfgs_points and cfg.lbfgs_points != cfg.points else ""
+        say(f"solving {problem.name}: {cfg.arch} {cfg.layers} x {cfg.width}, {cfg.points} points{lp}, "
             f"{cfg.adam_steps} Adam steps, {cfg.lbfgs_steps} L-BFGS iterations"
             f"{' in float64' if cfg.float64 and cfg.lbfgs_steps else ''}")
     m = solve_and_write(problem, cfg, out, a.overwrite, run.command, log=say, progress=not a.quiet)

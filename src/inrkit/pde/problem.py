@@ -156,13 +156,32 @@ class Problem:
                         or face[1] not in (0, 1)):
                     raise InrkitError(f"problem {self.name}: condition {c.name} names face {face!r}; a face is "
                                       f"(space coordinate, 0 or 1) with the coordinate in {self.domain.spatial}")
-        for i in (self.hard.odd if self.hard is not None else ()):
-            if i not in self.domain.spatial or abs(self.domain.lo[i] + self.domain.hi[i]) > 1e-12:
-                raise InrkitError(f"problem {self.name}: odd coordinate {i} must be a space coordinate whose "
-                                  "domain is symmetric about 0")
+        if self.hard is not None and self.hard.odd != ():
+            self._check_odd(self.hard)
         for k, v in self.unknowns.items():
             if not isinstance(v, (int, float)):
                 raise InrkitError(f"unknown coefficient {k!r} needs a number as its initial guess")
+
+    def _check_odd(self, hard: HardConstraint) -> None:
+        """``odd`` names space coordinates of a domain symmetric about 0, and ``g`` is odd and ``h`` even in
+        them (checked at 64 points), so that ``u = g + h N_odd`` is odd."""
+        odd = hard.odd
+        if not isinstance(odd, tuple) or not all(isinstance(i, int) and not isinstance(i, bool) for i in odd):
+            raise InrkitError(f"problem {self.name}: odd must be a tuple of coordinate indices, got {odd!r}")
+        for i in odd:
+            if i not in self.domain.spatial or abs(self.domain.lo[i] + self.domain.hi[i]) > 1e-12:
+                raise InrkitError(f"problem {self.name}: odd coordinate {i} must be a space coordinate whose "
+                                  "domain is symmetric about 0")
+        x = self.domain.interior(64, "uniform", torch.Generator().manual_seed(0)).double()
+        sign = torch.ones(x.shape[1], dtype=x.dtype)
+        sign[list(odd)] = -1.0
+        with torch.no_grad():
+            g, g_r, h, h_r = hard.g(x), hard.g(x * sign), hard.h(x), hard.h(x * sign)
+        tol = 1e-6 * (1.0 + float(g.abs().max()) + float(h.abs().max()))
+        if float((g_r + g).abs().max()) > tol or float((h_r - h).abs().max()) > tol:
+            names = ", ".join(self.domain.names[i] for i in odd)
+            raise InrkitError(f"problem {self.name}: a solution odd in {names} needs g odd and h even in "
+                              f"{names} (g(-x) = -g(x), h(-x) = h(x)); the hard constraint's are not")
 
     @property
     def second_dims(self) -> tuple[int, ...]:
