@@ -139,3 +139,35 @@ def test_dot_names_the_folder_it_is(tmp_path, monkeypatch):
         P.stream_beside(".")
         _toy_fit("fit", steps=1)
     assert (tmp_path / "here.live" / "fit").is_dir()
+
+
+def test_ctrl_c_inside_an_earlier_callback_keeps_one_live_series(tmp_path):
+    """Ctrl-C in an evaluation ordered before the progress display: the step it cut short is recorded in the
+    series' own event folder (not a second one opened after the first was closed), and in the snapshot."""
+    import os
+
+    import torch
+
+    from inrkit.config import FieldConfig, build_field
+    from inrkit.objectives import Reconstruction
+    from inrkit.signals.sampling import PointSampler
+    from inrkit.train import Callback, fit, resume
+    from inrkit.train.progress import Progress, recording, stream_beside
+
+    class CtrlCInEvaluation(Callback):
+        def after_step(self, state):
+            if state.step == 5:
+                raise KeyboardInterrupt
+
+    x = torch.rand(64, 2, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    f = build_field(FieldConfig(arch="siren", width=16, hidden_layers=1), 2, 1, 8,
+                    generator=torch.Generator().manual_seed(0))
+    with recording("csv,tensorboard", say=False) as rec:
+        stream_beside(tmp_path / "out")
+        cbs = [CtrlCInEvaluation(), Progress("fit", False), resume.Snapshots(tmp_path / "state", 1e9, {})]
+        r = fit(f, PointSampler(x, torch.sin(3 * x[:, :1]), 16), Reconstruction(), steps=20,
+                optimizer=torch.optim.Adam(f.parameters()), callbacks=cbs, generator=torch.Generator().manual_seed(5))
+        assert r.status == "interrupted" and [row["step"] for row in rec.series["fit"].rows] == [1, 2, 3, 4, 5]
+    assert sorted(os.listdir(tmp_path / "out.live")) == ["INRKIT_LIVE_LOG", "fit"]
+    snap, _ = resume.load(tmp_path / "state")
+    assert snap["step"] == 5 and snap["recorded"][0]["values"].shape[0] == 5
