@@ -28,16 +28,25 @@ class StopAt(Callback):
             state.stop = True
 
 
-def _run(steps_until_stop, folder, resume_from=None):
+def _run(steps_until_stop, folder, resume_from=None, rows=None, extra=()):
+    """A small fit stopped after ``steps_until_stop``, snapshotting every step into ``folder``; with ``rows`` (a
+    list) under ``--log csv``, the fit's recorded rows are appended to it."""
+    import contextlib
+
+    from inrkit.train.progress import Progress, recording
+
     x = torch.rand(64, 2, generator=torch.Generator().manual_seed(1)) * 2 - 1
     y = torch.sin(3 * x[:, :1])
     f = build_field(FieldConfig(arch="siren", width=16, hidden_layers=1), 2, 1, 8,
                     generator=torch.Generator().manual_seed(0))
     opt = torch.optim.Adam(f.parameters(), lr=1e-3)
-    cbs = [StopAt(steps_until_stop), resume.Snapshots(folder, 0.0, {"run": "test"})]
-    r = fit(f, PointSampler(x, y, 16), Reconstruction(), steps=40, optimizer=opt,
-            scheduler=schedules.cosine(opt, 40), callbacks=cbs, generator=torch.Generator().manual_seed(5),
-            resume=resume_from)
+    cbs = [*extra, StopAt(steps_until_stop), Progress("fit", False), resume.Snapshots(folder, 0.0, {"run": "test"})]
+    with recording("csv", say=False) if rows is not None else contextlib.nullcontext() as rec:
+        r = fit(f, PointSampler(x, y, 16), Reconstruction(), steps=40, optimizer=opt,
+                scheduler=schedules.cosine(opt, 40), callbacks=cbs, generator=torch.Generator().manual_seed(5),
+                resume=resume_from)
+    if rows is not None:
+        rows += next(iter(rec.series.values())).rows
     return f, r
 
 
@@ -112,29 +121,19 @@ def test_a_state_saved_before_a_setting_existed_still_matches_but_a_changed_sett
 
 
 def _recorded_run(steps_until_stop, folder, resume_from=None):
-    from inrkit.train.progress import Progress, recording
-
-    x = torch.rand(64, 2, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    y = torch.sin(3 * x[:, :1])
-    f = build_field(FieldConfig(arch="siren", width=16, hidden_layers=1), 2, 1, 8,
-                    generator=torch.Generator().manual_seed(0))
-    opt = torch.optim.Adam(f.parameters(), lr=1e-3)
-    with recording("csv", say=False) as rec:
-        cbs = [StopAt(steps_until_stop), resume.Snapshots(folder, 0.0, {"run": "test"}), Progress("fit", False)]
-        fit(f, PointSampler(x, y, 16), Reconstruction(), steps=20, optimizer=opt, callbacks=cbs,
-            generator=torch.Generator().manual_seed(5), resume=resume_from)
-    (log,) = rec.series.values()
-    return [(r["step"], r["loss"]) for r in log.rows]
+    rows: list = []
+    _run(steps_until_stop, folder, resume_from, rows=rows)
+    return [(r["step"], r["loss"]) for r in rows]
 
 
 def test_a_resumed_run_records_the_steps_before_the_stop_too(tmp_path):
-    whole = _recorded_run(20, tmp_path / "a")
+    whole = _recorded_run(40, tmp_path / "a")
     stopped = _recorded_run(9, tmp_path / "b")
     snap, _ = resume.load(tmp_path / "b")
     assert snap["step"] == 8 and len(snap["recorded"]) == 1 and snap["recorded"][0]["values"].shape[0] == 8
-    resumed = _recorded_run(20, tmp_path / "c", resume_from=snap)
-    assert [s for s, _ in whole] == list(range(1, 21)) and stopped == whole[:9]
-    assert resumed == whole  # steps 1-8 from the snapshot, 9-20 run again: the same record as one run
+    resumed = _recorded_run(40, tmp_path / "c", resume_from=snap)
+    assert [s for s, _ in whole] == list(range(1, 41)) and stopped == whole[:9]
+    assert resumed == whole  # steps 1-8 from the snapshot, 9-40 run again: the same record as one run
 
 
 class CtrlCAtFirstStep(Callback):
@@ -144,24 +143,11 @@ class CtrlCAtFirstStep(Callback):
 
 def test_a_resumed_run_stopped_at_once_records_no_step_twice(tmp_path):
     """Ctrl-C before the resumed run's first step: its snapshot keeps steps 1..k once each, every one with a loss."""
-    from inrkit.train.progress import Progress, recording
-
-    x = torch.rand(64, 2, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    y = torch.sin(3 * x[:, :1])
-
-    def run(extra, snap=None):
-        f = build_field(FieldConfig(arch="siren", width=16, hidden_layers=1), 2, 1, 8,
-                        generator=torch.Generator().manual_seed(0))
-        with recording("csv", say=False) as rec:
-            cbs = [*extra, Progress("fit", False), resume.Snapshots(tmp_path / "s", 0.0, {})]
-            fit(f, PointSampler(x, y, 16), Reconstruction(), steps=20, optimizer=torch.optim.Adam(f.parameters()),
-                callbacks=cbs, generator=torch.Generator().manual_seed(5), resume=snap)
-        return next(iter(rec.series.values())).rows
-
-    run([StopAt(5)])
+    _run(5, tmp_path / "s", rows=[])
     snap, _ = resume.load(tmp_path / "s")
     k = snap["step"]
-    rows = run([CtrlCAtFirstStep()], snap)
+    rows: list = []
+    _run(40, tmp_path / "s", snap, rows=rows, extra=[CtrlCAtFirstStep()])
     assert k >= 3 and [r["step"] for r in rows] == list(range(1, k + 1)) and all("loss" in r for r in rows)
     again, _ = resume.load(tmp_path / "s")
     assert again["step"] == k and again["recorded"][0]["values"].shape[0] == k
