@@ -130,6 +130,10 @@ def test_an_odd_coordinate_needs_a_symmetric_domain():
     with pytest.raises(InrkitError, match="g odd and h even"):  # h = 1 - x is not even
         pde.Problem(name="p", domain=sym, residual=lambda x, D, p: D.dd(0),
                     hard=pde.HardConstraint(g=lambda x: x[:, :1], h=lambda x: 1 - x[:, :1], odd=(0,)))
+    with pytest.raises(InrkitError, match="g odd and h even"):  # NaN values prove nothing: refused
+        pde.Problem(name="p", domain=sym, residual=lambda x, D, p: D.dd(0),
+                    hard=pde.HardConstraint(g=lambda x: x[:, :1] * float("nan"), h=lambda x: 1 - x[:, :1] ** 2,
+                                            odd=(0,)))
     with pytest.raises(InrkitError, match="tuple of coordinate indices"):
         pde.Problem(name="p", domain=sym, residual=lambda x, D, p: D.dd(0),
                     hard=pde.HardConstraint(g=lambda x: x[:, :1], h=lambda x: 1 - x[:, :1] ** 2, odd=0))

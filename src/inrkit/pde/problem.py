@@ -177,8 +177,8 @@ class Problem:
         sign[list(odd)] = -1.0
         with torch.no_grad():
             g, g_r, h, h_r = hard.g(x), hard.g(x * sign), hard.h(x), hard.h(x * sign)
-        tol = 1e-6 * (1.0 + float(g.abs().max()) + float(h.abs().max()))
-        if float((g_r + g).abs().max()) > tol or float((h_r - h).abs().max()) > tol:
+        tol = 1e-6 * (1.0 + float(g.abs().max().nan_to_num(0.0)) + float(h.abs().max().nan_to_num(0.0)))
+        if not (float((g_r + g).abs().max()) <= tol and float((h_r - h).abs().max()) <= tol):  # NaN fails too
             names = ", ".join(self.domain.names[i] for i in odd)
             raise InrkitError(f"problem {self.name}: a solution odd in {names} needs g odd and h even in "
                               f"{names} (g(-x) = -g(x), h(-x) = h(x)); the hard constraint's are not")
