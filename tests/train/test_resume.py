@@ -151,3 +151,15 @@ def test_a_resumed_run_stopped_at_once_records_no_step_twice(tmp_path):
     assert k >= 3 and [r["step"] for r in rows] == list(range(1, k + 1)) and all("loss" in r for r in rows)
     again, _ = resume.load(tmp_path / "s")
     assert again["step"] == k and again["recorded"][0]["values"].shape[0] == k
+
+
+def test_a_damaged_log_record_in_a_state_is_one_line(tmp_path):
+    rows: list = []
+    _run(5, tmp_path / "s", rows=rows)
+    snap, _ = resume.load(tmp_path / "s")
+    snap["recorded"][0]["present"] = snap["recorded"][0]["present"][:2]  # rows and mask disagree
+    with pytest.raises(InrkitError, match="--log record is damaged"):
+        _run(40, tmp_path / "t", snap, rows=[])
+    snap["recorded"] = [{"columns": "step"}]
+    with pytest.raises(InrkitError, match="--log record is damaged"):
+        _run(40, tmp_path / "t", snap, rows=[])

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from ..atomic import write_bytes_atomic
@@ -141,8 +142,23 @@ def restore(state: FitState, snap: dict) -> None:
         raise InrkitError("the training state was written by a run with other callbacks; it cannot be resumed here")
     for cb, cs in zip(stateful, saved):
         cb.load_state_dict(cs)
-    for cb, rows in zip([cb for cb in state.callbacks if hasattr(cb, "resume_recorded")], snap.get("recorded") or []):
+    recorded = snap.get("recorded") or []
+    if not isinstance(recorded, list) or not all(rows is None or _whole_record(rows) for rows in recorded):
+        raise InrkitError("the training state's --log record is damaged; it cannot be resumed")
+    for cb, rows in zip([cb for cb in state.callbacks if hasattr(cb, "resume_recorded")], recorded):
         cb.resume_recorded(rows)
+
+
+def _whole_record(rows) -> bool:
+    """Whether ``rows`` is a record as ``Progress.recorded`` stores it: n x c values and presence, n wall times."""
+    try:
+        n, c = rows["values"].shape
+        return (isinstance(rows["columns"], list) and len(rows["columns"]) == c
+                and all(isinstance(k, str) for k in rows["columns"]) and rows["present"].shape == (n, c)
+                and rows["present"].dtype == torch.bool and rows["wall"].shape == (n,)
+                and isinstance(rows.get("seen", {}), dict))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
 
 
 class Snapshots(Callback):
