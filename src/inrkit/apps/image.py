@@ -917,11 +917,19 @@ def render(field: nn.Module, meta: dict, size: tuple[int, int] | None = None,
     ``method="autograd"``). ``progress=True`` shows the one progress line (rows rendered) on stderr.
     For the numbers themselves (gradients, Laplacians as floats) use :func:`inrkit.evaluate`.
 
+    A CT or MRI run's field (kind ``ct`` or ``mri``) renders as a grey image: its output map and the region its
+    operator assumed the object in are re-applied (:func:`inrkit.apps.inverse.reconstruction_field`).
     A field of another kind (``meta["signal"]["kind"]``: audio, volume, video) is rendered by its kind
     (:func:`inrkit.apps.grid.render_kind`) and the numbers are returned: audio ``(N, C)`` samples at
     ``rate`` per second, a volume's ``slice="z=0.1"`` as ``(H, W)`` values (``shape=(H, W)``).
     """
     sig = meta.get("signal") if isinstance(meta, dict) else None
+    if isinstance(sig, dict) and sig.get("kind") in ("ct", "mri"):  # a reconstruction: an image on [-1, 1]^2
+        from .inverse import Reconstruction, reconstruction_field
+
+        if not isinstance(field, Reconstruction):
+            field = reconstruction_field(field, meta)
+        sig = None
     if isinstance(sig, dict) and sig.get("kind", "image") != "image":
         from ..signals.kinds import RenderRequest
         from .grid import render_kind

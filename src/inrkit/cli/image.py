@@ -276,9 +276,9 @@ def run_render(a: RenderArgs, run: Invocation) -> None:
         raise InrkitError(f"{a.checkpoint} is not a field of a signal (no signal kind in its JSON)")
     from .grid import check_render_options, run_render_kind
 
-    if signal["kind"] != "image":  # audio, volume, video: the kind renders itself
+    if signal["kind"] not in ("image", "ct", "mri"):  # audio, volume, video: the kind renders itself
         return run_render_kind(a, run, field, meta, signal["kind"])
-    check_render_options(run, "image", a.checkpoint)
+    check_render_options(run, signal["kind"], a.checkpoint)  # a CT or MRI reconstruction renders as an image
     if a.size is None:
         shape = signal.get("shape")
         if (not isinstance(shape, list) or len(shape) != 2
@@ -308,6 +308,6 @@ GROUP = Group((
             "report", FitArgs, run_fit),
     Command("compare", "fit every architecture with the same steps and seed; one figure and table", CompareArgs,
             run_compare),
-    Command("render", "evaluate a fitted field at any resolution: an image, a volume slice (--slice), audio at any "
-            "rate (--rate)", RenderArgs, run_render),
+    Command("render", "evaluate a fitted field at any resolution: an image, a CT or MRI reconstruction, a volume "
+            "slice (--slice), audio at any rate (--rate)", RenderArgs, run_render),
 ))

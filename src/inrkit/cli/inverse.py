@@ -158,6 +158,9 @@ class MRIArgs(InverseModel, InverseTraining, Seed, Device, Out, Overwrite, Quiet
                        at_least=0.0, group="input")
     tv_iterations: int = opt(300, "Chambolle-Pock iterations of the TV baseline", at_least=1, at_most=100_000,
                              group="training")
+    support: str = opt("none", "where the image may be non-zero: none (everywhere), auto (estimated from the "
+                       "zero-filled image: Otsu's threshold halved, widened 3 px; for images on a dark background) "
+                       "or a .npy of 0/1 of the image's shape; used by the INR and by TV", group="input")
     sigma: float = opt(1.0, "Fourier feature scale in [-1, 1] units (ffn)", above=0, group="model")
 
 
@@ -174,6 +177,10 @@ def run_mri(a: MRIArgs, run: Invocation) -> None:
     else:
         mask, what = load_mask(a.mask, image.shape), Path(a.mask).stem
     problem = MRIProblem.simulate(image, mask, name, a.noise, a.seed, {"mask": what})
+    if a.support == "auto":
+        problem = problem.with_support("auto")
+    elif a.support != "none":
+        problem = problem.with_support(load_mask(a.support, image.shape, "support"))
     out = a.out or default_run_dir("mri", name, what)
     _preflight(out, a.overwrite)
 

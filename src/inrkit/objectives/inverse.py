@@ -126,7 +126,8 @@ class MaskedFourier:
     (:class:`inrkit.signals.kspace.KSpaceSampler`). With the unitary DFT the squared k-space error
     equals the squared image-domain error of the sampled frequencies, so the loss is in the
     image's own units (values in [0, 1]). ``tv > 0`` adds ``tv`` times :func:`total_variation` of the
-    field's image.
+    field's image. With an extra ``support (H*W, 1)`` the field's image is multiplied by it first (the
+    object is known to be zero outside it; :func:`inrkit.signals.kspace.estimate_support`).
     """
 
     def __init__(self, tv: float = 0.0):
@@ -139,6 +140,8 @@ class MaskedFourier:
             raise InrkitError("the masked-Fourier objective needs every pixel of a 2-D grid each step")
         h, w = batch.grid
         img = field(batch.coords)[:, 0].reshape(h, w)
+        if "support" in batch.extras:  # the image is zero off the support: part of the forward model
+            img = img * batch["support"].reshape(h, w)
         mask = batch["mask"].reshape(h, w)
         y = batch["kspace"].reshape(h, w, 2)
         pred = masked_fft(img, mask)

@@ -40,15 +40,16 @@ def data_consistent(x: Tensor, y: Tensor, mask: Tensor) -> Tensor:
     return torch.fft.ifft2(torch.fft.ifftshift(mask * y + (1 - mask) * k, dim=(-2, -1)), norm="ortho")
 
 
-def check_mask(mask: Tensor, shape: tuple[int, int]) -> Tensor:
-    """A 0/1 mask of exactly the image's ``shape`` with at least one sample, as float32."""
+def check_mask(mask: Tensor, shape: tuple[int, int], what: str = "the k-space mask") -> Tensor:
+    """A 0/1 mask of exactly the image's ``shape`` with at least one 1, as float32 (``what`` names it in
+    the messages)."""
     if tuple(mask.shape) != tuple(shape):
-        raise InrkitError(f"the k-space mask is {tuple(mask.shape)}, the image {tuple(shape)}; they must match")
+        raise InrkitError(f"{what} is {tuple(mask.shape)}, the image {tuple(shape)}; they must match")
     m = mask.float()
     if not torch.all((m == 0) | (m == 1)):
-        raise InrkitError("the k-space mask must hold only 0 and 1")
+        raise InrkitError(f"{what} must hold only 0 and 1")
     if m.sum() < 1:
-        raise InrkitError("the k-space mask samples nothing")
+        raise InrkitError(f"{what} samples nothing" if what == "the k-space mask" else f"{what} holds no 1")
     return m
 
 
@@ -75,8 +76,10 @@ def _div(p: Tensor) -> Tensor:
     return dx + dy
 
 
-def tv_reconstruction(y: Tensor, mask: Tensor, weight: float, iterations: int = 300) -> Tensor:
+def tv_reconstruction(y: Tensor, mask: Tensor, weight: float, iterations: int = 300,
+                      support: Tensor | None = None) -> Tensor:
     """``argmin_x 1/2 |A x - y|^2 + weight * TV(x)`` by Chambolle and Pock (2011, Algorithm 1).
+    With ``support (H, W)`` 0/1, ``x`` is also constrained to be zero off it (:func:`_tv_on_support`).
 
     Isotropic TV of a complex image (the joint norm of the real and imaginary parts' forward
     differences, Neumann borders). K = gradient with ``|K|^2 <= 8``, so ``tau = sigma = 1/sqrt(8)``
@@ -84,6 +87,8 @@ def tv_reconstruction(y: Tensor, mask: Tensor, weight: float, iterations: int = 
     is exact in k-space: ``X = (V + tau M Y) / (1 + tau M)``. Starts from the zero-filled image.
     Returns ``(H, W)`` complex.
     """
+    if support is not None:
+        return _tv_on_support(y, mask, weight, iterations, support)
     tau = sigma = 1.0 / 8 ** 0.5
     x = masked_fft_adjoint(y, mask)
     xbar = x.clone()
@@ -97,6 +102,30 @@ def tv_reconstruction(y: Tensor, mask: Tensor, weight: float, iterations: int = 
         p = p / torch.clamp(norm / weight, min=1.0)  # project onto |p| <= weight
         v = x + tau * torch.complex(_div(p[0]), _div(p[1]))
         xn = torch.fft.ifft2((torch.fft.fft2(v, norm="ortho") + tau * mk * yk) / (1 + tau * mk), norm="ortho")
+        xbar = 2 * xn - x
+        x = xn
+    return x
+
+
+def _tv_on_support(y: Tensor, mask: Tensor, weight: float, iterations: int, support: Tensor) -> Tensor:
+    """``argmin_x 1/2 |A x - y|^2 + weight * TV(x)`` subject to ``x = 0`` off ``support``, by Chambolle and
+    Pock (2011, Algorithm 1) with both terms dualised: K = [grad; A] (``|K|^2 <= 8 + 1``, so
+    ``tau = sigma = 1/3``), the dual prox of the data term ``(q - sigma y) / (1 + sigma)`` and of TV the
+    projection onto ``|p| <= weight``; the primal prox is the projection onto the support. Starts from the
+    zero-filled image times the support. Returns ``(H, W)`` complex."""
+    tau = sigma = 1.0 / 3.0
+    s = support.to(y.real.dtype)
+    x = masked_fft_adjoint(y, mask) * s
+    xbar = x.clone()
+    p = torch.zeros((2, 2, *x.shape), dtype=x.real.dtype)
+    q = torch.zeros_like(y)
+    my = mask * y
+    for _ in range(iterations):
+        p = p + sigma * torch.stack([_grad(xbar.real), _grad(xbar.imag)])
+        p = p / torch.clamp(torch.sqrt((p ** 2).sum(dim=(0, 1), keepdim=True)) / weight, min=1.0)
+        q = (q + sigma * (masked_fft(xbar, mask) - my)) / (1 + sigma)
+        v = x + tau * (torch.complex(_div(p[0]), _div(p[1])) - masked_fft_adjoint(q, mask))
+        xn = v * s
         xbar = 2 * xn - x
         x = xn
     return x

@@ -87,17 +87,54 @@ def make_mask(kind: str, shape: tuple[int, int], acceleration: float, seed: int 
     return radial_mask(shape, acceleration) if kind == "radial" else random_mask(shape, acceleration, seed)
 
 
-def load_mask(path: str | os.PathLike, shape: tuple[int, int]) -> Tensor:
-    """A user's mask: a ``.npy`` of 0/1 of the image's shape, centred (DC at ``(H // 2, W // 2)``)."""
+def load_mask(path: str | os.PathLike, shape: tuple[int, int], what: str = "mask") -> Tensor:
+    """A user's mask: a ``.npy`` of 0/1 of the image's shape; a k-space mask is centred (DC at
+    ``(H // 2, W // 2)``). ``what``: ``mask`` or ``support``, for the messages."""
     from .tomography import _read_array
 
     p = Path(path)
     if p.suffix != ".npy":
-        raise InrkitError(f"unknown mask {str(path)!r}; choose one of {', '.join(MASKS)} or give a .npy file")
+        choices = ", ".join(MASKS) if what == "mask" else "none, auto"
+        raise InrkitError(f"unknown {what} {str(path)!r}; choose one of {choices} or give a .npy file")
     arr = np.asarray(_read_array(p))
     if arr.dtype.kind not in "biuf":
         raise InrkitError(f"{p}: a mask must be numbers (0 and 1), not {arr.dtype}")
-    return check_mask(torch.as_tensor(arr.astype(np.float32)), shape)
+    return check_mask(torch.as_tensor(arr.astype(np.float32)), shape,
+                      "the k-space mask" if what == "mask" else f"the support {p.name}")
+
+
+SUPPORT_MARGIN = 3
+"""Pixels the estimated support is widened by (:func:`estimate_support`)."""
+
+
+def estimate_support(zero_filled: np.ndarray, margin: int = SUPPORT_MARGIN) -> np.ndarray:
+    """Where the object is, estimated from the measurement alone: ``(H, W)`` bool.
+
+    The magnitude of the zero-filled image ``|A^H y|``, smoothed by a Gaussian of 1.5 px, is thresholded at
+    half of Otsu's threshold (Otsu 1979: the level that best splits it into background and object; half of
+    it, because undersampling spreads the object's edges and lowers them); islands smaller than a tenth of
+    the largest region (undersampling streaks) are dropped; the rest is widened by ``margin`` pixels and its
+    holes filled. A support constraint (the image is zero outside S) is the classical prior of constrained
+    MRI reconstruction (Haacke, Liang and Izen 1989, "Constrained reconstruction: a superresolution, optimal
+    signal-to-noise alternative to the Fourier transform in magnetic resonance imaging"). It helps where the
+    background is dark (air around a head, a phantom's surround), and it never sees the ground truth."""
+    from scipy.ndimage import binary_dilation, binary_fill_holes, gaussian_filter, label
+    from skimage.filters import threshold_otsu
+
+    a = np.abs(np.asarray(zero_filled, dtype=np.float64))
+    if not np.isfinite(a).all():
+        raise InrkitError("the zero-filled image is not finite; no support can be estimated")
+    g = gaussian_filter(a, 1.5)
+    if g.max() <= g.min():
+        return np.ones(a.shape, dtype=bool)
+    s = g > 0.5 * threshold_otsu(g)
+    regions, n = label(s)
+    if n > 1:
+        area = np.bincount(regions.ravel())[1:]
+        s = np.isin(regions, 1 + np.flatnonzero(area >= 0.1 * area.max()))
+    if margin > 0:
+        s = binary_dilation(s, iterations=int(margin))
+    return binary_fill_holes(s)
 
 
 def brain_slice() -> np.ndarray:
@@ -179,6 +216,8 @@ class MRIProblem:
     kspace: Tensor
     name: str = "mri"
     info: dict = field(default_factory=dict)
+    support: Tensor | None = None
+    """``(H, W)`` 0/1: where the image may be non-zero (None: everywhere); :meth:`with_support`."""
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -197,6 +236,22 @@ class MRIProblem:
             y = y + mask * n
         return cls(image, mask, y, name, dict(info or {}, noise=noise))
 
+    def with_support(self, support: np.ndarray | Tensor | str = "auto") -> "MRIProblem":
+        """This problem with a support constraint: ``"auto"`` estimates it from the measurement
+        (:func:`estimate_support`), or a 0/1 array of the image's shape (a user's mask)."""
+        from dataclasses import replace
+
+        if isinstance(support, str):
+            if support != "auto":
+                raise InrkitError(f"unknown support {support!r}; choose auto, none or a .npy of 0/1")
+            s = torch.as_tensor(estimate_support(self.zero_filled()), dtype=torch.float32)
+            how = "estimated from the zero-filled image"
+        else:
+            s = check_mask(torch.as_tensor(np.asarray(support, dtype=np.float32)), self.shape, "the support")
+            how = "given"
+        return replace(self, support=s, info={**self.info, "support": how,
+                                              "support_fraction": float(s.mean())})
+
     def zero_filled(self) -> np.ndarray:
         """The zero-filled reconstruction ``Re(A^H y)``, ``(H, W)``."""
         return masked_fft_adjoint(self.kspace, self.mask.double()).real.numpy()
@@ -212,7 +267,8 @@ class MRIProblem:
 
 class KSpaceSampler:
     """Every step the whole grid (raster order, ``grid=(H, W)``) with extras ``kspace (H*W, 2)``
-    (real and imaginary parts, centred k-space in raster order) and ``mask (H*W, 1)``."""
+    (real and imaginary parts, centred k-space in raster order), ``mask (H*W, 1)`` and, when the problem
+    has one, ``support (H*W, 1)``."""
 
     def __init__(self, problem: MRIProblem, device=None):
         h, w = problem.shape
@@ -220,11 +276,13 @@ class KSpaceSampler:
         coords = C.grid((h, w), device=device).reshape(-1, 2)
         extras = {"kspace": torch.stack([y.real, y.imag], -1).reshape(-1, 2).to(device),
                   "mask": problem.mask.reshape(-1, 1).float().to(device)}
+        if problem.support is not None:
+            extras["support"] = problem.support.reshape(-1, 1).float().to(device)
         self.batch = Batch(coords, None, extras, (h, w))
 
     def __call__(self, generator: torch.Generator | None = None) -> Batch:
         return self.batch
 
 
-__all__ = ["IMAGES", "MASKS", "radial_mask", "random_mask", "make_mask", "load_mask", "brain_slice",
+__all__ = ["IMAGES", "MASKS", "radial_mask", "random_mask", "make_mask", "load_mask", "brain_slice", "estimate_support",
            "load_mri_image", "MRIProblem", "KSpaceSampler"]
