@@ -45,7 +45,7 @@ from .edit import LossHistory, _loss_figure
 TV_POINTS = 4096
 """Random points per CT step where the field's total variation is estimated (with ``--tv``)."""
 
-TV_WEIGHTS = (0.001, 0.003, 0.01, 0.03)
+TV_WEIGHTS = (0.0003, 0.001, 0.003, 0.01, 0.03)
 """Total-variation weights tried by the MRI baseline (images in [0, 1], unitary DFT)."""
 
 NONNEG = ("none", "softplus", "relu", "abs")
@@ -212,7 +212,7 @@ def _ct_problem_text(p: CTProblem, pixels: bool = False) -> str:
 
 # ---- MRI ------------------------------------------------------------------------------------
 
-def run_mri(problem: MRIProblem, cfg: InverseConfig = InverseConfig(), *, tv_iterations: int = 300,
+def run_mri(problem: MRIProblem, cfg: InverseConfig = InverseConfig(), *, tv_iterations: int = 1000,
             device: str = "auto", out: str | Path | None = None, overwrite: bool = False, progress: bool = False,
             command: str = "") -> dict:
     """INR, zero-filled and TV reconstructions of the same k-space."""

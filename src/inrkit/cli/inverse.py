@@ -138,9 +138,10 @@ def _problem_note(problem) -> str:
 
 
 def _print(r: dict, out: Path) -> None:
+    width = max(22, *(len(k) for k in r["methods"]))
     for k, m in r["methods"].items():
         score = f"PSNR {m['psnr']:6.2f} dB  SSIM {m['ssim']:.4f}" if "psnr" in m else "(no ground truth)"
-        print(f"{k:<22} {score}  {m['seconds']:7.1f} s")
+        print(f"{k:<{width}} {score}  {m['seconds']:7.1f} s")
     print(f"-> {out}/report.html")
 
 
@@ -156,8 +157,8 @@ class MRIArgs(InverseModel, InverseTraining, Seed, Device, Out, Overwrite, Quiet
                            at_least=8, at_most=2048, group="input")
     noise: float = opt(0.0, "complex Gaussian noise std per k-space sample (image values in [0, 1])",
                        at_least=0.0, group="input")
-    tv_iterations: int = opt(300, "Chambolle-Pock iterations of the TV baseline", at_least=1, at_most=100_000,
-                             group="training")
+    tv_iterations: int = opt(1000, "Chambolle-Pock iterations of the TV baseline (small weights need many)",
+                             at_least=1, at_most=100_000, group="training")
     support: str = opt("none", "where the image may be non-zero: none (everywhere), auto (estimated from the "
                        "zero-filled image: Otsu's threshold halved, widened 3 px; for images on a dark background) "
                        "or a .npy of 0/1 of the image's shape; used by the INR and by TV", group="input")
