@@ -7,6 +7,7 @@ import torch
 
 from inrkit import coords as C
 from inrkit.apps.many import ManySettings, fit_stack
+from inrkit.errors import InrkitError
 from inrkit.insp.classify import INSPConvNet, PixelConvNet, order_rms, stacked_jets
 from inrkit.ops.taylor import jet, multi_indices
 
@@ -59,7 +60,7 @@ def test_first_layer_partials_follow_the_chain_rule(stack, preconditioned):
 
 def test_networks_map_batches_to_logits():
     J = torch.randn(4, 36, 15)
-    for readout in ("flatten", "gap"):
+    for readout in ("flatten", "gap", "pool"):
         assert INSPConvNet((5, 6), classes=3, pixels=36, readout=readout)(J).shape == (4, 3)
         assert PixelConvNet((5, 6), classes=3, shape=(6, 6), readout=readout)(J[..., 0]).shape == (4, 3)
 
@@ -110,3 +111,18 @@ def test_calibrate_puts_every_order_at_unit_rms():
     assert torch.allclose(order_rms(H, 2) / net.hidden_scale, torch.ones(3, dtype=torch.float64))
     state = net.state_dict()  # saved with the network
     assert "jet_scale" in state and "hidden_scale" in state
+
+
+def test_pool_readout_averages_2x2_cells():
+    from inrkit.insp.classify import _Readout
+
+    ro = _Readout(1, (4, 6), 2, "pool")
+    assert ro.linear.in_features == 6
+    h = torch.arange(24.0).reshape(1, 24, 1)  # raster order of a 4 x 6 grid
+    with torch.no_grad():
+        ro.linear.weight.zero_()
+        ro.linear.weight[0, 0] = 1.0  # the first cell: rows 0-1, columns 0-1
+        ro.linear.bias.zero_()
+    assert float(ro(h)[0, 0]) == (0 + 1 + 6 + 7) / 4
+    with pytest.raises(InrkitError, match="2 x 2"):
+        _Readout(1, (1, 6), 2, "pool")

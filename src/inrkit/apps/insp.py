@@ -541,7 +541,7 @@ def estimate_classify(cfg: ClassifyConfig) -> tuple[float, str, tuple[str, ...]]
     y = torch.as_tensor(coll.labels[order[:m]], dtype=torch.long)
     g = torch.Generator().manual_seed(0)
     ro = cfg.readouts[0]
-    insp, _ = _rate(lambda: train_classifier(INSPConvNet(cfg.channels, 10, h * w, ro, generator=g).calibrate(J), J,
+    insp, _ = _rate(lambda: train_classifier(INSPConvNet(cfg.channels, 10, (h, w), ro, generator=g).calibrate(J), J,
                                              y, J[:1], y[:1], cfg.epochs, cfg.lr))
     pix, _ = _rate(lambda: train_classifier(PixelConvNet(cfg.channels, 10, (h, w), ro, generator=g), J[..., 0], y,
                                             J[:1, :, 0], y[:1], cfg.epochs, cfg.lr))
@@ -660,7 +660,7 @@ def classify(cfg: ClassifyConfig = ClassifyConfig(), out: str | Path | None = No
     for seed in cfg.seeds:
         for ro in cfg.readouts:
             g = torch.Generator().manual_seed(seed)
-            net = INSPConvNet(cfg.channels, 10, h * w, ro, generator=g).calibrate(J[:n])
+            net = INSPConvNet(cfg.channels, 10, (h, w), ro, generator=g).calibrate(J[:n])
             runs.setdefault(f"INSP-ConvNet on the jets ({ro})", []).append(train_classifier(
                 net, J[:n], ytr, J[n:], yte, cfg.epochs, cfg.lr, seed=seed, progress=progress,
                 label=f"INSP-ConvNet {ro} seed {seed}"))

@@ -158,7 +158,8 @@ class ClassifyArgs(Out, Overwrite, Quiet, DryRun, Log):
     epochs: int = opt(20, "epochs of each convolutional classifier", at_least=1)
     weight_epochs: int = opt(100, "epochs of the MLP on the SIREN weights", at_least=1)
     seeds: str = opt("0,1,2", "comma-separated classifier seeds (the INRs are fitted once)")
-    readouts: str = opt("flatten,gap", "comma-separated readouts: flatten, gap (global average pooling)")
+    readouts: str = opt("flatten,gap", "comma-separated readouts: flatten, gap (global average pooling), pool "
+                        "(2 x 2 average pooling, then flatten)")
 
 
 def _ints(text: str, flag: str) -> tuple[int, ...]:

@@ -17,8 +17,9 @@ Taylor mode (:mod:`inrkit.ops.taylor`) and cached:
 
 Derivatives are taken in pixel units (``x / step``, :func:`inrkit.insp.operator.unit_scales`), a
 change of coordinates under which the chain rule is unchanged. The last layer's values are read
-out by a linear layer, either over every pixel's channels (``flatten``) or over their mean
-(``gap``, global average pooling); the readout decides the figure, so both are reported.
+out by a linear layer over every pixel's channels (``flatten``), over their mean (``gap``, global
+average pooling) or over their means on 2 x 2 cells (``pool``); the readout decides the figure, so each
+is reported.
 
 **Baselines.** :class:`PixelConvNet` is the same two layers with 3 x 3 convolutions on the INR
 decoded to pixels, with the same readouts. The weight-space baseline is the functa MLP recipe
@@ -44,7 +45,9 @@ from .operator import unit_scales
 
 JET_ORDER = 4
 """Order of ``Phi``'s jet that two order-2 layers need (2 + 2)."""
-READOUTS = ("flatten", "gap")
+READOUTS = ("flatten", "gap", "pool")
+"""``flatten``: a linear layer over every point's channels; ``gap``: over their mean (global average pooling);
+``pool``: over their means on 2 x 2 cells of the grid (local average pooling, then flatten)."""
 
 
 @lru_cache(maxsize=None)
@@ -81,15 +84,31 @@ def order_rms(J: Tensor, order: int) -> Tensor:
 
 
 class _Readout(nn.Module):
-    def __init__(self, channels: int, pixels: int, classes: int, readout: str):
+    def __init__(self, channels: int, shape: tuple[int, int], classes: int, readout: str):
         super().__init__()
         if readout not in READOUTS:
             raise InrkitError(f"readout must be one of {', '.join(READOUTS)}, not {readout!r}")
-        self.readout = readout
-        self.linear = nn.Linear(channels * (pixels if readout == "flatten" else 1), classes)
+        self.readout, self.shape = readout, shape
+        h, w = shape
+        inputs = {"flatten": h * w, "gap": 1, "pool": (h // 2) * (w // 2)}[readout]
+        if inputs < 1:
+            raise InrkitError(f"the pool readout needs a grid of at least 2 x 2 points, not {h} x {w}")
+        self.linear = nn.Linear(channels * inputs, classes)
 
-    def forward(self, h: Tensor) -> Tensor:  # (B, P, C)
+    def forward(self, h: Tensor) -> Tensor:  # (B, P, C), P = H * W in raster order
+        if self.readout == "pool":
+            b, _, c = h.shape
+            grid = h.transpose(1, 2).reshape(b, c, *self.shape)
+            return self.linear(nn.functional.avg_pool2d(grid, 2).flatten(1))
         return self.linear(h.flatten(1) if self.readout == "flatten" else h.mean(1))
+
+
+def _grid_of(pixels: int | tuple[int, int]) -> tuple[int, int]:
+    """``(H, W)`` from a grid shape, or from a point count that is a square number."""
+    if isinstance(pixels, tuple):
+        return pixels
+    side = math.isqrt(pixels)
+    return (side, side) if side * side == pixels else (1, pixels)
 
 
 class INSPConvNet(nn.Module):
@@ -114,8 +133,9 @@ class INSPConvNet(nn.Module):
     :meth:`calibrate`) give the plain network.
     """
 
-    def __init__(self, channels: tuple[int, int] = (32, 32), classes: int = 10, pixels: int = 784,
-                 readout: str = "flatten", generator: torch.Generator | None = None):
+    def __init__(self, channels: tuple[int, int] = (32, 32), classes: int = 10,
+                 pixels: int | tuple[int, int] = 784, readout: str = "flatten",
+                 generator: torch.Generator | None = None):
         super().__init__()
         c1, c2 = channels
         # A 3 x 3 convolution's default fan-in bound, with 6 terms per input channel in place of 9.
@@ -123,7 +143,7 @@ class INSPConvNet(nn.Module):
         self.b1 = nn.Parameter(_uniform((c1,), 1 * 6, generator))
         self.w2 = nn.Parameter(_uniform((c2, c1, 6), c1 * 6, generator))
         self.b2 = nn.Parameter(_uniform((c2,), c1 * 6, generator))
-        self.head = _Readout(c2, pixels, classes, readout)
+        self.head = _Readout(c2, _grid_of(pixels), classes, readout)
         # E[j, a, b] = 1 where multi-index a + b is partial j of the order-4 jet: d^b L = sum_a W[a] d^(a+b) Phi
         E = torch.zeros(num_partials(2, JET_ORDER), 6, 6)
         for a, row in enumerate(_sum_index()):
@@ -177,7 +197,7 @@ class PixelConvNet(nn.Module):
             with torch.no_grad():
                 conv.weight.copy_(_uniform(conv.weight.shape, fan, generator))
                 conv.bias.copy_(_uniform(conv.bias.shape, fan, generator))
-        self.head = _Readout(c2, shape[0] * shape[1], classes, readout)
+        self.head = _Readout(c2, tuple(shape), classes, readout)
 
     def forward(self, x: Tensor) -> Tensor:
         h = torch.tanh(self.conv1(x.reshape(-1, 1, *self.shape)))
