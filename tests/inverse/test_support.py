@@ -72,3 +72,22 @@ def test_support_bad_input(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert code == 2 and err.startswith("inrkit: error: ") and "\n" not in err and match in err, err
         assert not out.exists()
+
+
+def test_an_oversized_support_in_a_checkpoint_is_refused_before_it_is_inflated():
+    from inrkit.apps.inverse import support_from_meta, support_meta
+
+    doc = support_meta(np.ones((4, 4), bool))
+    with pytest.raises(InrkitError, match="above the MRI limit"):
+        support_from_meta({**doc, "shape": [65536, 65536]}, (65536, 65536))
+
+
+def test_a_given_support_is_not_described_as_estimated(tmp_path, capsys):
+    s = np.zeros((32, 32))
+    s[4:28, 4:28] = 1
+    np.save(tmp_path / "s.npy", s)
+    out = tmp_path / "run"
+    assert main(["mri", "shepp-logan", "--size", "32", "--steps", "3", "--width", "8", "--features", "8",
+                 "--tv-iterations", "3", "--support", str(tmp_path / "s.npy"), "--out", str(out), "--quiet"]) == 0
+    html = (out / "report.html").read_text()
+    assert "a mask given (56% of the pixels)" in html and "Otsu" not in html

@@ -275,9 +275,11 @@ def run_mri(problem: MRIProblem, cfg: InverseConfig = InverseConfig(), *, tv_ite
                     f"measured k-space put back into the INR's image, its estimate kept only where M = 0 "
                     f"(Schlemper et al. 2017). "
                     + (f"Support: the image is taken to be zero outside a mask {problem.info.get('support')} "
-                       f"({problem.info.get('support_fraction', 0):.0%} of the pixels; Otsu's threshold halved, "
-                       "widened 3 px, holes filled), in the INR's forward model and as TV's constraint. "
-                       if support is not None else "")
+                       f"({problem.info.get('support_fraction', 0):.0%} of the pixels"
+                       + ("; the zero-filled magnitude smoothed 1.5 px, thresholded at half of Otsu's level, small "
+                          "islands dropped, widened 3 px, holes filled" if str(problem.info.get("support", ""))
+                          .startswith("estimated") else "")
+                       + "), in the INR's forward model and as TV's constraint. " if support is not None else "")
                     + "TV: Chambolle-Pock, "
                     f"{tv_iterations} iterations, weight picked by PSNR against the truth from "
                     f"{', '.join(f'{x:g}' for x in weights)} (an oracle choice that favours the baseline).</p>")
@@ -363,7 +365,7 @@ class Reconstruction(torch.nn.Module):
         super().__init__()
         self.field, self.kind, self.shape = field, kind, shape
         self.out_dim = 1
-        self.register_buffer("support", None if support is None else torch.as_tensor(support, dtype=torch.float32))
+        self.register_buffer("support", None if support is None else torch.as_tensor(support, dtype=torch.bool))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         from ..rendering.radon import disc_mask
@@ -376,7 +378,7 @@ class Reconstruction(torch.nn.Module):
             col = torch.floor((x[..., 0] + 1) * w / 2).long()
             row = torch.floor((x[..., 1] + 1) * h / 2).long()
             inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-            s = self.support.to(x.device)[row.clamp(0, h - 1), col.clamp(0, w - 1)] * inside
+            s = self.support[row.clamp(0, h - 1), col.clamp(0, w - 1)] & inside
             v = v * s[..., None].to(v.dtype)
         return 2 * v - 1
 
@@ -398,7 +400,8 @@ def reconstruction_field(field: torch.nn.Module, meta: dict) -> torch.nn.Module:
             raise InrkitError(f"the checkpoint's output map {out!r:.60} is not one of {', '.join(NONNEG[1:])}")
         field = NonNegative(field, kind_map)
     support = support_from_meta(meta["support"], tuple(shape)) if meta.get("support") is not None else None
-    return Reconstruction(field, kind, (shape[0], shape[1]), support).eval()
+    device = next((p.device for p in field.parameters()), torch.device("cpu"))
+    return Reconstruction(field, kind, (shape[0], shape[1]), support).to(device).eval()
 
 
 def support_meta(mask: np.ndarray) -> dict:
@@ -419,8 +422,13 @@ def support_from_meta(doc: object, shape: tuple[int, int]) -> np.ndarray:
     import binascii
     import zlib
 
+    from ..signals.kspace import MAX_SIDE
+
     if not isinstance(doc, dict) or doc.get("shape") != list(shape) or not isinstance(doc.get("bits"), str):
         raise InrkitError(f"the checkpoint's support mask is not a mask of the run's shape {list(shape)}")
+    if max(shape) > MAX_SIDE:
+        raise InrkitError(f"the checkpoint's support mask is {shape[0]} x {shape[1]}, above the MRI limit of "
+                          f"{MAX_SIDE} pixels a side")
     n = shape[0] * shape[1]
     need = (n + 7) // 8
     try:

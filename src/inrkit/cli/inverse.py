@@ -160,8 +160,9 @@ class MRIArgs(InverseModel, InverseTraining, Seed, Device, Out, Overwrite, Quiet
     tv_iterations: int = opt(1000, "Chambolle-Pock iterations of the TV baseline (small weights need many)",
                              at_least=1, at_most=100_000, group="training")
     support: str = opt("none", "where the image may be non-zero: none (everywhere), auto (estimated from the "
-                       "zero-filled image: Otsu's threshold halved, widened 3 px; for images on a dark background) "
-                       "or a .npy of 0/1 of the image's shape; used by the INR and by TV", group="input")
+                       "zero-filled image: smoothed 1.5 px, half of Otsu's threshold, small islands dropped, widened "
+                       "3 px; for images on a dark background) or a .npy of 0/1 of the image's shape; used by the INR "
+                       "and by TV", group="input")
     sigma: float = opt(1.0, "Fourier feature scale in [-1, 1] units (ffn)", above=0, group="model")
 
 

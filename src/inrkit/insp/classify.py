@@ -92,7 +92,8 @@ class _Readout(nn.Module):
         h, w = shape
         inputs = {"flatten": h * w, "gap": 1, "pool": (h // 2) * (w // 2)}[readout]
         if inputs < 1:
-            raise InrkitError(f"the pool readout needs a grid of at least 2 x 2 points, not {h} x {w}")
+            raise InrkitError(f"the pool readout needs a grid of at least 2 x 2 points, not {h} x {w} (give the grid "
+                              "as (H, W) when its point count is not a square)")
         self.linear = nn.Linear(channels * inputs, classes)
 
     def forward(self, h: Tensor) -> Tensor:  # (B, P, C), P = H * W in raster order
