@@ -39,7 +39,8 @@ def test_first_layer_partials_follow_the_chain_rule(stack, preconditioned):
     scales c at one and at other values (they are a parametrisation, not a change of the chain rule)."""
     torch.manual_seed(0)
     field = stack.field(1).double()
-    net = INSPConvNet(channels=(4, 3), pixels=5, generator=torch.Generator().manual_seed(1)).double()
+    net = INSPConvNet(channels=(4, 3), pixels=5, generator=torch.Generator().manual_seed(1),
+                      derivative_init="uniform").double()
     if preconditioned:
         net.jet_scale.copy_(torch.tensor([0.9, 0.4, 0.6, 1.2, 3.1]))
     c = net.jet_scale[torch.tensor([sum(j) for j in multi_indices(2, 2)])]
@@ -91,7 +92,7 @@ def test_fast_forward_equals_the_term_by_term_definition():
     g = torch.Generator().manual_seed(3)
     J = torch.randn(3, 10, 15, generator=g, dtype=torch.float64) * torch.tensor([1, 2, 2, 3, 3, 3] + [5] * 9)
     for readout in ("flatten", "gap"):
-        net = INSPConvNet((4, 5), classes=3, pixels=10, readout=readout, generator=g).double()
+        net = INSPConvNet((4, 5), classes=3, pixels=10, readout=readout, generator=g, derivative_init="uniform").double()
         net.jet_scale.copy_(torch.tensor([1.0, 0.5, 0.7, 2.0, 4.0]))
         net.hidden_scale.copy_(torch.tensor([0.8, 0.3, 1.5]))
         assert torch.allclose(net(J), _reference_logits(net, J), rtol=1e-10, atol=1e-12)
@@ -103,7 +104,7 @@ def test_calibrate_puts_every_order_at_unit_rms():
     g = torch.Generator().manual_seed(4)
     growth = torch.tensor([float(sum(j)) for j in multi_indices(2, 4)])
     J = torch.randn(8, 20, 15, generator=g, dtype=torch.float64) * 2.5 ** growth  # higher orders larger
-    net = INSPConvNet((6, 4), pixels=20, generator=g).double().calibrate(J)
+    net = INSPConvNet((6, 4), pixels=20, generator=g, derivative_init="uniform").double().calibrate(J)
     assert net.jet_scale[4] / net.jet_scale[1] > 10  # 2.5^3
     assert torch.allclose(order_rms(J, 4) / net.jet_scale, torch.ones(5, dtype=torch.float64))
     with torch.no_grad():
@@ -126,3 +127,16 @@ def test_pool_readout_averages_2x2_cells():
     assert float(ro(h)[0, 0]) == (0 + 1 + 6 + 7) / 4
     with pytest.raises(InrkitError, match="2 x 2"):
         _Readout(1, (1, 6), 2, "pool")
+
+
+def test_zero_derivative_init_starts_pointwise_and_learns_derivatives():
+    g = torch.Generator().manual_seed(0)
+    net = INSPConvNet((3, 2), classes=2, pixels=4, generator=g)
+    assert (net.w1[..., 1:] == 0).all() and (net.w2[..., 1:] == 0).all()
+    assert (net.w1[..., 0] != 0).all()
+    J = torch.randn(5, 4, 15)
+    loss = net(J).square().sum()
+    loss.backward()
+    assert net.w1.grad[..., 1:].abs().sum() > 0  # the derivative terms are trained, not frozen
+    with pytest.raises(InrkitError, match="derivative_init"):
+        INSPConvNet((3, 2), derivative_init="ones")

@@ -541,8 +541,8 @@ def estimate_classify(cfg: ClassifyConfig) -> tuple[float, str, tuple[str, ...]]
     y = torch.as_tensor(coll.labels[order[:m]], dtype=torch.long)
     g = torch.Generator().manual_seed(0)
     ro = cfg.readouts[0]
-    insp, _ = _rate(lambda: train_classifier(INSPConvNet(cfg.channels, 10, (h, w), ro, generator=g).calibrate(J), J,
-                                             y, J[:1], y[:1], cfg.epochs, cfg.lr))
+    insp_net = INSPConvNet(cfg.channels, 10, (h, w), ro, generator=g, derivative_init=cfg.derivative_init)
+    insp, _ = _rate(lambda: train_classifier(insp_net.calibrate(J), J, y, J[:1], y[:1], cfg.epochs, cfg.lr))
     pix, _ = _rate(lambda: train_classifier(PixelConvNet(cfg.channels, 10, (h, w), ro, generator=g), J[..., 0], y,
                                             J[:1, :, 0], y[:1], cfg.epochs, cfg.lr))
     mlp, _ = _rate(lambda: mlp_accuracy(Wt, y, Wt[:1], y[:1], epochs=cfg.weight_epochs))
@@ -584,7 +584,8 @@ class ClassifyConfig:
     lr: float = 1e-3
     weight_epochs: int = 100
     seeds: tuple[int, ...] = (0, 1, 2)
-    readouts: tuple[str, ...] = ("flatten", "gap")
+    readouts: tuple[str, ...] = ("flatten", "gap", "pool")
+    derivative_init: str = "zero"  # INSPConvNet's weights on partials of order >= 1 start at zero (or "uniform")
 
     def check(self) -> None:
         from ..insp.classify import READOUTS
@@ -598,6 +599,11 @@ class ClassifyConfig:
             raise InrkitError(f"readouts must be among {', '.join(READOUTS)}, not {', '.join(self.readouts) or 'none'}")
         if not self.seeds:
             raise InrkitError("give at least one seed")
+        from ..insp.classify import DERIVATIVE_INITS
+
+        if self.derivative_init not in DERIVATIVE_INITS:
+            raise InrkitError(f"derivative-init must be one of {', '.join(DERIVATIVE_INITS)}, not "
+                              f"{self.derivative_init!r}")
 
 
 def _digits(cfg: ClassifyConfig):
@@ -660,7 +666,8 @@ def classify(cfg: ClassifyConfig = ClassifyConfig(), out: str | Path | None = No
     for seed in cfg.seeds:
         for ro in cfg.readouts:
             g = torch.Generator().manual_seed(seed)
-            net = INSPConvNet(cfg.channels, 10, (h, w), ro, generator=g).calibrate(J[:n])
+            net = INSPConvNet(cfg.channels, 10, (h, w), ro, generator=g,
+                              derivative_init=cfg.derivative_init).calibrate(J[:n])
             runs.setdefault(f"INSP-ConvNet on the jets ({ro})", []).append(train_classifier(
                 net, J[:n], ytr, J[n:], yte, cfg.epochs, cfg.lr, seed=seed, progress=progress,
                 label=f"INSP-ConvNet {ro} seed {seed}"))
@@ -715,9 +722,12 @@ def _classify_report(result: dict, command: str) -> str:
             f"INSP-ConvNet (Xu et al. 2022 sec. 4.4): two layers, each an order-2 polynomial of the gradient operator "
             f"over {c['channels']} channels, tanh between, computed from each INR's order-4 jet (forward Taylor mode) "
             "without decoding; each order's weights divided by that order's RMS on the training jets "
-            "(INSPConvNet.calibrate). The pixel network is the same two layers as 3 x 3 convolutions on the decoded INR. "
-            "Readouts: a linear layer on every pixel's channels (flatten) or on their mean (gap, global average "
-            f"pooling). {c['epochs']} epochs of Adam {c['lr']:g} with a cosine decay, batches of 128; the "
+            "(INSPConvNet.calibrate); its weights on partials of order >= 1 start "
+            + ("at zero (the network starts pointwise). " if c.get("derivative_init", "uniform") == "zero" else
+               "uniform, like the order-0 weights. ")
+            + "The pixel network is the same two layers as 3 x 3 convolutions on the decoded INR. "
+            "Readouts: a linear layer on every pixel's channels (flatten), on their mean (gap, global average "
+            f"pooling) or on their means over 2 x 2 cells (pool). {c['epochs']} epochs of Adam {c['lr']:g} with a cosine decay, batches of 128; the "
             f"weight-space MLP is the functa classifier recipe ({c['weight_epochs']} epochs). The INRs are fitted "
             "once; seeds change the classifiers' initialisation and batch order.")
     return H.page("inrkit insp classify", "classifying INRs by their derivatives",

@@ -158,8 +158,11 @@ class ClassifyArgs(Out, Overwrite, Quiet, DryRun, Log):
     epochs: int = opt(20, "epochs of each convolutional classifier", at_least=1)
     weight_epochs: int = opt(100, "epochs of the MLP on the SIREN weights", at_least=1)
     seeds: str = opt("0,1,2", "comma-separated classifier seeds (the INRs are fitted once)")
-    readouts: str = opt("flatten,gap", "comma-separated readouts: flatten, gap (global average pooling), pool "
-                        "(2 x 2 average pooling, then flatten)")
+    readouts: str = opt("flatten,gap,pool", "comma-separated readouts: flatten, gap (global average pooling), "
+                        "pool (2 x 2 average pooling, then flatten)")
+    derivative_init: str = opt("zero", "INSP-ConvNet's weights on partials of order >= 1 start at zero (the network "
+                               "starts pointwise and takes up derivatives as training needs them) or uniform (like "
+                               "the order-0 weights)", choices=("zero", "uniform"))
 
 
 def _ints(text: str, flag: str) -> tuple[int, ...]:
@@ -183,7 +186,8 @@ def run_classify(a: ClassifyArgs, run: Invocation) -> None:
                          field_steps=a.field_steps,
                          field_lr=a.field_lr, channels=channels, epochs=a.epochs, weight_epochs=a.weight_epochs,
                          seeds=_ints(a.seeds, "--seeds"),
-                         readouts=tuple(r.strip() for r in a.readouts.split(",") if r.strip()))
+                         readouts=tuple(r.strip() for r in a.readouts.split(",") if r.strip()),
+                         derivative_init=a.derivative_init)
     cfg.check()
     out = a.out or default_run_dir("insp-classify")
     _preflight(out, a.overwrite)
