@@ -924,7 +924,9 @@ def render(field: nn.Module, meta: dict, size: tuple[int, int] | None = None,
     ``rate`` per second, a volume's ``slice="z=0.1"`` as ``(H, W)`` values (``shape=(H, W)``).
     """
     sig = meta.get("signal") if isinstance(meta, dict) else None
-    if isinstance(sig, dict) and sig.get("kind") in ("ct", "mri"):  # a reconstruction: an image on [-1, 1]^2
+    from ..signals.kinds import RECONSTRUCTIONS
+
+    if isinstance(sig, dict) and sig.get("kind") in RECONSTRUCTIONS:  # an image on [-1, 1]^2
         from .inverse import Reconstruction, reconstruction_field
 
         if not isinstance(field, Reconstruction):

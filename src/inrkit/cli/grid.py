@@ -186,7 +186,7 @@ def _a(word: str) -> str:
 def check_render_options(run: Invocation, kind_name: str, checkpoint: str) -> None:
     """Refuse render options of another kind: ``--rate`` on a volume, ``--slice`` on audio, ``--region`` on
     anything but an image (one line naming what the checkpoint holds)."""
-    as_kind = "image" if kind_name in ("ct", "mri") else kind_name  # reconstructions render as images
+    as_kind = "image" if kind_name in K.RECONSTRUCTIONS else kind_name  # reconstructions render as images
     for opt_name, owner in RENDER_OPTION_KIND.items():
         if opt_name in run.given and owner is not None and owner != as_kind:
             raise InrkitError(f"--{opt_name} is for {owner} checkpoints; {checkpoint} holds {_a(kind_name)} {kind_name} field")

@@ -276,7 +276,9 @@ def run_render(a: RenderArgs, run: Invocation) -> None:
         raise InrkitError(f"{a.checkpoint} is not a field of a signal (no signal kind in its JSON)")
     from .grid import check_render_options, run_render_kind
 
-    if signal["kind"] not in ("image", "ct", "mri"):  # audio, volume, video: the kind renders itself
+    from ..signals.kinds import RECONSTRUCTIONS
+
+    if signal["kind"] != "image" and signal["kind"] not in RECONSTRUCTIONS:  # audio, volume, video render themselves
         return run_render_kind(a, run, field, meta, signal["kind"])
     check_render_options(run, signal["kind"], a.checkpoint)  # a CT or MRI reconstruction renders as an image
     if a.size is None:

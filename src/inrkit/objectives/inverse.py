@@ -140,7 +140,7 @@ class MaskedFourier:
             raise InrkitError("the masked-Fourier objective needs every pixel of a 2-D grid each step")
         h, w = batch.grid
         img = field(batch.coords)[:, 0].reshape(h, w)
-        if "support" in batch.extras:  # the image is zero off the support: part of the forward model
+        if "support" in batch:  # the image is zero off the support: part of the forward model
             img = img * batch["support"].reshape(h, w)
         mask = batch["mask"].reshape(h, w)
         y = batch["kspace"].reshape(h, w, 2)

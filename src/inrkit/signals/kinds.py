@@ -118,6 +118,10 @@ BUILTIN: dict[str, str] = {
 }
 """Kind name -> the module defining its ``KIND``. A new kind is one line here (and its module)."""
 
+RECONSTRUCTIONS = ("ct", "mri")
+"""Signal kinds of runs that ``inrkit ct`` / ``inrkit mri`` write (not fitted by ``inrkit fit``); they render as
+grey images (:func:`inrkit.apps.inverse.reconstruction_field`)."""
+
 _LOADED: dict[str, Kind] = {}
 
 
