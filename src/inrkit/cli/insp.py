@@ -163,6 +163,8 @@ class ClassifyArgs(Out, Overwrite, Quiet, DryRun, Log):
     derivative_init: str = opt("zero", "INSP-ConvNet's weights on partials of order >= 1 start at zero (the network "
                                "starts pointwise and takes up derivatives as training needs them) or uniform (like "
                                "the order-0 weights)", choices=("zero", "uniform"))
+    cache: Path | None = opt(None, "folder keeping the digits' fitted SIRENs between commands (reused when the "
+                             "digits and the SIREN settings are the same)", unset="no cache")
 
 
 def _ints(text: str, flag: str) -> tuple[int, ...]:
@@ -196,7 +198,8 @@ def run_classify(a: ClassifyArgs, run: Invocation) -> None:
 
         seconds, how, notes = estimate_classify(cfg)
         return _print_dry_run(a, run, out, seconds, how, notes)
-    result = classify(cfg, out=out, overwrite=a.overwrite, progress=not a.quiet, command=run.command)
+    result = classify(cfg, out=out, overwrite=a.overwrite, progress=not a.quiet, command=run.command,
+                      cache=a.cache)
     header, rows = classify_rows(result)
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for r in rows:

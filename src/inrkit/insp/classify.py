@@ -86,7 +86,8 @@ def order_rms(J: Tensor, order: int) -> Tensor:
 
 
 class _Readout(nn.Module):
-    def __init__(self, channels: int, shape: tuple[int, int], classes: int, readout: str):
+    def __init__(self, channels: int, shape: tuple[int, int], classes: int, readout: str,
+                 generator: torch.Generator | None = None):
         super().__init__()
         if readout not in READOUTS:
             raise InrkitError(f"readout must be one of {', '.join(READOUTS)}, not {readout!r}")
@@ -97,6 +98,9 @@ class _Readout(nn.Module):
             raise InrkitError(f"the pool readout needs a grid of at least 2 x 2 points, not {h} x {w} (give the grid "
                               "as (H, W) when its point count is not a square)")
         self.linear = nn.Linear(channels * inputs, classes)
+        with torch.no_grad():  # nn.Linear's default bound, drawn from the classifier's seed (not the global RNG)
+            self.linear.weight.copy_(_uniform(self.linear.weight.shape, channels * inputs, generator))
+            self.linear.bias.copy_(_uniform(self.linear.bias.shape, channels * inputs, generator))
 
     def forward(self, h: Tensor) -> Tensor:  # (B, P, C), P = H * W in raster order
         if self.readout == "pool":
@@ -161,7 +165,7 @@ class INSPConvNet(nn.Module):
             with torch.no_grad():
                 self.w1[..., 1:] = 0.0
                 self.w2[..., 1:] = 0.0
-        self.head = _Readout(c2, _grid_of(pixels), classes, readout)
+        self.head = _Readout(c2, _grid_of(pixels), classes, readout, generator)
         # E[j, a, b] = 1 where multi-index a + b is partial j of the order-4 jet: d^b L = sum_a W[a] d^(a+b) Phi
         E = torch.zeros(num_partials(2, JET_ORDER), 6, 6)
         for a, row in enumerate(_sum_index()):
@@ -215,7 +219,7 @@ class PixelConvNet(nn.Module):
             with torch.no_grad():
                 conv.weight.copy_(_uniform(conv.weight.shape, fan, generator))
                 conv.bias.copy_(_uniform(conv.bias.shape, fan, generator))
-        self.head = _Readout(c2, tuple(shape), classes, readout)
+        self.head = _Readout(c2, tuple(shape), classes, readout, generator)
 
     def forward(self, x: Tensor) -> Tensor:
         h = torch.tanh(self.conv1(x.reshape(-1, 1, *self.shape)))
