@@ -175,3 +175,27 @@ def test_classify_cache_reuses_the_fitted_sirens_and_refuses_a_damaged_one(tmp_p
     victim.write_bytes(victim.read_bytes()[:40])
     with pytest.raises(InrkitError, match="cannot be read"):
         inr_features(imgs, [10, 11, 12, 13, 14], cfg, cache=tmp_path)
+
+
+def test_shifted_batches_roll_each_input_by_its_own_whole_pixel_translation():
+    from inrkit.insp.classify import Shifted
+    from inrkit.meta.epochs import EpochBatches
+
+    h, w = 5, 6
+    x = torch.randn(16, h * w, 3)
+    y = torch.arange(16)
+    batches = Shifted(EpochBatches(x, y, batch_size=16), (h, w), 1)
+    assert len(batches) == 1
+    b = batches(torch.Generator().manual_seed(0))
+    seen = set()
+    for xi, yi in zip(b.coords, b.targets):
+        src = x[int(yi)].reshape(h, w, 3)
+        hits = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                if torch.equal(xi.reshape(h, w, 3), torch.roll(src, (dy, dx), (0, 1)))]
+        assert len(hits) == 1  # a translation by at most one pixel, whole channels (every partial) moved together
+        seen.add(hits[0])
+    assert len(seen) > 3  # each input draws its own
+    flat = Shifted(EpochBatches(x[..., 0], y, batch_size=16), (h, w), 1)(torch.Generator().manual_seed(0))
+    assert torch.equal(flat.coords, b.coords[..., 0])  # pixels (B, P) move as the jets' values do
+    with pytest.raises(InrkitError, match="shift"):
+        Shifted(batches, (h, w), -1)

@@ -542,10 +542,12 @@ def estimate_classify(cfg: ClassifyConfig) -> tuple[float, str, tuple[str, ...]]
     g = torch.Generator().manual_seed(0)
     ro = cfg.readouts[0]
     insp_net = INSPConvNet(cfg.channels, 10, (h, w), ro, generator=g, derivative_init=cfg.derivative_init)
-    insp, _ = _rate(lambda: train_classifier(insp_net.calibrate(J), J, y, J[:1], y[:1], cfg.epochs, cfg.lr))
+    insp, _ = _rate(lambda: train_classifier(insp_net.calibrate(J), J, y, J[:1], y[:1], cfg.epochs, cfg.lr,
+                                             shift=cfg.shift, shape=(h, w)))
     pix, _ = _rate(lambda: train_classifier(PixelConvNet(cfg.channels, 10, (h, w), ro, generator=g), J[..., 0], y,
-                                            J[:1, :, 0], y[:1], cfg.epochs, cfg.lr))
-    mlp, _ = _rate(lambda: mlp_accuracy(Wt, y, Wt[:1], y[:1], epochs=cfg.weight_epochs))
+                                            J[:1, :, 0], y[:1], cfg.epochs, cfg.lr, shift=cfg.shift, shape=(h, w)))
+    mlp, _ = _rate(lambda: mlp_accuracy(Wt, y, Wt[:1], y[:1], epochs=cfg.weight_epochs)) if cfg.weight_epochs \
+        else (0.0, 0.0)
     batches = math.ceil(n / 128)
     runs = len(cfg.seeds) * len(cfg.readouts)
     conv_s = runs * (insp + pix) * cfg.epochs * batches
@@ -582,10 +584,11 @@ class ClassifyConfig:
     channels: tuple[int, int] = (32, 32)
     epochs: int = 20
     lr: float = 1e-3
-    weight_epochs: int = 100
+    weight_epochs: int = 100  # 0: no weight-space baseline
     seeds: tuple[int, ...] = (0, 1, 2)
     readouts: tuple[str, ...] = ("flatten", "gap", "pool")
     derivative_init: str = "zero"  # INSPConvNet's weights on partials of order >= 1 start at zero (or "uniform")
+    shift: int = 0  # training digits of both convolutional classifiers moved by up to this many whole pixels
 
     def check(self) -> None:
         from ..insp.classify import READOUTS
@@ -599,6 +602,8 @@ class ClassifyConfig:
             raise InrkitError(f"readouts must be among {', '.join(READOUTS)}, not {', '.join(self.readouts) or 'none'}")
         if not self.seeds:
             raise InrkitError("give at least one seed")
+        if not 0 <= self.shift <= 4:
+            raise InrkitError(f"shift must be 0 to 4 pixels (a digit's empty border), not {self.shift}")
         from ..insp.classify import DERIVATIVE_INITS
 
         if self.derivative_init not in DERIVATIVE_INITS:
@@ -720,15 +725,16 @@ def classify(cfg: ClassifyConfig = ClassifyConfig(), out: str | Path | None = No
                               derivative_init=cfg.derivative_init).calibrate(J[:n])
             runs.setdefault(f"INSP-ConvNet on the jets ({ro})", []).append(train_classifier(
                 net, J[:n], ytr, J[n:], yte, cfg.epochs, cfg.lr, seed=seed, progress=progress,
-                label=f"INSP-ConvNet {ro} seed {seed}"))
+                label=f"INSP-ConvNet {ro} seed {seed}", shift=cfg.shift, shape=(h, w)))
             g = torch.Generator().manual_seed(seed)
             net = PixelConvNet(cfg.channels, 10, (h, w), ro, generator=g)
             runs.setdefault(f"3x3 ConvNet on decoded pixels ({ro})", []).append(train_classifier(
                 net, pixels[:n], ytr, pixels[n:], yte, cfg.epochs, cfg.lr, seed=seed, progress=progress,
-                label=f"pixel ConvNet {ro} seed {seed}"))
-        acc = mlp_accuracy(Wt[:n], ytr, Wt[n:], yte, epochs=cfg.weight_epochs, seed=seed, progress=progress,
-                           label=f"weights MLP seed {seed}")
-        runs.setdefault("MLP on the SIREN weights (functa recipe)", []).append({"test_accuracy": acc})
+                label=f"pixel ConvNet {ro} seed {seed}", shift=cfg.shift, shape=(h, w)))
+        if cfg.weight_epochs:
+            acc = mlp_accuracy(Wt[:n], ytr, Wt[n:], yte, epochs=cfg.weight_epochs, seed=seed, progress=progress,
+                               label=f"weights MLP seed {seed}")
+            runs.setdefault("MLP on the SIREN weights (functa recipe)", []).append({"test_accuracy": acc})
     table = {}
     for name, rs in runs.items():
         accs = np.array([r["test_accuracy"] for r in rs])
@@ -777,9 +783,13 @@ def _classify_report(result: dict, command: str) -> str:
                "uniform, like the order-0 weights. ")
             + "The pixel network is the same two layers as 3 x 3 convolutions on the decoded INR. "
             "Readouts: a linear layer on every pixel's channels (flatten), on their mean (gap, global average "
-            f"pooling) or on their means over 2 x 2 cells (pool). {c['epochs']} epochs of Adam {c['lr']:g} with a cosine decay, batches of 128; the "
-            f"weight-space MLP is the functa classifier recipe ({c['weight_epochs']} epochs). The INRs are fitted "
-            "once; seeds change the classifiers' initialisation and batch order.")
+            f"pooling) or on their means over 2 x 2 cells (pool). {c['epochs']} epochs of Adam {c['lr']:g} with a cosine "
+            "decay, batches of 128"
+            + (f", each training digit moved by up to {c['shift']} whole pixels in each direction (the same "
+               "augmentation for both networks; exact for the jets)" if c.get("shift") else "")
+            + (f"; the weight-space MLP is the functa classifier recipe ({c['weight_epochs']} epochs)"
+               if c["weight_epochs"] else "; no weight-space baseline (--weight-epochs 0)")
+            + ". The INRs are fitted once; seeds change the classifiers' initialisation and batch order.")
     return H.page("inrkit insp classify", "classifying INRs by their derivatives",
                   [("Results", H.table(header, rows) + f"<p class='note'>{html.escape(note)}</p>"),
                    ("Command", H.command(command))])

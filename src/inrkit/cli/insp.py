@@ -156,13 +156,15 @@ class ClassifyArgs(Out, Overwrite, Quiet, DryRun, Log):
                           "the paper's 1e-4 reaches 25)", above=0)
     channels: str = opt("32,32", "channels of the two layers of each classifier")
     epochs: int = opt(20, "epochs of each convolutional classifier", at_least=1)
-    weight_epochs: int = opt(100, "epochs of the MLP on the SIREN weights", at_least=1)
+    weight_epochs: int = opt(100, "epochs of the MLP on the SIREN weights (0: no weight-space baseline)", at_least=0)
     seeds: str = opt("0,1,2", "comma-separated classifier seeds (the INRs are fitted once)")
     readouts: str = opt("flatten,gap,pool", "comma-separated readouts: flatten, gap (global average pooling), "
                         "pool (2 x 2 average pooling, then flatten)")
     derivative_init: str = opt("zero", "INSP-ConvNet's weights on partials of order >= 1 start at zero (the network "
                                "starts pointwise and takes up derivatives as training needs them) or uniform (like "
                                "the order-0 weights)", choices=("zero", "uniform"))
+    shift: int = opt(0, "move each training digit of both convolutional classifiers by up to SHIFT whole pixels "
+                     "in each direction (data augmentation; exact for the jets)", at_least=0, at_most=4)
     cache: Path | None = opt(None, "folder keeping the digits' fitted SIRENs between commands (reused when the "
                              "digits and the SIREN settings are the same)", unset="no cache")
 
@@ -189,7 +191,7 @@ def run_classify(a: ClassifyArgs, run: Invocation) -> None:
                          field_lr=a.field_lr, channels=channels, epochs=a.epochs, weight_epochs=a.weight_epochs,
                          seeds=_ints(a.seeds, "--seeds"),
                          readouts=tuple(r.strip() for r in a.readouts.split(",") if r.strip()),
-                         derivative_init=a.derivative_init)
+                         derivative_init=a.derivative_init, shift=a.shift)
     cfg.check()
     out = a.out or default_run_dir("insp-classify")
     _preflight(out, a.overwrite)
