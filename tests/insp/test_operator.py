@@ -135,3 +135,22 @@ def test_malformed_readout_spec_is_one_line(bad):
     spec.update(bad)
     with pytest.raises(InrkitError, match="malformed"):
         build_field_from_spec(spec)
+
+
+def test_paper_blur_is_an_affine_map_of_one_convolution_and_refuses_nothing_new():
+    from scipy.signal import convolve2d
+
+    from inrkit.insp import tasks as T
+
+    rng = np.random.default_rng(0)
+    img = rng.random((40, 40))
+    out = T.paper_blur(img)
+    assert out.min() == 0.0 and out.max() == 1.0  # each pass spans [0, 1]
+    lin = convolve2d(img, T.paper_psf(), mode="same")
+    inner = (slice(6, -6), slice(6, -6))  # away from the border (mirrored at every pass there)
+    A = np.stack([lin[inner].ravel(), np.ones(lin[inner].size)], 1)
+    coef, *_ = np.linalg.lstsq(A, out[inner].ravel(), rcond=None)
+    assert np.abs(A @ coef - out[inner].ravel()).max() < 1e-9
+    assert T.paper_psf().shape == (11, 11) and abs(T.paper_psf().sum() - 1) < 1e-12
+    assert T.degrade(img, "deblur-paper", "x").shape == img.shape
+    assert T.target(img, "deblur-paper") is not img and np.array_equal(T.target(img, "deblur-paper"), img)
