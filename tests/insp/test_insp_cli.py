@@ -153,3 +153,19 @@ def test_classify_refuses_a_non_positive_w0(tmp_path, capsys):
     assert main(["insp", "classify", "--w0", "0", "--quiet", "--out", str(tmp_path / "c")]) == 2
     assert "w0" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("args", [["classify", "--train-per-class", "1"], ["bench", "--size", "16"],
+                                  ["train", "edges", "--size", "16"]])
+def test_a_cache_that_is_a_file_is_refused_before_anything_runs(tmp_path, capsys, args):
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a folder")
+    assert main(["insp", *args, "--cache", str(blocker), "--quiet", "--out", str(tmp_path / "o")]) == 2
+    assert "--cache" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() and blocker.read_text() == "not a folder"
+
+
+def test_classify_shift_out_of_range_is_refused(tmp_path, capsys):
+    assert main(["insp", "classify", "--shift", "5", "--quiet", "--out", str(tmp_path / "c")]) == 2
+    assert "--shift" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()

@@ -50,9 +50,11 @@ def _config(a, order: int):
     return cfg
 
 
-def _preflight(out: Path, overwrite: bool) -> None:
+def _preflight(out: Path, overwrite: bool, cache: Path | None = None) -> None:
     from .image import preflight
 
+    if cache is not None and cache.exists() and not cache.is_dir():
+        raise InrkitError(f"--cache {cache} is a file, not a folder")
     preflight(out, overwrite)
 
 
@@ -70,7 +72,7 @@ def run_train(a: TrainArgs, run: Invocation) -> None:
     cfg = _config(a, a.order)
     train, test = _names(a.train_images, "--train-images"), _names(a.test_images, "--test-images")
     out = a.out or default_run_dir("insp", a.task, f"K{a.order}")
-    _preflight(out, a.overwrite)
+    _preflight(out, a.overwrite, a.cache)
     if a.dry_run:
         from ..apps.insp import estimate_operators
 
@@ -136,7 +138,7 @@ def run_bench(a: BenchArgs, run: Invocation) -> None:
         _config(a, k)
     train, test = _names(a.train_images, "--train-images"), _names(a.test_images, "--test-images")
     out = a.out or default_run_dir("insp-bench")
-    _preflight(out, a.overwrite)
+    _preflight(out, a.overwrite, a.cache)
     if a.dry_run:
         from ..apps.insp import estimate_operators
 
@@ -196,7 +198,7 @@ def run_classify(a: ClassifyArgs, run: Invocation) -> None:
                          derivative_init=a.derivative_init, shift=a.shift)
     cfg.check()
     out = a.out or default_run_dir("insp-classify")
-    _preflight(out, a.overwrite)
+    _preflight(out, a.overwrite, a.cache)
     if a.dry_run:
         from ..apps.insp import estimate_classify
 
