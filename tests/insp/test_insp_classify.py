@@ -171,13 +171,42 @@ def test_classify_cache_reuses_the_fitted_sirens_and_refuses_a_damaged_one(tmp_p
         assert torch.equal(first[k], again[k]), k
     with pytest.raises(AssertionError, match="fitted again"):  # other pixels: another key, so a new fit
         inr_features(imgs[:, ::-1].copy(), [10, 11, 12, 13, 14], cfg, cache=tmp_path)
+    import hashlib
+    import json
+
+    from safetensors.torch import load_file, save_file
+
     victim = sorted(tmp_path.glob("*.safetensors"))[0]
-    victim.write_bytes(victim.read_bytes()[:40])
-    with pytest.raises(InrkitError, match="cannot be read"):
-        inr_features(imgs, [10, 11, 12, 13, 14], cfg, cache=tmp_path)
+    record = victim.with_suffix(".json")
+    good_bytes, good_json = victim.read_bytes(), record.read_text()
+
+    def refused(match):
+        with pytest.raises(InrkitError, match=match):
+            inr_features(imgs, [10, 11, 12, 13, 14], cfg, cache=tmp_path)
+        victim.write_bytes(good_bytes)
+        record.write_text(good_json)
+
+    flipped = bytearray(good_bytes)
+    flipped[-3] ^= 0x40  # one bit of one weight
+    victim.write_bytes(bytes(flipped))
+    refused("damaged")
+    victim.write_bytes(good_bytes[:40])
+    refused("damaged")
+    record.write_text(json.dumps({**json.loads(good_json), "psnr": [[1.0]] * 3}))
+    refused("not a complete record")
+    record.write_text("{not json")
+    refused("cannot be read")
+    tensors = load_file(str(victim))
+    key = sorted(tensors)[0]
+    tensors[key] = tensors[key][:1].clone()  # one field's tensors where the chunk has more
+    save_file(tensors, str(victim))
+    record.write_text(json.dumps({**json.loads(good_json), "sha256": hashlib.sha256(victim.read_bytes()).hexdigest()}))
+    refused("do not hold")
+    again = inr_features(imgs, [10, 11, 12, 13, 14], cfg, cache=tmp_path)  # restored: read back as before
+    assert torch.equal(first["jets"], again["jets"]) and again["cached"] == 5
 
 
-def test_shifted_batches_roll_each_input_by_its_own_whole_pixel_translation():
+def test_shifted_batches_translate_each_input_by_its_own_whole_pixel_move_onto_background():
     from inrkit.insp.classify import Shifted
     from inrkit.meta.epochs import EpochBatches
 
@@ -190,12 +219,21 @@ def test_shifted_batches_roll_each_input_by_its_own_whole_pixel_translation():
     seen = set()
     for xi, yi in zip(b.coords, b.targets):
         src = x[int(yi)].reshape(h, w, 3)
-        hits = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
-                if torch.equal(xi.reshape(h, w, 3), torch.roll(src, (dy, dx), (0, 1)))]
-        assert len(hits) == 1  # a translation by at most one pixel, whole channels (every partial) moved together
+        hits = []
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                want = torch.zeros(h, w, 3)
+                want[..., 0] = src[0, 0, 0]  # background: the corner's value, zero partials
+                want[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+                    src[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+                if torch.equal(xi.reshape(h, w, 3), want):
+                    hits.append((dy, dx))
+        assert len(hits) == 1  # one translation by at most a pixel, every partial moved with its value
         seen.add(hits[0])
     assert len(seen) > 3  # each input draws its own
     flat = Shifted(EpochBatches(x[..., 0], y, batch_size=16), (h, w), 1)(torch.Generator().manual_seed(0))
     assert torch.equal(flat.coords, b.coords[..., 0])  # pixels (B, P) move as the jets' values do
     with pytest.raises(InrkitError, match="shift"):
         Shifted(batches, (h, w), -1)
+    with pytest.raises(InrkitError, match="grid"):
+        Shifted(EpochBatches(x, y), (4, 4), 1)(torch.Generator())

@@ -160,9 +160,12 @@ def test_classify_refuses_a_non_positive_w0(tmp_path, capsys):
 def test_a_cache_that_is_a_file_is_refused_before_anything_runs(tmp_path, capsys, args):
     blocker = tmp_path / "cache"
     blocker.write_text("not a folder")
-    assert main(["insp", *args, "--cache", str(blocker), "--quiet", "--out", str(tmp_path / "o")]) == 2
-    assert "--cache" in capsys.readouterr().err
-    assert not (tmp_path / "o").exists() and blocker.read_text() == "not a folder"
+    dangling = tmp_path / "gone"
+    dangling.symlink_to(tmp_path / "nowhere")
+    for cache in (blocker, blocker / "sub", dangling):
+        assert main(["insp", *args, "--cache", str(cache), "--quiet", "--out", str(tmp_path / "o")]) == 2
+        assert "--cache" in capsys.readouterr().err
+        assert not (tmp_path / "o").exists() and blocker.read_text() == "not a folder"
 
 
 def test_classify_shift_out_of_range_is_refused(tmp_path, capsys):

@@ -379,7 +379,8 @@ def bench(tasks: tuple[str, ...], orders: tuple[int, ...], cfg: INSPConfig, trai
         masks = {e.name: T.mask(e.clean.shape, e.name, cfg.seed) for e in test}
         per_method: dict[str, list] = {}
         for e in test:
-            for name, img in T.classical(task, e.degraded, params, masks[e.name] if task == "inpaint" else None).items():
+            for name, img in T.classical(task, e.degraded, params, masks[e.name] if task == "inpaint" else None,
+                                         clean=e.clean).items():
                 per_method.setdefault(name, []).append(scores(img, e.target))
         for name, sc in per_method.items():
             res[name] = mean_scores(sc)
@@ -625,49 +626,83 @@ def _digits(cfg: ClassifyConfig):
 
 
 def _stack_key(images: np.ndarray, ids: list[int], s) -> str:
-    """The cache name of one chunk of fitted digits: what decides its fields (pixels, ids, settings, version)."""
+    """The cache name of one chunk of fitted digits: what decides its fields (the pixels and their shape, the ids,
+    the SIREN settings, the package version)."""
     h = hashlib.sha256(np.ascontiguousarray(images, dtype=np.float32).tobytes())
-    h.update(repr((list(ids), s, __version__)).encode())
+    h.update(repr((tuple(images.shape), list(ids), s, __version__)).encode())
     return f"classify-{len(ids)}-{h.hexdigest()[:16]}"
 
 
-def _cached_stack(images: np.ndarray, ids: list[int], s, cache: Path | None, progress: bool, label: str):
-    """``fit_stack`` of one chunk, read from / written to ``cache`` (``KEY.safetensors`` with the stacked
-    parameters and buffers, ``KEY.json`` with the PSNRs and the fit's record; written whole or not at all)."""
-    from safetensors.torch import load_file, save as st_save
+def _read_cached_stack(cache: Path, key: str, images: np.ndarray, ids: list[int], s):
+    """The chunk ``key`` from ``cache``, every part checked (a one-line refusal otherwise): the tensor file's
+    SHA-256 against the JSON's, each tensor's name, shape and dtype against a freshly built field's, the PSNRs
+    and the fit's record."""
+    import json
+    import math
 
-    from ..apps.many import StackedFields, build_one, fit_stack
+    from safetensors.torch import load as st_load
+
+    from ..apps.many import StackedFields, build_one
+
+    where = f"the cached INRs {cache / key}.*"
+    try:
+        meta = json.loads((cache / f"{key}.json").read_text())
+        data = (cache / f"{key}.safetensors").read_bytes()
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise InrkitError(f"{where} cannot be read ({e}); remove them to fit again") from None
+    psnr_list, rec = (meta.get("psnr"), meta.get("record")) if isinstance(meta, dict) else (None, None)
+    if (not isinstance(psnr_list, list) or len(psnr_list) != len(ids)
+            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in psnr_list)
+            or not isinstance(rec, dict) or rec.get("status") != "ok"
+            or not isinstance(rec.get("seconds"), (int, float)) or meta.get("ids") != list(ids)):
+        raise InrkitError(f"{where} are not a complete record of these digits' fits; remove them to fit again")
+    if meta.get("sha256") != hashlib.sha256(data).hexdigest():
+        raise InrkitError(f"{where} are damaged (the tensors' SHA-256 differs from the record's); remove them to "
+                          "fit again")
+    try:
+        tensors = st_load(data)
+    except Exception as e:  # noqa: BLE001 (safetensors' own error type): one line, not a trace
+        raise InrkitError(f"{where} cannot be read ({e}); remove them to fit again") from None
+    stack = StackedFields([build_one(s, images.shape[3], max(images.shape[1:3]), i) for i in ids[:1]])
+    params, buffers = stack._state()
+    want = {f"p{i}": v for i, v in enumerate(params.values())}
+    want.update({f"b{i}": v for i, v in enumerate(buffers.values())})
+    if set(tensors) != set(want) or any(tensors[k].dtype != v.dtype or tensors[k].shape != (len(ids), *v.shape[1:])
+                                        for k, v in want.items()):
+        raise InrkitError(f"{where} do not hold {len(ids)} fields of this architecture; remove them to fit again")
+    stack.stacked = nn.ParameterList([nn.Parameter(tensors[f"p{i}"]) for i in range(len(params))])
+    for i in range(len(buffers)):
+        setattr(stack, f"buffer{i}", tensors[f"b{i}"])
+    return stack, torch.tensor(psnr_list, dtype=torch.float32), {**rec, "cached": True}
+
+
+def _cached_stack(images: np.ndarray, ids: list[int], s, cache: Path | None, progress: bool, label: str):
+    """``fit_stack`` of one chunk, read from / written to ``cache``: ``KEY.safetensors`` with the stacked parameters
+    and buffers, ``KEY.json`` with the ids, the PSNRs, the fit's record and the tensor file's SHA-256; each file
+    written whole or not at all, the tensors first. A chunk whose fit did not finish or whose PSNRs are not finite
+    is not kept."""
+    from safetensors.torch import save as st_save
+
+    from ..apps.many import fit_stack
     from ..atomic import write_bytes_atomic
 
     key = None if cache is None else _stack_key(images, ids, s)
     if key is not None and (cache / f"{key}.json").is_file():
-        import json
-
-        try:
-            meta = json.loads((cache / f"{key}.json").read_text())
-            tensors = load_file(str(cache / f"{key}.safetensors"))
-            stack = StackedFields([build_one(s, images.shape[3], max(images.shape[1:3]), i) for i in ids[:1]])
-            names = [f"p{i}" for i in range(len(stack.names))] + [f"b{i}" for i in range(len(stack.buffer_names))]
-            if sorted(tensors) != sorted(names) or len(meta["psnr"]) != len(ids):
-                raise ValueError("its tensors do not match the fields")
-            stack.stacked = nn.ParameterList([nn.Parameter(tensors[f"p{i}"]) for i in range(len(stack.names))])
-            for i in range(len(stack.buffer_names)):
-                setattr(stack, f"buffer{i}", tensors[f"b{i}"])
-            if len(stack) != len(ids):
-                raise ValueError("its field count does not match")
-            return stack, torch.tensor(meta["psnr"]), meta["record"]
-        except Exception as e:  # noqa: BLE001 (safetensors' own error type included): one line, not a trace
-            raise InrkitError(f"the cached INRs {cache / key}.* cannot be read ({e}); remove them to fit again") \
-                from None
+        return _read_cached_stack(cache, key, images, ids, s)
     stack, p, rec = fit_stack(images, ids, s, progress=progress, label=label)
-    if key is not None and rec["status"] == "ok":
-        cache.mkdir(parents=True, exist_ok=True)
+    if key is not None and rec["status"] == "ok" and bool(torch.isfinite(p).all()):
         params, buffers = stack._state()
         tensors = {f"p{i}": v.detach().contiguous() for i, v in enumerate(params.values())}
         tensors.update({f"b{i}": v.detach().contiguous() for i, v in enumerate(buffers.values())})
-        write_bytes_atomic(cache / f"{key}.safetensors", st_save(tensors))
-        write_json(cache / f"{key}.json", {"ids": list(ids), "psnr": p.tolist(), "record": rec,
-                                           "settings": asdict(s), "inrkit_version": __version__})
+        data = st_save(tensors)
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(cache / f"{key}.safetensors", data)
+            write_json(cache / f"{key}.json", {"ids": list(ids), "psnr": p.tolist(), "record": rec,
+                                               "settings": asdict(s), "inrkit_version": __version__,
+                                               "sha256": hashlib.sha256(data).hexdigest()})
+        except OSError as e:
+            raise InrkitError(f"cannot write the cache {cache}: {e.strerror or e}") from None
     return stack, p, rec
 
 
@@ -684,7 +719,7 @@ def inr_features(images: np.ndarray, ids: list[int], cfg: ClassifyConfig, progre
     s = ManySettings(arch="siren", width=cfg.width, hidden_layers=cfg.hidden_layers, w0=cfg.w0,
                      steps=cfg.field_steps, lr=cfg.field_lr)
     xy = C.grid((h, w)).reshape(-1, 2)
-    jets, weights, psnrs, seconds = [], [], [], 0.0
+    jets, weights, psnrs, seconds, cached = [], [], [], 0.0, 0
     for s0 in range(0, len(images), cfg.fields_per_fit):
         chunk = slice(s0, s0 + cfg.fields_per_fit)
         stack, p, rec = _cached_stack(images[chunk], ids[chunk], s, cache, progress,
@@ -692,10 +727,12 @@ def inr_features(images: np.ndarray, ids: list[int], cfg: ClassifyConfig, progre
         if rec["status"] != "ok":
             raise InrkitError(f"fitting the INRs stopped: {rec.get('message') or rec['status']}")
         seconds += rec["seconds"]
+        cached += len(p) if rec.get("cached") else 0
         jets.append(stacked_jets(stack, xy, step_of(h), progress=progress))
         weights.append(torch.cat([t.detach().flatten(1) for t in stack.stacked], 1))
         psnrs.append(p)
-    return {"jets": torch.cat(jets), "weights": torch.cat(weights), "psnr": torch.cat(psnrs), "fit_seconds": seconds}
+    return {"jets": torch.cat(jets), "weights": torch.cat(weights), "psnr": torch.cat(psnrs), "fit_seconds": seconds,
+            "cached": cached}
 
 
 def classify(cfg: ClassifyConfig = ClassifyConfig(), out: str | Path | None = None, overwrite: bool = False,
@@ -745,7 +782,7 @@ def classify(cfg: ClassifyConfig = ClassifyConfig(), out: str | Path | None = No
         table[name] = row
     result = {"config": asdict(cfg), "digits": {"train": int(n), "test": int(len(te))},
               "inr_psnr_mean": float(feats["psnr"].mean()), "inr_psnr_min": float(feats["psnr"].min()),
-              "inr_fit_seconds": feats["fit_seconds"], "classifiers": table,
+              "inr_fit_seconds": feats["fit_seconds"], "inrs_from_cache": feats["cached"], "classifiers": table,
               "seconds": time.perf_counter() - t_start}
     if out is not None:
         with RunDir(out, overwrite) as tmp:
@@ -774,7 +811,9 @@ def _classify_report(result: dict, command: str) -> str:
             f"of the last 100). One SIREN 2 -> {c['width']} x {c['hidden_layers']} -> 1 (omega_0 {c.get('w0', 30.0):g}) "
             f"per digit, {c['field_steps']} "
             f"full-image Adam steps (learning rate {c['field_lr']:g}), fitted {c['fields_per_fit']} at a time as one "
-            f"batched computation: mean PSNR {result['inr_psnr_mean']:.2f} dB (lowest {result['inr_psnr_min']:.2f}). "
+            f"batched computation: mean PSNR {result['inr_psnr_mean']:.2f} dB (lowest {result['inr_psnr_min']:.2f})"
+            + (f"; {result['inrs_from_cache']:,} of them read from the cache (--cache), fitted by an earlier run"
+               if result.get("inrs_from_cache") else "") + ". "
             f"INSP-ConvNet (Xu et al. 2022 sec. 4.4): two layers, each an order-2 polynomial of the gradient operator "
             f"over {c['channels']} channels, tanh between, computed from each INR's order-4 jet (forward Taylor mode) "
             "without decoding; each order's weights divided by that order's RMS on the training jets "

@@ -53,8 +53,12 @@ def _config(a, order: int):
 def _preflight(out: Path, overwrite: bool, cache: Path | None = None) -> None:
     from .image import preflight
 
-    if cache is not None and cache.exists() and not cache.is_dir():
-        raise InrkitError(f"--cache {cache} is a file, not a folder")
+    if cache is not None:
+        if cache.is_symlink() and not cache.exists():
+            raise InrkitError(f"--cache {cache} is a link to nothing")
+        above = next((p for p in (cache, *cache.parents) if p.exists()), None)
+        if above is not None and not above.is_dir():
+            raise InrkitError(f"--cache {cache}: {above} is a file, not a folder")
     preflight(out, overwrite)
 
 
