@@ -171,10 +171,11 @@ class ClassifyArgs(Out, Overwrite, Quiet, DryRun, Log):
     derivative_init: str = opt("zero", "INSP-ConvNet's weights on partials of order >= 1 start at zero (the network "
                                "starts pointwise and takes up derivatives as training needs them) or uniform (like "
                                "the order-0 weights)", choices=("zero", "uniform"))
-    shift: int = opt(0, "move each training digit of both convolutional classifiers by up to SHIFT whole pixels "
-                     "in each direction (data augmentation; exact for the jets)", at_least=0, at_most=4)
-    cache: Path | None = opt(None, "folder keeping the digits' fitted SIRENs between commands (reused when the "
-                             "digits and the SIREN settings are the same)", unset="no cache")
+    shift: int = opt(1, "move each training digit of both convolutional classifiers by up to SHIFT whole pixels "
+                     "in each direction, onto background (data augmentation; 0: none)", at_least=0, at_most=4)
+    cache: Path | None = opt(None, "folder keeping the digits' fitted SIRENs between commands, 500 per file (reused "
+                             "when the digits, their chunks and the SIREN settings are the same: another "
+                             "--train-per-class or --test-per-class fits again)", unset="no cache")
 
 
 def _ints(text: str, flag: str) -> tuple[int, ...]:
