@@ -151,8 +151,7 @@ def run_fit(a: FitArgs, run: Invocation) -> None:
         print(f"{fcfg.arch} on {w}x{h}: {_psnr_summary(m)}, SSIM {m['ssim']:.4f}, {m['parameters']:,} parameters, "
               f"{m['seconds']:.1f} s -> {out}/report.html")
         if live is not None and live.url:
-            print(f"inrkit: still serving {live.url}; Ctrl-C stops", file=sys.stderr)
-            live.wait()
+            live.wait(f"inrkit: still serving {live.url}; Ctrl-C stops")
     finally:
         if live is not None:
             live.close()

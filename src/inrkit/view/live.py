@@ -94,9 +94,12 @@ class LiveView(Callback):
     def on_end(self, state: FitState) -> None:
         self._refresh(state, force=True)
 
-    def wait(self) -> None:
-        """Keep serving after training until Ctrl-C, then stop (``inrkit fit --view``)."""
+    def wait(self, message: str | None = None) -> None:
+        """Keep serving after training until Ctrl-C, then stop (``inrkit fit --view``). ``message`` is printed to
+        stderr once Ctrl-C is already caught, so a Ctrl-C sent as soon as it appears still stops cleanly."""
         try:
+            if message:
+                print(message, file=sys.stderr, flush=True)
             while self.server is not None:
                 time.sleep(0.5)
         except KeyboardInterrupt:
