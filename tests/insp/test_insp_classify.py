@@ -196,6 +196,13 @@ def test_classify_cache_reuses_the_fitted_sirens_and_refuses_a_damaged_one(tmp_p
     refused("not a complete record")
     record.write_text("{not json")
     refused("cannot be read")
+    record.write_text(json.dumps({**json.loads(good_json), "psnr": [10 ** 400] * 3}))
+    refused("not a complete record")
+    rec = json.loads(good_json)
+    record.write_text(json.dumps({**rec, "record": {**rec["record"], "seconds": True}}))
+    refused("not a complete record")
+    record.write_text("[" * 100_000 + "]" * 100_000)
+    refused("cannot be read")
     tensors = load_file(str(victim))
     key = sorted(tensors)[0]
     tensors[key] = tensors[key][:1].clone()  # one field's tensors where the chunk has more

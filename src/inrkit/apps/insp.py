@@ -651,17 +651,21 @@ def _read_cached_stack(cache: Path, key: str, images: np.ndarray, ids: list[int]
     try:
         meta = json.loads((cache / f"{key}.json").read_text())
         data = (cache / f"{key}.safetensors").read_bytes()
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise InrkitError(f"{where} cannot be read ({e}); remove them to fit again") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise InrkitError(f"{where} cannot be read ({type(e).__name__}); remove them to fit again") from None
+
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e300 and math.isfinite(v)
+
     psnr_list, rec = (meta.get("psnr"), meta.get("record")) if isinstance(meta, dict) else (None, None)
     if (not isinstance(psnr_list, list) or len(psnr_list) != len(ids)
-            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in psnr_list)
+            or not all(number(v) for v in psnr_list)
             or not isinstance(rec, dict) or rec.get("status") != "ok"
-            or not isinstance(rec.get("seconds"), (int, float)) or meta.get("ids") != list(ids)):
+            or not number(rec.get("seconds")) or meta.get("ids") != list(ids)):
         raise InrkitError(f"{where} are not a complete record of these digits' fits; remove them to fit again")
     if meta.get("sha256") != hashlib.sha256(data).hexdigest():
-        raise InrkitError(f"{where} are damaged (the tensors' SHA-256 differs from the record's); remove them to "
-                          "fit again")
+        raise InrkitError(f"{where} are damaged (the record has no SHA-256 of the tensors, or another one); remove "
+                          "them to fit again")
     try:
         tensors = st_load(data)
     except Exception as e:  # noqa: BLE001 (safetensors' own error type): one line, not a trace

@@ -174,8 +174,8 @@ class ClassifyArgs(Out, Overwrite, Quiet, DryRun, Log):
     shift: int = opt(1, "move each training digit of both convolutional classifiers by up to SHIFT whole pixels "
                      "in each direction, onto background (data augmentation; 0: none)", at_least=0, at_most=4)
     cache: Path | None = opt(None, "folder keeping the digits' fitted SIRENs between commands, 500 per file (reused "
-                             "when the digits, their chunks and the SIREN settings are the same: another "
-                             "--train-per-class or --test-per-class fits again)", unset="no cache")
+                             "for every chunk whose digits and SIREN settings are the same; only chunks whose "
+                             "digits change are fitted again)", unset="no cache")
 
 
 def _ints(text: str, flag: str) -> tuple[int, ...]:
