@@ -51,18 +51,18 @@ def bikes_path() -> Path:
         return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "bikes.mp4"
 
 
-def machine() -> str:
+def machine(threads: int = 1) -> str:
     import torch
 
-    return (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, 1 thread per fit, "
-            "shared with other jobs")
+    return (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {threads} thread"
+            f"{'s' if threads > 1 else ''} per fit, shared with other jobs")
 
 
 def worker(job: dict) -> dict:
     """One fit, in this process: ``job`` names the clip, the architecture, the steps or the time budget."""
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(job.get("threads", 1))
     from dataclasses import replace
 
     from inrkit.apps.grid import fit_grid, kind_configs
@@ -101,14 +101,15 @@ def speed(batch: int, archs: list[str], shape=(250, 272, 640), repeats: int = 3)
     from inrkit.apps.grid import kind_configs
     from inrkit.config import build_field, make_optimizer
     from inrkit.signals import kinds
-    from inrkit.signals.grid import index_coords
+    from inrkit.signals.grid import axis_centres, index_coords
 
     n = shape[0] * shape[1] * shape[2]
     print(f"`OMP_NUM_THREADS=1 python benchmarks/video_fit.py speed --batch {batch} --archs {','.join(archs)}` "
           f"({machine()}); geometry "
           f"{shape} (T, H, W), {n:,} pixels\n")
     print("| architecture | parameters | s per step | s per evaluation | whole clip: one epoch of steps (min) | "
-          "whole-clip evaluation (min) |\n|---|---|---|---|---|---|")
+          "whole-clip evaluation (min) | whole-clip evaluation, frame by frame on the lattice (min) |\n"
+          "|---|---|---|---|---|---|---|")
     gen = torch.Generator().manual_seed(0)
     for arch in archs:
         preset, changes, lr = ARCHS[arch]
@@ -132,13 +133,24 @@ def speed(batch: int, archs: list[str], shape=(250, 272, 640), repeats: int = 3)
                 field(x)
                 evals.append(time.perf_counter() - t0)
         ev = min(evals)
+        lattice = "(per point)"
+        if field.separable:  # what evaluate_grid and render_frames do for a grid encoding: one frame per call
+            axes = [axis_centres(shape[2], -1.0, 1.0), axis_centres(shape[1], -1.0, 1.0), torch.tensor([0.1])]
+            frame_s = []
+            with torch.no_grad():
+                for _ in range(repeats):
+                    t0 = time.perf_counter()
+                    field.forward_lattice(axes)
+                    frame_s.append(time.perf_counter() - t0)
+            lattice = f"{min(frame_s) * shape[0] / 60:.1f}"
         params = sum(p.numel() for p in field.parameters())
         epoch, whole = step * n / batch / 60, ev * n / batch / 60
-        print(f"| {arch} | {params:,} | {step:.3f} | {ev:.3f} | {epoch:.1f} | {whole:.1f} |", flush=True)
+        print(f"| {arch} | {params:,} | {step:.3f} | {ev:.3f} | {epoch:.1f} | {whole:.1f} | {lattice} |", flush=True)
 
 
 def run_job(job: dict) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    n = str(job.get("threads", 1))
+    env = dict(os.environ, OMP_NUM_THREADS=n, MKL_NUM_THREADS=n)
     p = subprocess.run([sys.executable, __file__, "worker", json.dumps(job)], capture_output=True, text=True,
                        env=env)
     if p.returncode:
@@ -173,13 +185,16 @@ def main() -> None:
                    help="pixels per step (compare: the same for every architecture, default 32,768; target: default "
                         "the fast preset's 65,536)")
     p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--threads", type=int, default=1, help="torch threads per fit (default 1; the machine has "
+                   f"{os.cpu_count()} cores)")
     a = p.parse_args()
     if a.mode == "speed":
         return speed(a.batch or 16384, a.archs.split(","))
     video = a.video or bikes_path()
-    base = {"video": str(video), "frames": a.frames, "size": a.size, "stride": a.stride, "log_every": a.log_every}
+    base = {"video": str(video), "frames": a.frames, "size": a.size, "stride": a.stride, "log_every": a.log_every,
+            "threads": a.threads}
     command = "OMP_NUM_THREADS=1 python benchmarks/video_fit.py " + " ".join(shlex.quote(x) for x in sys.argv[1:])
-    print(f"`{command}` ({machine()}); clip {video.name}", flush=True)
+    print(f"`{command}` ({machine(a.threads)}); clip {video.name}", flush=True)
     if a.mode == "target":
         r = run_job({**base, "arch": "hash", "minutes": a.minutes or 10.0, "batch": a.batch or 0, "steps": 0})
         print(f"\nshape {r['shape']} (T, H, W)\n\n{table([r])}", flush=True)

@@ -116,9 +116,11 @@ def test_bench_scores_every_method_and_writes_strict_json(trained, tmp_path):
     m = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
     methods = m["tasks"]["blur"]["methods"]
     for name in ("degraded input (identity)", "decoded field", "INSP K=0", "INSP K=2", "INSP K=2 rendered at 2x",
-                 "INSP K=2 at 1x, bicubic to 2x"):
+                 "INSP K=2 at 1x, bicubic to 2x", "exact 1x target, bicubic to 2x (reference)"):
         assert np.isfinite(methods[name]["psnr"]), name
     assert methods["INSP K=2"]["psnr"] > methods["degraded input (identity)"]["psnr"] + 3
+    # no method built from the 1x grid can beat the exact 1x target upsampled by much
+    assert methods["exact 1x target, bicubic to 2x (reference)"]["psnr"] > methods["INSP K=2 rendered at 2x"]["psnr"]
     assert "INSP K=2" in (out / "report.html").read_text() and (out / "table.md").is_file()
 
 
@@ -172,3 +174,39 @@ def test_classify_shift_out_of_range_is_refused(tmp_path, capsys):
     assert main(["insp", "classify", "--shift", "5", "--quiet", "--out", str(tmp_path / "c")]) == 2
     assert "--shift" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_subpixel_points_sit_between_pixels_with_bicubic_targets():
+    """``--subpixel 2``: as many extra points as pixels, on the 2x grid, with the target interpolated there."""
+    from skimage.transform import resize
+
+    from inrkit import coords as C
+    from inrkit.apps.insp import Entry, features_and_targets, step_of
+    from inrkit.insp.operator import scaled_jet_map
+
+    field = build_field(FieldConfig(arch="siren", width=16, hidden_layers=1), 2, 1, 12,
+                        generator=torch.Generator().manual_seed(0))
+    rng = np.random.default_rng(0)
+    target = rng.random((12, 12))
+    e = Entry("x", target, target, target, field, 0.0)
+    X1, Y1 = features_and_targets([e], 2, step_of(12))
+    X2, Y2 = features_and_targets([e], 2, step_of(12), subpixel=2, seed=3)
+    assert X1.shape == (144, 6) and X2.shape == (288, 6) and Y2.shape == (288, 1)
+    torch.testing.assert_close(X2[:144], X1)  # the pixel centres first, unchanged
+    fine_xy = C.grid((24, 24)).reshape(-1, 2)
+    fine_t = resize(target, (24, 24), order=3, mode="reflect", anti_aliasing=False).reshape(-1)
+    # each extra point is a 2x-grid centre: its jet is that centre's, its target the bicubic value there
+    jets_fine = scaled_jet_map(field, fine_xy, 2, step_of(12))
+    for k in range(144, 288, 17):
+        j = int(torch.nonzero((jets_fine - X2[k]).abs().amax(-1) < 1e-6)[0, 0])
+        assert abs(float(Y2[k, 0]) - (2 * fine_t[j] - 1)) < 1e-5
+    assert len({tuple(x) for x in X2[144:].tolist()}) == 144  # drawn without repeats
+    # seeded: the same draw twice, another with another seed
+    torch.testing.assert_close(features_and_targets([e], 2, step_of(12), subpixel=2, seed=3)[0], X2)
+    assert not torch.equal(features_and_targets([e], 2, step_of(12), subpixel=2, seed=4)[0], X2)
+
+
+def test_subpixel_out_of_range_is_refused(tmp_path, capsys):
+    assert main(["insp", "train", "blur", "--subpixel", "5", "--quiet", "--out", str(tmp_path / "o")]) == 2
+    assert "--subpixel" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

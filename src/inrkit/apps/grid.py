@@ -183,8 +183,13 @@ def fit_grid(signal: GridSignal, field_cfg: FieldConfig, train_cfg: TrainConfig,
         from .image import CompiledOrEager
 
         train_field = CompiledOrEager(field)
+    scheduler = schedules.make(train_cfg.schedule, opt, train_cfg.steps)
+    if max_seconds is not None and train_cfg.schedule == "cosine":
+        # a time budget: the cosine runs over whichever of steps and seconds ends the run first
+        scheduler = None
+        callbacks.insert(0, schedules.BudgetCosine(opt))
     result = fit(train_field, sampler, Reconstruction(), steps=train_cfg.steps, max_seconds=max_seconds, optimizer=opt,
-                 scheduler=schedules.make(train_cfg.schedule, opt, train_cfg.steps),
+                 scheduler=scheduler,
                  callbacks=callbacks, generator=torch.Generator().manual_seed(train_cfg.seed + 1), amp=train_cfg.amp,
                  resume=snap)
     del sampler
@@ -208,7 +213,7 @@ def fit_grid(signal: GridSignal, field_cfg: FieldConfig, train_cfg: TrainConfig,
         base = _psnr_of(((est - units.reshape(-1, signal.channels)[held]) ** 2).mean(-1))
         del units, est
         metrics.update(heldout_metrics(metrics["psnr"], metrics["psnr_heldout"], base, method))
-    prediction = signal.to_values(outputs)
+    prediction = signal.to_values(outputs, inplace=True)  # no second copy of a whole clip's outputs
     del outputs
     metrics.update(kind.extra_metrics(prediction, signal))
     n_params = num_parameters(field)

@@ -34,6 +34,9 @@ class Experiment(Seed):
     pi_steps: int = opt(1000, "Adam steps for Pi (cosine decay)", at_least=1)
     pi_batch: int = opt(4096, "random pixels per step for Pi", at_least=1, at_most=1 << 22)
     pi_lr: float = opt(1e-3, "learning rate of Pi", above=0)
+    subpixel: int = opt(1, "Pi also trains on the grid SUBPIXEL times finer than the pixels, targets interpolated "
+                           "bicubically (1: pixel centres only, the paper's protocol; 2 helps renders above the "
+                           "fitting resolution)", at_least=1, at_most=4)
     train_images: str = opt("astronaut,coffee,chelsea,rocket,hubble_deep_field,retina",
                             "comma-separated training images (built-in names or files)")
     test_images: str = opt("camera,immunohistochemistry,motorcycle_left", "comma-separated test images")
@@ -45,7 +48,7 @@ def _config(a, order: int):
 
     cfg = INSPConfig(size=a.size, order=order, field_width=a.field_width, field_depth=a.field_depth,
                      field_steps=a.field_steps, pi_width=a.pi_width, pi_depth=a.pi_depth, pi_steps=a.pi_steps,
-                     pi_batch=a.pi_batch, pi_lr=a.pi_lr, seed=a.seed)
+                     pi_batch=a.pi_batch, pi_lr=a.pi_lr, seed=a.seed, subpixel=a.subpixel)
     cfg.check()
     return cfg
 

@@ -94,6 +94,28 @@ class NeuralField(Field):
             values = values + self.output_shift
         return values
 
+    @property
+    def separable(self) -> bool:
+        """True when the encoding can be evaluated on a tensor-product lattice of per-axis coordinates
+        (the hash and dense grids: :meth:`forward_lattice`)."""
+        return hasattr(self.encoding, "encode_lattice")
+
+    def forward_lattice(self, axes: list[Tensor] | tuple[Tensor, ...]) -> Tensor:
+        """The field on the lattice of per-axis coordinates ``axes`` (coordinate order x, y, ...; axis 0
+        fastest, as :func:`inrkit.coords.grid`): ``(n_{d-1}, ..., n_0, out_dim)``, the same values as
+        ``forward`` at every lattice point up to rounding. A d-linear grid is separable, so each level's
+        vertices are looked up once for the whole lattice (:func:`inrkit.encodings.grid.grid_encode_lattice`)
+        instead of 2^d corners per point. Only for :attr:`separable` encodings."""
+        if not self.separable:
+            raise ValueError(f"{type(self.encoding).__name__} has no lattice form")
+        feats, _ = self.encoding.encode_lattice(axes)
+        values = self.network(feats.reshape(-1, feats.shape[-1]))
+        if self.output_scale != 1.0:
+            values = values * self.output_scale
+        if self.output_shift != 0.0:
+            values = values + self.output_shift
+        return values.reshape(*feats.shape[:-1], values.shape[-1])
+
     def spec(self) -> dict:
         spec = {"type": "neural_field", "encoding": self.encoding.spec(), "network": self.network.spec()}
         if self.output_scale != 1.0:

@@ -110,9 +110,17 @@ class GridSignal:
         v = torch.as_tensor(values, dtype=torch.float32)
         return (v - lo) * (2.0 / (hi - lo)) - 1.0
 
-    def to_values(self, targets: np.ndarray | Tensor) -> np.ndarray:
-        """Field outputs in [-1, 1] back to the signal's units, float32."""
+    def to_values(self, targets: np.ndarray | Tensor, inplace: bool = False) -> np.ndarray:
+        """Field outputs in [-1, 1] back to the signal's units, float32. ``inplace=True`` (a float32 NumPy
+        array only) overwrites ``targets`` with them and returns it: a whole clip's outputs are not copied."""
         lo, hi = self.value_range
+        if inplace:
+            if not (isinstance(targets, np.ndarray) and targets.dtype == np.float32):
+                raise TypeError("inplace conversion needs a float32 NumPy array")
+            targets += 1.0
+            targets *= np.float32((hi - lo) / 2.0)
+            targets += np.float32(lo)
+            return targets
         t = np.asarray(torch.as_tensor(targets).detach().cpu(), dtype=np.float32)
         return ((t + 1.0) * ((hi - lo) / 2.0) + lo).astype(np.float32)
 
@@ -216,6 +224,11 @@ def evaluate_grid(field: nn.Module, shape: tuple[int, ...], bounds, chunk: int |
     out = None
     was_training = field.training
     field.eval()
+    if LATTICE and getattr(field, "separable", False) and field.in_dim == len(shape):
+        try:
+            return _evaluate_lattice(field, tuple(shape), bounds, chunk, progress, dev)
+        finally:
+            field.train(was_training)
     with torch.no_grad():
         for a in range(0, n, chunk):
             idx = torch.arange(a, min(n, a + chunk))
@@ -226,4 +239,37 @@ def evaluate_grid(field: nn.Module, shape: tuple[int, ...], bounds, chunk: int |
             if progress is not None:
                 progress(a + len(idx))
     field.train(was_training)
+    return out.reshape(*shape, -1)
+
+
+LATTICE = True
+"""Evaluate grid-encoded fields slab by slab through their lattice form (:func:`_evaluate_lattice`);
+the benchmark turns it off to time the per-point path."""
+
+
+def axis_centres(n: int, lo: float, hi: float) -> Tensor:
+    """The ``n`` cell centres of one axis within ``(lo, hi)``, float32: the numbers :func:`index_coords` gives."""
+    i = torch.arange(n, dtype=torch.float64)
+    return (lo + (hi - lo) * (2 * i + 1) / (2 * n)).to(torch.float32)
+
+
+def _evaluate_lattice(field: nn.Module, shape: tuple[int, ...], bounds, chunk: int,
+                      progress: Callable[[int], None] | None, dev) -> np.ndarray:
+    """:func:`evaluate_grid` for a field with ``forward_lattice``: slabs along the slowest array axis (a
+    video's frames, a volume's z), as many per call as keep a slab within ``chunk`` points (at least one)."""
+    d = len(shape)
+    axes = [axis_centres(shape[d - 1 - k], *bounds[k]).to(dev) for k in range(d)]  # coordinate order
+    per_slab = int(np.prod(shape[1:])) if d > 1 else 1
+    step = max(1, chunk // per_slab)
+    out = None
+    with torch.no_grad():
+        for a in range(0, shape[0], step):
+            b = min(shape[0], a + step)
+            y = field.forward_lattice(axes[:-1] + [axes[-1][a:b]])  # (b - a, ..., C)
+            y = y.float().cpu().numpy().reshape(-1, y.shape[-1])
+            if out is None:
+                out = np.empty((int(np.prod(shape)), y.shape[-1]), dtype=np.float32)
+            out[a * per_slab:b * per_slab] = y
+            if progress is not None:
+                progress(b * per_slab)
     return out.reshape(*shape, -1)

@@ -373,9 +373,18 @@ def render_frames(field: torch.nn.Module, frames: int, height: int, width: int,
     from ..ops import evaluate
     from ..pixels import values_to_uint8
 
+    from .grid import LATTICE
+
     dev = device if device is not None else next((p.device for p in field.parameters()), torch.device("cpu"))
+    lattice = LATTICE and getattr(field, "separable", False)
+    xs, ys = C.axis(width, device=dev), C.axis(height, device=dev)  # frame_coords' numbers
     for t in frame_times(frames).tolist():
-        vals = evaluate(field, frame_coords(t, height, width).to(dev), "value", chunk=chunk)  # (H, W, C)
+        if lattice:  # a grid encoding: each level's vertices once per frame, not 8 corners per pixel
+            with torch.no_grad():
+                ts = torch.tensor([float(t)], dtype=torch.float32, device=dev)
+                vals = field.forward_lattice([xs, ys, ts])[0].float().cpu()  # (H, W, C)
+        else:
+            vals = evaluate(field, frame_coords(t, height, width).to(dev), "value", chunk=chunk)  # (H, W, C)
         img = values_to_uint8(vals)
         yield img if img.ndim == 3 else img[..., None]
 
