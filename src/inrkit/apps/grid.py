@@ -183,13 +183,8 @@ def fit_grid(signal: GridSignal, field_cfg: FieldConfig, train_cfg: TrainConfig,
         from .image import CompiledOrEager
 
         train_field = CompiledOrEager(field)
-    scheduler = schedules.make(train_cfg.schedule, opt, train_cfg.steps)
-    if max_seconds is not None and train_cfg.schedule == "cosine":
-        # a time budget: the cosine runs over whichever of steps and seconds ends the run first
-        scheduler = None
-        callbacks.insert(0, schedules.BudgetCosine(opt))
     result = fit(train_field, sampler, Reconstruction(), steps=train_cfg.steps, max_seconds=max_seconds, optimizer=opt,
-                 scheduler=scheduler,
+                 scheduler=schedules.make(train_cfg.schedule, opt, train_cfg.steps),
                  callbacks=callbacks, generator=torch.Generator().manual_seed(train_cfg.seed + 1), amp=train_cfg.amp,
                  resume=snap)
     del sampler

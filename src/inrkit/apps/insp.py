@@ -173,7 +173,7 @@ def features_and_targets(items: list[Entry], order: int, step: tuple[float, floa
     Points: each image's pixel centres and, with ``subpixel = s > 1``, as many more drawn at random (seeded)
     among the centres of the grid ``s`` times finer (jets in the same units: order-k partials times the
     fitting grid's step^k), whose targets are the pixel target interpolated bicubically (scikit-image's
-    ``resize``, the same cell-centre convention): half the points on pixel centres, half between them.
+    ``resize``, the same cell-centre convention).
     Between pixel centres a field fitted to pixels is unconstrained (a SIREN fitted to an image with
     missing pixels oscillates there); these points teach Pi what the task means there."""
     from skimage.transform import resize
@@ -210,7 +210,7 @@ def train_readout(items: list[Entry], cfg: INSPConfig, progress: bool = False, l
         train_psnr = psnr(readout(X), Y)
     return readout, {"steps": result.steps, "seconds": result.seconds, "status": result.status,
                      "final_loss": result.final_terms.get("loss"), "train_psnr": train_psnr,
-                     "pixels": int(X.shape[0])}
+                     "points": int(X.shape[0])}
 
 
 def handset(task: str, order: int, size: int) -> JetReadout | None:
@@ -383,7 +383,8 @@ def bench(tasks: tuple[str, ...], orders: tuple[int, ...], cfg: INSPConfig, trai
     operator where one exists, INSP with each K of ``orders``, and at ``upscale`` times the fitting
     resolution the largest-K operator rendered on the fine grid beside its same-grid output upsampled
     bicubically (targets at the fine grid from the clean image at that size), and the exact target at the
-    fitting resolution upsampled the same way: how much of the fine target the fitting grid holds at all.
+    fitting resolution upsampled the same way (an oracle baseline: what a perfect same-grid result scores
+    at the fine grid once upsampled; a field rendered there may do better or worse).
     """
     from dataclasses import replace as dc_replace
 
@@ -434,7 +435,7 @@ def bench(tasks: tuple[str, ...], orders: tuple[int, ...], cfg: INSPConfig, trai
                 same = apply_readout(readouts[K], e.field, e.clean.shape)
                 fine.append(scores(pred2, tgt2))
                 up.append(scores(resize(same, (cfg.size * s, cfg.size * s), order=3), tgt2))
-                # the exact 1x target upsampled: what the fitting grid holds of the fine target, for any method
+                # an oracle baseline, not a bound: what a perfect 1x result scores once upsampled bicubically
                 bound.append(scores(resize(e.target, (cfg.size * s, cfg.size * s), order=3), tgt2))
             res[f"INSP K={K} rendered at {s}x"] = mean_scores(fine)
             res[f"INSP K={K} at 1x, bicubic to {s}x"] = mean_scores(up)

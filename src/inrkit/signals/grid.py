@@ -20,7 +20,7 @@ for the whole grid: a 256^3 volume holds its values (64 MiB) and the batches, no
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -216,8 +216,10 @@ def holdout_mask(samples: int, fraction: float, seed: int) -> np.ndarray:
 def evaluate_grid(field: nn.Module, shape: tuple[int, ...], bounds, chunk: int | None = None,
                   progress: Callable[[int], None] | None = None) -> np.ndarray:
     """The field's outputs ``(*shape, C)`` float32 at the cell centres of ``shape`` within ``bounds``,
-    evaluated ``chunk`` points at a time from raster indices (no coordinate grid is ever built).
-    ``progress(points_done)`` is called after each chunk (a :class:`inrkit.train.progress.Counter`)."""
+    evaluated ``chunk`` points at a time from raster indices (no coordinate grid is ever built), or, for a
+    grid-encoded field (``NeuralField.separable``), in lattice blocks of at most ``chunk`` points (or one
+    line of the fastest axis; :func:`lattice_bands`). ``progress(points_done)`` is called after each chunk
+    (a :class:`inrkit.train.progress.Counter`)."""
     chunk = chunk or 65_536
     n = int(np.prod(shape))
     dev = next((p.device for p in field.parameters()), torch.device("cpu"))
@@ -243,8 +245,8 @@ def evaluate_grid(field: nn.Module, shape: tuple[int, ...], bounds, chunk: int |
 
 
 LATTICE = True
-"""Evaluate grid-encoded fields slab by slab through their lattice form (:func:`_evaluate_lattice`);
-the benchmark turns it off to time the per-point path."""
+"""Evaluate grid-encoded fields band by band through their lattice form (:func:`_evaluate_lattice`);
+tests turn it off to compare with the per-point path."""
 
 
 def axis_centres(n: int, lo: float, hi: float) -> Tensor:
@@ -253,23 +255,48 @@ def axis_centres(n: int, lo: float, hi: float) -> Tensor:
     return (lo + (hi - lo) * (2 * i + 1) / (2 * n)).to(torch.float32)
 
 
+def lattice_bands(shape: tuple[int, ...], chunk: int) -> Iterator[tuple[int, int, int, int]]:
+    """Blocks of a grid of ``shape`` (array order) that each hold at most ``chunk`` points, or one line of the
+    fastest axis when that alone is longer: ``(a0, a1, b0, b1)``, array axis 0 from ``a0`` to ``a1`` and
+    axis 1 from ``b0`` to ``b1`` (the whole axis 1 when a block holds several slabs; a 1-D grid has no axis 1:
+    ``b0 = b1 = 0``), in raster order."""
+    if len(shape) == 1:
+        for a in range(0, shape[0], chunk):
+            yield a, min(shape[0], a + chunk), 0, 0
+        return
+    per_slab = int(np.prod(shape[1:]))
+    if per_slab <= chunk:
+        step = chunk // per_slab
+        for a in range(0, shape[0], step):
+            yield a, min(shape[0], a + step), 0, shape[1]
+        return
+    rows = max(1, chunk // int(np.prod(shape[2:])))
+    for a in range(shape[0]):
+        for b in range(0, shape[1], rows):
+            yield a, a + 1, b, min(shape[1], b + rows)
+
+
 def _evaluate_lattice(field: nn.Module, shape: tuple[int, ...], bounds, chunk: int,
                       progress: Callable[[int], None] | None, dev) -> np.ndarray:
-    """:func:`evaluate_grid` for a field with ``forward_lattice``: slabs along the slowest array axis (a
-    video's frames, a volume's z), as many per call as keep a slab within ``chunk`` points (at least one)."""
+    """:func:`evaluate_grid` for a field with ``forward_lattice``: blocks of at most ``chunk`` points
+    (:func:`lattice_bands`: several of a video's frames or a volume's z slices, or bands of rows of one),
+    each a lattice of the per-axis cell centres."""
     d = len(shape)
     axes = [axis_centres(shape[d - 1 - k], *bounds[k]).to(dev) for k in range(d)]  # coordinate order
-    per_slab = int(np.prod(shape[1:])) if d > 1 else 1
-    step = max(1, chunk // per_slab)
+    per_slab, per_row = int(np.prod(shape[1:])), int(np.prod(shape[2:]))
     out = None
     with torch.no_grad():
-        for a in range(0, shape[0], step):
-            b = min(shape[0], a + step)
-            y = field.forward_lattice(axes[:-1] + [axes[-1][a:b]])  # (b - a, ..., C)
-            y = y.float().cpu().numpy().reshape(-1, y.shape[-1])
+        for a0, a1, b0, b1 in lattice_bands(shape, chunk):
+            block = axes[:-1] + [axes[-1][a0:a1]]
+            if d > 1:
+                block[-2] = axes[-2][b0:b1]  # coordinate d-2 is array axis 1
+            y = field.forward_lattice(block)  # (a1 - a0, b1 - b0, ..., C)
             if out is None:
-                out = np.empty((int(np.prod(shape)), y.shape[-1]), dtype=np.float32)
-            out[a * per_slab:b * per_slab] = y
-            if progress is not None:
-                progress(b * per_slab)
-    return out.reshape(*shape, -1)
+                out = np.empty((*shape, y.shape[-1]), dtype=np.float32)
+            if d > 1:
+                out[a0:a1, b0:b1] = y.float().cpu().numpy()
+            else:
+                out[a0:a1] = y.float().cpu().numpy()
+            if progress is not None:  # points done: the blocks go in raster order
+                progress((a1 - 1) * per_slab + b1 * per_row if d > 1 else a1)
+    return out

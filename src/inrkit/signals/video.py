@@ -369,20 +369,23 @@ def frame_times(n: int) -> Tensor:
 def render_frames(field: torch.nn.Module, frames: int, height: int, width: int,
                   chunk: int | None = None, device=None) -> Iterator[np.ndarray]:
     """Evaluate ``field`` as ``frames`` frames of ``height x width``: yields uint8 ``(H, W, C)`` one frame
-    at a time (memory: one frame plus a chunk of points)."""
+    at a time (memory: one frame plus a chunk of points; a grid-encoded field goes through its lattice form
+    in bands of rows of at most ``chunk`` pixels)."""
     from ..ops import evaluate
     from ..pixels import values_to_uint8
 
     from .grid import LATTICE
 
     dev = device if device is not None else next((p.device for p in field.parameters()), torch.device("cpu"))
-    lattice = LATTICE and getattr(field, "separable", False)
+    lattice = LATTICE and getattr(field, "separable", False) and getattr(field, "in_dim", None) == 3
     xs, ys = C.axis(width, device=dev), C.axis(height, device=dev)  # frame_coords' numbers
+    rows = max(1, (chunk or 65_536) // width)  # a band of rows holds at most `chunk` pixels (or one row)
     for t in frame_times(frames).tolist():
-        if lattice:  # a grid encoding: each level's vertices once per frame, not 8 corners per pixel
+        if lattice:  # a grid encoding: each level's vertices once per band of rows, not 8 corners per pixel
+            ts = torch.tensor([float(t)], dtype=torch.float32, device=dev)
             with torch.no_grad():
-                ts = torch.tensor([float(t)], dtype=torch.float32, device=dev)
-                vals = field.forward_lattice([xs, ys, ts])[0].float().cpu()  # (H, W, C)
+                vals = torch.cat([field.forward_lattice([xs, ys[r:r + rows], ts])[0].float().cpu()
+                                  for r in range(0, height, rows)])  # (H, W, C)
         else:
             vals = evaluate(field, frame_coords(t, height, width).to(dev), "value", chunk=chunk)  # (H, W, C)
         img = values_to_uint8(vals)

@@ -6,8 +6,6 @@ import math
 
 import torch
 
-from .fit import Callback
-
 SCHEDULES = ("constant", "cosine")
 
 
@@ -19,30 +17,6 @@ def cosine(optimizer: torch.optim.Optimizer, steps: int, floor: float = 0.01) ->
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-class BudgetCosine(Callback):
-    """The half cosine of :func:`cosine` over the run's budget as :attr:`inrkit.train.fit.FitState.fraction`
-    measures it (the larger of steps done over ``steps`` and training seconds over ``max_seconds``), so a
-    time-budgeted run decays to ``floor`` when its time runs out, whatever its step count. A callback of
-    :func:`inrkit.train.fit` (``before_step``); pass no ``scheduler`` with it. Stateless: on resume the
-    rate follows the restored step and seconds."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer, floor: float = 0.01):
-        self.optimizer, self.floor = optimizer, floor
-        self.base = [g.get("initial_lr", g["lr"]) for g in optimizer.param_groups]
-
-    def factor(self, fraction: float) -> float:
-        t = min(max(fraction, 0.0), 1.0)
-        return self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * t))
-
-    def on_start(self, state) -> None:
-        self.before_step(state)
-
-    def before_step(self, state) -> None:
-        f = self.factor(state.fraction)
-        for group, base in zip(self.optimizer.param_groups, self.base):
-            group["lr"] = base * f
 
 
 def exponential(optimizer: torch.optim.Optimizer, steps: int, final_ratio: float) -> torch.optim.lr_scheduler.ExponentialLR:
