@@ -134,10 +134,10 @@ def speed(batch: int, archs: list[str], shape=(250, 272, 640), repeats: int = 3,
                 field(x)
                 evals.append(time.perf_counter() - t0)
         ev = min(evals)
-        # evaluate_grid itself on 10 frames, per point and (a grid encoding) on the lattice, extrapolated
+        # a grid encoding: evaluate_grid itself on 10 frames, per point and on the lattice, extrapolated
         bounds = grid_lib.bounds_for(shape)
         paths = {}
-        for lattice in ((True, False) if field.separable else (False,)):
+        for lattice in ((True, False) if field.separable else ()):
             grid_lib.LATTICE = lattice
             runs = []
             for _ in range(repeats):
@@ -146,10 +146,10 @@ def speed(batch: int, archs: list[str], shape=(250, 272, 640), repeats: int = 3,
                 runs.append(time.perf_counter() - t0)
             paths[lattice] = min(runs) * shape[0] / 10 / 60
         grid_lib.LATTICE = True
-        lattice = f"{paths[True]:.1f}" if True in paths else "(per point)"
+        per_point, lattice = (f"{paths[False]:.1f}", f"{paths[True]:.1f}") if paths else ("-", "-")
         params = sum(p.numel() for p in field.parameters())
         epoch, whole = step * n / batch / 60, ev * n / batch / 60
-        print(f"| {arch} | {params:,} | {step:.3f} | {ev:.3f} | {epoch:.1f} | {whole:.1f} | {paths[False]:.1f} | "
+        print(f"| {arch} | {params:,} | {step:.3f} | {ev:.3f} | {epoch:.1f} | {whole:.1f} | {per_point} | "
               f"{lattice} |", flush=True)
 
 

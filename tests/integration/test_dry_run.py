@@ -220,7 +220,7 @@ def test_insp_train_dry_run_prints_what_the_run_uses(tmp_path, monkeypatch, caps
     capsys.readouterr()
     cfg = json.loads((tmp_path / "r" / "operator.json").read_text())["config"]
     for name in ("order", "size", "field_width", "field_depth", "field_steps", "pi_width", "pi_depth", "pi_steps",
-                 "pi_batch", "seed"):
+                 "pi_batch", "seed", "subpixel"):
         assert int(values[name]) == cfg[name], name
     assert float(values["pi_lr"]) == cfg["pi_lr"]
 
