@@ -193,6 +193,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads per fit (default 1; the machine has "
                    f"{os.cpu_count()} cores)")
     a = p.parse_args()
+    if not 1 <= a.threads <= 256:
+        p.error(f"--threads must be 1 to 256, not {a.threads}")
     if a.mode == "speed":
         return speed(a.batch or 16384, a.archs.split(","), threads=a.threads)
     video = a.video or bikes_path()

@@ -36,8 +36,9 @@ class Experiment(Seed):
     pi_batch: int = opt(4096, "random training points per step for Pi", at_least=1, at_most=1 << 22)
     pi_lr: float = opt(1e-3, "learning rate of Pi", above=0)
     subpixel: int = opt(2, "Pi also trains on as many points again drawn from the grid SUBPIXEL times finer than the "
-                           "pixels, targets interpolated bicubically (1: pixel centres only, the paper's protocol; 2 "
-                           "lifted inpainting rendered at 2x by 1.8 dB at 300-step fields, docs/benchmarks.md)", at_least=1, at_most=4)
+                           "pixels, targets interpolated bicubically (1: pixel centres only, the paper's protocol; "
+                           "2 lifted inpainting rendered at 2x by 1.8 dB at 300-step fields, docs/benchmarks.md)",
+                        at_least=1, at_most=4)
     train_images: str = opt("astronaut,coffee,chelsea,rocket,hubble_deep_field,retina",
                             "comma-separated training images (built-in names or files)")
     test_images: str = opt("camera,immunohistochemistry,motorcycle_left", "comma-separated test images")

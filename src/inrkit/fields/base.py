@@ -87,7 +87,10 @@ class NeuralField(Field):
         self._output_shift = value
 
     def forward(self, coords: Tensor) -> Tensor:
-        values = self.network(self.encoding(coords))
+        return self._to_units(self.network(self.encoding(coords)))
+
+    def _to_units(self, values: Tensor) -> Tensor:
+        """The network's outputs times ``output_scale`` plus ``output_shift``."""
         if self.output_scale != 1.0:  # skipped at the default: no rounding is added
             values = values * self.output_scale
         if self.output_shift != 0.0:
@@ -109,11 +112,7 @@ class NeuralField(Field):
         if not self.separable:
             raise ValueError(f"{type(self.encoding).__name__} has no lattice form")
         feats, _ = self.encoding.encode_lattice(axes)
-        values = self.network(feats.reshape(-1, feats.shape[-1]))
-        if self.output_scale != 1.0:
-            values = values * self.output_scale
-        if self.output_shift != 0.0:
-            values = values + self.output_shift
+        values = self._to_units(self.network(feats.reshape(-1, feats.shape[-1])))
         return values.reshape(*feats.shape[:-1], values.shape[-1])
 
     def spec(self) -> dict:
