@@ -5,6 +5,7 @@ The dry run writes nothing."""
 from __future__ import annotations
 
 import json
+import shutil
 import re
 
 import pytest
@@ -228,9 +229,22 @@ def test_insp_train_dry_run_prints_what_the_run_uses(tmp_path, monkeypatch, caps
 def test_insp_bench_dry_run_counts_the_cached_fields(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     _, _, text = dry_run(["insp", "bench", *INSP_TINY, "--tasks", "edges,blur", "--orders", "0,2"], capsys)
-    assert "4 SIRENs to fit" in text and "x 5 steps x 4 fields" in text and "x 4 trainings" in text
+    # edges and blur both fit the clean image: one field per image (2), not per task and image (4)
+    assert "2 SIRENs to fit" in text and "x 5 steps x 2 fields" in text and "x 4 trainings" in text
     assert "the classical methods" in text  # said not to be counted
     assert list(tmp_path.iterdir()) == []
+    # and the run fits just those, without a cache
+    import inrkit.apps.insp as app
+
+    fits = []
+    real = app.fit_field
+    monkeypatch.setattr(app, "fit_field", lambda pixels, name, cfg, cache=None, kind="", progress=False: (
+        fits.append((name, kind)) or real(pixels, name, cfg, cache, kind, progress)))
+    assert main(["insp", "bench", *INSP_TINY, "--tasks", "edges,blur", "--orders", "0", "--upscale", "1",
+                 "--out", "b"]) == 0
+    capsys.readouterr()
+    assert sorted(fits) == sorted(set(fits)) and len(fits) == 2, fits
+    shutil.rmtree(tmp_path / "b")
     # fields fitted by insp train into --cache are not fitted again: the estimate has no field fit left
     assert main(["insp", "train", "edges", *INSP_TINY, "--cache", "c", "--quiet", "--out", "r"]) == 0
     capsys.readouterr()

@@ -130,7 +130,9 @@ def classical(task: str, degraded: np.ndarray, params: dict, oracle_mask: np.nda
     Richardson-Lucy with the blur's linear part (:func:`paper_psf`), and, given ``clean``, each also with an oracle
     contrast (the affine map of its output closest to ``clean``): the paper's blur rescales every pass to [0, 1],
     an affine change that a deconvolution with the PSF alone does not undo (an upper reference, like the oracle
-    mask of ``inpaint``).
+    mask of ``inpaint``). ``scale``: the image is on a grid ``scale`` times finer than the task's (blur widths, the
+    PSF and the median's window times ``scale``, Sobel per original pixel); :data:`ANY_SCALE` names the methods
+    it suits.
     """
     from skimage import filters, restoration
     from scipy import ndimage
@@ -158,11 +160,17 @@ def classical(task: str, degraded: np.ndarray, params: dict, oracle_mask: np.nda
                 a, b = np.linalg.lstsq(np.stack([r.ravel(), np.ones(r.size)], 1), clean.ravel(), rcond=None)[0]
                 out[name.replace("(tuned)", "+ oracle contrast")] = a * r + b
     elif task == "inpaint":
-        out["median 3x3 (blind)"] = ndimage.median_filter(degraded, size=3, mode="reflect")
+        out["median 3x3 (blind)"] = ndimage.median_filter(degraded, size=round(3 * scale), mode="reflect")
         if oracle_mask is not None:
             out["inpaint_biharmonic (oracle mask)"] = restoration.inpaint_biharmonic(degraded, ~oracle_mask)
     return out
 
+
+ANY_SCALE = frozenset({"filters.gaussian (sigma 1)", "filters.sobel", "filters.gaussian (tuned)",
+                       "Wiener, known PSF (tuned)", "Richardson-Lucy, known PSF (tuned)", "median 3x3 (blind)"})
+"""The pixel methods of :func:`classical` whose parameters mean the same on a grid ``scale`` times finer (their
+widths are multiplied by ``scale``; the median's 3 x 3 is per original pixel). The total-variation weight and the
+non-local-means patches are tuned per pixel of the training grid, and the oracle mask exists on that grid only."""
 
 TUNING_GRID = {
     "denoise": {"gaussian_sigma": (0.5, 0.75, 1.0, 1.25, 1.5), "tv_weight": (0.04, 0.06, 0.08, 0.1, 0.14),
