@@ -115,19 +115,16 @@ def test_bench_scores_every_method_and_writes_strict_json(trained, tmp_path):
     text = (out / "metrics.json").read_text()
     m = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
     methods = m["tasks"]["blur"]["methods"]
-    fit_truth = " [fitting-resolution truth]"
     for name in ("degraded input (identity)", "decoded field", "INSP K=0", "INSP K=2", "INSP K=2 rendered at 2x",
                  "INSP K=2 at 1x, bicubic to 2x", "exact 1x target, bicubic to 2x (reference)",
-                 "decoded at 2x, then filters.gaussian (sigma 1)", "INSP K=2 rendered at 2x" + fit_truth,
-                 "INSP K=2 at 1x, bicubic to 2x" + fit_truth, "decoded at 2x, then filters.gaussian (sigma 1)" + fit_truth):
+                 "decoded at 2x, then filters.gaussian (sigma 1)"):
         assert np.isfinite(methods[name]["psnr"]), name
-    assert "exact 1x target, bicubic to 2x (reference)" + fit_truth not in methods  # it is that truth
     assert methods["INSP K=2"]["psnr"] > methods["degraded input (identity)"]["psnr"] + 3
     # the oracle baseline (a perfect 1x result, upsampled) stays above what INSP renders at 2x here
     assert methods["exact 1x target, bicubic to 2x (reference)"]["psnr"] > methods["INSP K=2 rendered at 2x"]["psnr"]
-    # decode-then-blur at 2x: the field's own pixels blurred with the target's filter (its 2x width) score close
-    # to the truth carried from the fitting grid (the field reproduces its pixels; this blur is exact)
-    assert methods["decoded at 2x, then filters.gaussian (sigma 1)" + fit_truth]["psnr"] > 30
+    # decode-then-blur at 2x (the target's own filter, twice as wide on the fine grid) beats doing nothing
+    assert methods["decoded at 2x, then filters.gaussian (sigma 1)"]["psnr"] > methods["degraded input (identity)"][
+        "psnr"]
     assert "INSP K=2" in (out / "report.html").read_text() and (out / "table.md").is_file()
 
 

@@ -389,12 +389,10 @@ def bench(tasks: tuple[str, ...], orders: tuple[int, ...], cfg: INSPConfig, trai
     Rows per task: the degraded input (identity), the decoded field, the classical pixel methods
     (:func:`inrkit.insp.tasks.classical`, parameters tuned on the training images), the hand-set
     operator where one exists, INSP with each K of ``orders``, and at ``upscale`` times the fitting
-    resolution the rows of :func:`_at_upscale` against each truth of :data:`UPSCALE_TRUTHS`. Fields are
+    resolution the rows of :func:`_at_upscale`. Fields are
     fitted once per image and input (``cache``: across runs).
     """
     from dataclasses import replace as dc_replace
-
-    from skimage.transform import resize
 
     for t in tasks:
         check_task(t)
@@ -455,43 +453,32 @@ def bench(tasks: tuple[str, ...], orders: tuple[int, ...], cfg: INSPConfig, trai
     return table
 
 
-UPSCALE_TRUTHS = {"": "the task on the clean image resized to the fine grid",
-                  " [fitting-resolution truth]": "the task on the clean image at the fitting resolution, "
-                                                 "interpolated bicubically to the fine grid"}
-"""The two truths at ``upscale`` times the fitting resolution, by the suffix of their rows. The first holds detail
-finer than the fields' pixels ever showed (no method computing from the fitted input can recover it: see the
-oracle row); the second is the same-grid truth carried to the fine grid, so a row against it measures what
-rendering at another resolution costs an operator."""
-
-
 def _at_upscale(task: str, test: list[Entry], readout: JetReadout, K: int, s: int, cfg: INSPConfig,
                 params: dict) -> dict[str, dict]:
-    """The bench's rows at ``s`` times the fitting resolution, against each of :data:`UPSCALE_TRUTHS`: the
-    largest-K operator rendered on the fine grid, its same-grid output upsampled bicubically, decode-then-filter
-    (the field decoded on the fine grid, then each pixel method whose parameters mean the same at any
-    resolution, widths times ``s``), and the exact same-grid target upsampled (an oracle baseline)."""
+    """The bench's rows at ``s`` times the fitting resolution, against the task's target on the clean image
+    resized to the fine grid (:func:`inrkit.insp.tasks.target` with ``scale = s``: the same operator per
+    original pixel): the largest-K operator rendered on the fine grid; its same-grid output upsampled
+    bicubically (the pair compared by the issue's "within 1.5 dB of the same-grid result": the detail of the
+    fine truth that the fitted pixels never held costs both alike); decode-then-filter (the field decoded on
+    the fine grid, then each pixel method whose parameters carry over, :func:`inrkit.insp.tasks.classical`);
+    and the exact same-grid target upsampled the same way (an oracle baseline, not a bound: what a perfect
+    same-grid result scores on the fine grid once upsampled)."""
     from skimage.transform import resize
 
     fine = (cfg.size * s, cfg.size * s)
     rows: dict[str, list] = {}
     for e in test:
-        truths = {"": T.target(grey_square(e.name, cfg.size * s), task, scale=s),
-                  " [fitting-resolution truth]": T.target(
-                      resize(e.clean, fine, order=3, mode="reflect", anti_aliasing=False), task, scale=s)}
+        truth = T.target(grey_square(e.name, cfg.size * s), task, scale=s)
         with torch.no_grad():
             decoded = np.clip((e.field(C.grid(fine)).numpy()[..., 0] + 1) / 2, 0, 1)
         preds = {f"INSP K={K} rendered at {s}x": apply_readout(readout, e.field, fine),
                  f"INSP K={K} at 1x, bicubic to {s}x": resize(apply_readout(readout, e.field, e.clean.shape), fine,
                                                             order=3)}
         for name, img in T.classical(task, decoded, params, scale=s).items():
-            if name in T.ANY_SCALE:
-                preds[f"decoded at {s}x, then {name}"] = img
+            preds[f"decoded at {s}x, then {name}"] = img
         preds[f"exact 1x target, bicubic to {s}x (reference)"] = resize(e.target, fine, order=3)
-        for suffix, truth in truths.items():
-            for name, img in preds.items():
-                if suffix and name.startswith("exact 1x target"):
-                    continue  # against the fitting-resolution truth it is that truth, up to the bicubic step
-                rows.setdefault(name + suffix, []).append(scores(img, truth))
+        for name, img in preds.items():
+            rows.setdefault(name, []).append(scores(img, truth))
     return {name: mean_scores(sc) for name, sc in rows.items()}
 
 

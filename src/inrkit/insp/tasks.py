@@ -98,16 +98,36 @@ def degrade(clean: np.ndarray, task: str, name: str, seed: int = 0, scale: float
 def target(clean: np.ndarray, task: str, scale: float = 1.0) -> np.ndarray:
     """What the operator should give: Sobel edges, the sigma = 1 blur, or the clean image.
 
-    At ``scale`` times the fitting resolution the blur is ``scale`` pixels wide and the Sobel
-    response is multiplied by ``scale``, so every target means the same thing per original pixel.
+    At ``scale`` times the fitting resolution the blur is ``scale`` pixels wide and the Sobel stencil's taps are
+    ``scale`` pixels apart (:func:`sobel`), so every target is the same operator per original pixel.
     """
     if task == "edges":
-        from skimage.filters import sobel
-
-        return sobel(clean) * scale
+        return sobel(clean, scale)
     if task == "blur":
         return gaussian(clean, BLUR_SIGMA, scale)
     return clean.copy()
+
+
+def sobel(img: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """``skimage.filters.sobel`` (the magnitude ``sqrt((h^2 + v^2) / 2)``, borders reflected), with its taps
+    ``scale`` pixels apart on a grid ``scale`` times finer: the same operator per original pixel (its
+    frequency response in cycles per original pixel is the 1x one). ``scale = 1``: exactly scikit-image's."""
+    from scipy import ndimage
+
+    s = int(round(scale))
+    if s < 1 or abs(scale - s) > 1e-9:
+        raise ValueError(f"the Sobel stencil needs a whole scale, not {scale}")
+    k = np.zeros((2 * s + 1, 2 * s + 1))
+    k[::s, ::s] = np.array([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]]) / 4.0
+    h = ndimage.correlate(img.astype(np.float64), k, mode="reflect")
+    v = ndimage.correlate(img.astype(np.float64), k.T, mode="reflect")
+    return np.sqrt((h * h + v * v) / 2.0)
+
+
+def median_window(scale: float = 1.0) -> int:
+    """The blind median's odd window: 3 pixels, and on a grid ``scale`` times finer the odd size nearest above
+    ``3 * scale`` (7 at 2x), so the output is not shifted by half a pixel."""
+    return 2 * int(1.5 * scale) + 1
 
 
 # ---- classical pixel methods -------------------------------------------------------------------
@@ -130,28 +150,36 @@ def classical(task: str, degraded: np.ndarray, params: dict, oracle_mask: np.nda
     Richardson-Lucy with the blur's linear part (:func:`paper_psf`), and, given ``clean``, each also with an oracle
     contrast (the affine map of its output closest to ``clean``): the paper's blur rescales every pass to [0, 1],
     an affine change that a deconvolution with the PSF alone does not undo (an upper reference, like the oracle
-    mask of ``inpaint``). ``scale``: the image is on a grid ``scale`` times finer than the task's (blur widths, the
-    PSF and the median's window times ``scale``, Sobel per original pixel); :data:`ANY_SCALE` names the methods
-    it suits.
+    mask of ``inpaint``).
+
+    ``scale`` != 1: the image is on a grid ``scale`` times finer than the task's, and only the methods whose
+    parameters carry over are run: blur widths and the PSF times ``scale``, Sobel's taps ``scale`` apart,
+    the median's window :func:`median_window`, Wiener's balance times ``scale**4`` (its Laplacian regulariser
+    falls by ``scale**2`` at a given frequency per original pixel). The total-variation weight and the
+    non-local-means patches are tuned per pixel of the training grid, and the oracle mask exists on that grid
+    only: those are left out.
     """
-    from skimage import filters, restoration
+    from skimage import restoration
     from scipy import ndimage
 
     out: dict[str, np.ndarray] = {}
+    native = scale == 1
     if task == "blur":
         out["filters.gaussian (sigma 1)"] = gaussian(degraded, BLUR_SIGMA, scale)
     elif task == "edges":
-        out["filters.sobel"] = filters.sobel(degraded) * scale
+        out["filters.sobel"] = sobel(degraded, scale)
     elif task == "denoise":
         out["filters.gaussian (tuned)"] = gaussian(degraded, params["gaussian_sigma"], scale)
-        out["denoise_tv_chambolle (tuned)"] = restoration.denoise_tv_chambolle(degraded, weight=params["tv_weight"])
-        out["denoise_nl_means (tuned)"] = restoration.denoise_nl_means(
-            degraded, h=params["nlm_h"] * NOISE_SIGMA, sigma=NOISE_SIGMA, patch_size=5, patch_distance=6,
-            fast_mode=True)
+        if native:
+            out["denoise_tv_chambolle (tuned)"] = restoration.denoise_tv_chambolle(degraded,
+                                                                                   weight=params["tv_weight"])
+            out["denoise_nl_means (tuned)"] = restoration.denoise_nl_means(
+                degraded, h=params["nlm_h"] * NOISE_SIGMA, sigma=NOISE_SIGMA, patch_size=5, patch_distance=6,
+                fast_mode=True)
     elif task in ("deblur", "deblur-paper"):
         psf = gaussian_psf(DEBLUR_SIGMA * scale) if task == "deblur" else paper_psf(scale)
-        out["Wiener, known PSF (tuned)"] = restoration.wiener(degraded, psf, balance=params["wiener_balance"],
-                                                              clip=False)
+        out["Wiener, known PSF (tuned)"] = restoration.wiener(
+            degraded, psf, balance=params["wiener_balance"] * scale**4, clip=False)
         out["Richardson-Lucy, known PSF (tuned)"] = restoration.richardson_lucy(
             degraded, psf, num_iter=int(params["rl_iterations"]), clip=False)
         if task == "deblur-paper" and clean is not None:
@@ -160,17 +188,13 @@ def classical(task: str, degraded: np.ndarray, params: dict, oracle_mask: np.nda
                 a, b = np.linalg.lstsq(np.stack([r.ravel(), np.ones(r.size)], 1), clean.ravel(), rcond=None)[0]
                 out[name.replace("(tuned)", "+ oracle contrast")] = a * r + b
     elif task == "inpaint":
-        out["median 3x3 (blind)"] = ndimage.median_filter(degraded, size=round(3 * scale), mode="reflect")
-        if oracle_mask is not None:
+        w = median_window(scale)
+        out["median 3x3 (blind)" if native else f"median {w}x{w} (blind)"] = ndimage.median_filter(
+            degraded, size=w, mode="reflect")
+        if oracle_mask is not None and native:
             out["inpaint_biharmonic (oracle mask)"] = restoration.inpaint_biharmonic(degraded, ~oracle_mask)
     return out
 
-
-ANY_SCALE = frozenset({"filters.gaussian (sigma 1)", "filters.sobel", "filters.gaussian (tuned)",
-                       "Wiener, known PSF (tuned)", "Richardson-Lucy, known PSF (tuned)", "median 3x3 (blind)"})
-"""The pixel methods of :func:`classical` whose parameters mean the same on a grid ``scale`` times finer (their
-widths are multiplied by ``scale``; the median's 3 x 3 is per original pixel). The total-variation weight and the
-non-local-means patches are tuned per pixel of the training grid, and the oracle mask exists on that grid only."""
 
 TUNING_GRID = {
     "denoise": {"gaussian_sigma": (0.5, 0.75, 1.0, 1.25, 1.5), "tv_weight": (0.04, 0.06, 0.08, 0.1, 0.14),
