@@ -75,3 +75,24 @@ def test_wiener_at_scale_undoes_the_same_blur_per_original_pixel():
         inner = (slice(12 * s, -12 * s),) * 2
         errs.append(np.abs(out - clean)[inner].mean() / np.abs(blurred - clean)[inner].mean())
     assert errs[0] < 0.5 and errs[1] < 0.5 and abs(errs[1] - errs[0]) < 0.15, errs
+
+
+def test_bicubic_resize_and_the_coordinate_grid_share_cell_centres():
+    """The fine-grid targets (``resize(..., order=3)``) and the fields rendered on ``C.grid`` of the fine grid
+    sample the same points: a smooth function on the coarse grid, resized, equals it sampled on the fine one."""
+    def f(n):
+        xy = C.grid((n, n)).numpy().astype(np.float64)
+        return np.sin(1.3 * xy[..., 0] + 0.4) * np.cos(0.9 * xy[..., 1])
+
+    up = resize(f(32), (64, 64), order=3)
+    inner = (slice(16, -16),) * 2  # the spline's mirrored border decays by about 0.27 per coarse pixel
+    assert np.abs(up - f(64))[inner].max() < 1e-4
+    shifted = up[:, 1:] - f(64)[:, :-1]  # one fine pixel off: clearly worse
+    assert np.abs(shifted)[inner].max() > 100 * np.abs(up - f(64))[inner].max()
+
+
+def test_median_window_at_scale_keeps_an_impulse_centred():
+    img = np.zeros((21, 21))
+    img[8:13, 8:13] = 1.0  # a 5 x 5 square: a 7 x 7 median keeps its centre, an even window would shift it
+    out = T.classical("inpaint", img, dict(T.DEFAULT_PARAMS), scale=2)["median 7x7 (blind)"]
+    assert out[10, 10] == 1.0 and np.array_equal(out, out[::-1, ::-1])

@@ -226,7 +226,7 @@ def test_insp_train_dry_run_prints_what_the_run_uses(tmp_path, monkeypatch, caps
     assert float(values["pi_lr"]) == cfg["pi_lr"]
 
 
-def test_insp_bench_dry_run_counts_the_cached_fields(tmp_path, monkeypatch, capsys):
+def test_insp_bench_dry_run_counts_shared_and_cached_fields(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     _, _, text = dry_run(["insp", "bench", *INSP_TINY, "--tasks", "edges,blur", "--orders", "0,2"], capsys)
     # edges and blur both fit the clean image: one field per image (2), not per task and image (4)

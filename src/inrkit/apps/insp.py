@@ -401,7 +401,7 @@ def bench(tasks: tuple[str, ...], orders: tuple[int, ...], cfg: INSPConfig, trai
     fitted: dict = {}  # (image, degradation) -> field: tasks sharing an input share its fields
     t_start = time.perf_counter()
     for task in tasks:
-        t0 = time.perf_counter()
+        t0, known = time.perf_counter(), len(fitted)
         train = entries(task, tuple(train_names), cfg, cache, progress, fitted)
         test = entries(task, tuple(test_names), cfg, cache, progress, fitted)
         fields_s = time.perf_counter() - t0
@@ -432,6 +432,7 @@ def bench(tasks: tuple[str, ...], orders: tuple[int, ...], cfg: INSPConfig, trai
         if upscale > 1 and readouts:
             res.update(_at_upscale(task, test, readouts[max(readouts)], max(readouts), upscale, cfg, params))
         record[task] = {"methods": res, "params": params, "field_seconds": fields_s,
+                        "fields_new": len(fitted) - known,  # fitted, or read from the cache, for this task
                         "task_seconds": time.perf_counter() - t0}
         for name, v in res.items():
             rows.append([task, name, f"{v['psnr']:.2f}", f"{v['ssim']:.4f}", f"{v['psnr_cropped']:.2f}"])
