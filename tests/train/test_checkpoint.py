@@ -95,7 +95,11 @@ def test_old_field_checkpoints_load_and_reproduce_their_outputs(expected, name):
     assert field.spec() == meta["architecture"]  # the spec JSON is written exactly as before
     with torch.no_grad():
         values = field(expected[f"{name}.coords"])
-    torch.testing.assert_close(values, expected[f"{name}.values"], atol=1e-6, rtol=0)
+    # float32 rounding of a sine layer's phase w0 (W x + b) grows with w0: the audio SIREN's first w0 is 3,000,
+    # 100 times the image SIREN's, so its outputs match to 100 times the tolerance (a wrong migration is off by
+    # far more: whole layers or scales)
+    scale = max(1.0, float(meta["architecture"]["network"].get("first_w0", 30.0)) / 30.0)
+    torch.testing.assert_close(values, expected[f"{name}.values"], atol=1e-6 * scale, rtol=0)
 
 
 def test_old_functa_checkpoint_loads(expected):
