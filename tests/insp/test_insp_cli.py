@@ -214,3 +214,34 @@ def test_subpixel_out_of_range_is_refused(tmp_path, capsys):
     assert main(["insp", "train", "blur", "--subpixel", "5", "--quiet", "--out", str(tmp_path / "o")]) == 2
     assert "--subpixel" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_bench_jobs_fits_the_same_fields_in_processes(tmp_path, capsys):
+    """``insp bench --jobs 2`` fits every field first in two spawned processes (one thread each here) and
+    gives the same table as one process: the fields are the same up to rounding."""
+    tiny = ["--size", "16", "--field-steps", "20", "--pi-steps", "20", "--field-width", "16", "--pi-width", "16",
+            "--pi-batch", "128", "--train-images", "astronaut", "--test-images", "camera", "--tasks", "edges,blur",
+            "--orders", "2", "--upscale", "1", "--quiet"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["insp", "bench", *tiny, "--jobs", "2", "--cache", str(tmp_path / "c2"),
+                     "--out", str(tmp_path / "b2")]) == 0
+        assert main(["insp", "bench", *tiny, "--out", str(tmp_path / "b1")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    capsys.readouterr()
+    assert len(list((tmp_path / "c2").glob("*.json"))) == 2  # astronaut and camera, clean: shared by both tasks
+    m2 = json.loads((tmp_path / "b2" / "metrics.json").read_text())
+    m1 = json.loads((tmp_path / "b1" / "metrics.json").read_text())
+    assert m2["jobs"] == 2 and m2["prefit_seconds"] > 0 and m1["prefit_seconds"] == 0
+    for task in ("edges", "blur"):
+        for name, v in m1["tasks"][task]["methods"].items():
+            a, b = m2["tasks"][task]["methods"][name]["psnr"], v["psnr"]
+            assert (a is None and b is None) or abs(a - b) < 1e-3, (task, name, a, b)  # None: an exact (inf) row
+        assert m1["tasks"][task]["methods"]["INSP K=2"]["psnr"] is not None
+
+
+def test_bench_jobs_out_of_range_is_refused(tmp_path, capsys):
+    assert main(["insp", "bench", "--jobs", "0", "--out", str(tmp_path / "b")]) == 2
+    assert "--jobs" in capsys.readouterr().err and not (tmp_path / "b").exists()

@@ -131,6 +131,9 @@ class BenchArgs(Experiment, Out, Overwrite, Quiet, DryRun, Log):
                      "row: --tasks deblur-paper --test-images camera)")
     orders: str = opt("0,2,4", "comma-separated jet orders K of the learned operators")
     upscale: int = opt(2, "also render at this multiple of the fitting size (1: skip)", at_least=1, at_most=4)
+    jobs: int = opt(1, "fit the SIRENs first, in this many processes side by side, each with its share of the "
+                    "threads (2 on 2 cores: 1.4x the fitting throughput, benchmarks/siren_threads.py)",
+                    at_least=1, at_most=64)
 
 
 def run_bench(a: BenchArgs, run: Invocation) -> None:
@@ -152,9 +155,11 @@ def run_bench(a: BenchArgs, run: Invocation) -> None:
         from ..apps.insp import estimate_operators
 
         seconds, how, notes = estimate_operators(tasks, orders, cfg, train, test, a.cache, bench=True)
+        if a.jobs > 1:
+            notes = (*notes, f"--jobs {a.jobs}: the estimate is for one process; the field fits take less")
         return _print_dry_run(a, run, out, seconds, how, notes)
     table = bench(tasks, orders, cfg, train, test, out=out, cache=a.cache, overwrite=a.overwrite,
-                  progress=not a.quiet, command=run.command, upscale=a.upscale)
+                  progress=not a.quiet, command=run.command, upscale=a.upscale, jobs=a.jobs)
     sys.stdout.write(table)
     print(f"-> {out}/report.html")
 
