@@ -182,8 +182,9 @@ def prefit_fields(tasks: tuple[str, ...], names: tuple[str, ...], cfg: INSPConfi
     """Fit every field the ``tasks`` need on ``names`` in ``jobs`` processes side by side (each with an equal
     share of this process's threads), into ``cache``; return them by ``(image, degradation)``, as
     :func:`entries` takes them. Small SIRENs use a CPU's cores better one per process than all in one: two
-    one-thread fits side by side have 1.4 times the throughput of one two-thread fit on 2 cores
-    (``benchmarks/siren_threads.py``). Fields already in ``cache`` are read, not fitted."""
+    one-thread SIREN steps side by side have 1.4 times the throughput of one two-thread step on 2 cores
+    (``benchmarks/siren_threads.py``), whole fits 1.14 times (the full bench's 36 fields). Fields already in
+    ``cache`` are read, not fitted."""
     import multiprocessing
     import sys
     from concurrent.futures import ProcessPoolExecutor, as_completed
